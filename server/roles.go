@@ -1,0 +1,40 @@
+package server
+
+import (
+	"fmt"
+
+	"github.com/potentialhq/potential/domain"
+	"github.com/potentialhq/potential/gen/go/potential/customer/v1/customerv1connect"
+)
+
+var (
+	readers    = []domain.Role{domain.RoleAdmin, domain.RoleAnalyst, domain.RoleSales}
+	writers    = []domain.Role{domain.RoleAdmin, domain.RoleIngest}
+	engagement = []domain.Role{domain.RoleAdmin, domain.RoleIngest, domain.RoleSales}
+	adminOnly  = []domain.Role{domain.RoleAdmin}
+)
+
+// rpcRoles maps every RPC (by its full procedure name) to the roles allowed
+// to call it. An RPC missing from the table is denied to everyone; a test
+// checks that every registered RPC has an entry.
+var rpcRoles = map[string][]domain.Role{
+	customerv1connect.CustomerServiceCreateCustomerProcedure:       writers,
+	customerv1connect.CustomerServiceGetCustomerProcedure:          readers,
+	customerv1connect.CustomerServiceUpdateCustomerProcedure:       writers,
+	customerv1connect.CustomerServiceDeleteCustomerProcedure:       adminOnly,
+	customerv1connect.CustomerServiceListCustomersProcedure:        readers,
+	customerv1connect.CustomerServiceBatchUpsertCustomersProcedure: writers,
+	customerv1connect.CustomerServiceRecordTransactionsProcedure:   writers,
+	customerv1connect.CustomerServiceRecordInteractionsProcedure:   engagement,
+	customerv1connect.CustomerServiceRecordReferralsProcedure:      writers,
+}
+
+// authorize reports whether role may call procedure.
+func authorize(procedure string, role domain.Role) error {
+	for _, r := range rpcRoles[procedure] {
+		if r == role {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: role %s may not call %s", domain.ErrPermissionDenied, role, procedure)
+}

@@ -1,0 +1,124 @@
+// Package server serves Potential's API: one implementation of each
+// protobuf service, reachable over grpc-go (gRPC) and over connect-go
+// (Connect, gRPC-Web and gRPC on plain HTTP), with reflection and the
+// standard health service on both. It converts protobuf messages to domain
+// types (convert.go) and maps domain errors to status codes in one place
+// (errors.go).
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"buf.build/go/protovalidate"
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/potentialhq/potential/domain"
+	customerv1 "github.com/potentialhq/potential/gen/go/potential/customer/v1"
+	"github.com/potentialhq/potential/gen/go/potential/customer/v1/customerv1connect"
+)
+
+// MaxRequestBytes bounds one request message on both ports (a full batch of
+// 1000 items is well under it).
+const MaxRequestBytes = 8 << 20
+
+// Server holds the gRPC server and the HTTP handler for one service instance.
+type Server struct {
+	grpc    *grpc.Server
+	mux     *http.ServeMux
+	health  *health.Server
+	checker *checker
+}
+
+// Options configure New.
+type Options struct {
+	// Logger receives request logs and internal errors. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// serviceNames are the services registered, for health and reflection.
+var serviceNames = []string{customerv1connect.CustomerServiceName}
+
+// New builds the servers over svc.
+func New(svc *domain.Service, opts Options) (*Server, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	v, err := protovalidate.New()
+	if err != nil {
+		return nil, err
+	}
+	c := &chain{svc: svc, validator: v, log: log}
+	customers := &CustomerServer{svc: svc}
+
+	s := &Server{health: health.NewServer(), mux: http.NewServeMux(), checker: &checker{}}
+
+	// grpc-go: recovery outermost, then logging, then our chain.
+	s.grpc = grpc.NewServer(
+		grpc.MaxRecvMsgSize(MaxRequestBytes),
+		grpc.ChainUnaryInterceptor(
+			recovery.UnaryServerInterceptor(grpcRecovery(log)...),
+			logging.UnaryServerInterceptor(slogLogger(log), logging.WithLevels(logging.DefaultServerCodeToLevel)),
+			c.grpcUnary,
+		),
+		grpc.ChainStreamInterceptor(
+			recovery.StreamServerInterceptor(grpcRecovery(log)...),
+			logging.StreamServerInterceptor(slogLogger(log)),
+			c.grpcStream,
+		),
+	)
+	customerv1.RegisterCustomerServiceServer(s.grpc, customers)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+
+	// connect-go: the same implementations.
+	handlerOpts := []connect.HandlerOption{
+		connect.WithInterceptors(c.connectInterceptor()),
+		connect.WithReadMaxBytes(MaxRequestBytes),
+		connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
+			return toConnectError(ctx, log, spec.Procedure, recoverPanic(log)(ctx, p))
+		}),
+	}
+	s.mux.Handle(customerv1connect.NewCustomerServiceHandler(customers, handlerOpts...))
+	s.mux.Handle(grpchealth.NewHandler(s.checker))
+	reflector := grpcreflect.NewStaticReflector(serviceNames...)
+	s.mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	s.mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+
+	s.SetServing(true)
+	return s, nil
+}
+
+// GRPC returns the grpc-go server, to be served on its own listener.
+func (s *Server) GRPC() *grpc.Server { return s.grpc }
+
+// Handler returns the HTTP handler serving Connect, gRPC-Web and gRPC. Serve
+// it with http.Protocols allowing unencrypted HTTP/2 so gRPC clients work.
+func (s *Server) Handler() http.Handler { return http.MaxBytesHandler(s.mux, MaxRequestBytes+1<<20) }
+
+// Mux returns the HTTP mux, for mounting further handlers (dashboard, metrics).
+func (s *Server) Mux() *http.ServeMux { return s.mux }
+
+// SetServing sets the health status reported on both ports, for the whole
+// server ("") and each service.
+func (s *Server) SetServing(serving bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if serving {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	s.health.SetServingStatus("", st)
+	for _, n := range serviceNames {
+		s.health.SetServingStatus(n, st)
+	}
+	s.checker.serving.Store(serving)
+}
