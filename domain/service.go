@@ -363,7 +363,11 @@ func (s *Service) BatchUpsertCustomers(ctx context.Context, cs []Customer) ([]Up
 	if len(all.Violations) > 0 {
 		return nil, &all
 	}
-	return s.store.UpsertCustomers(ctx, p.TenantID, cs, now)
+	outs, err := s.store.UpsertCustomers(ctx, p.TenantID, cs, now)
+	for i := range outs {
+		outs[i].Updated = !outs[i].Created && outs[i].Customer.UpdateTime.Equal(now)
+	}
+	return outs, err
 }
 
 // RecordTransactions records a batch of transactions idempotently.

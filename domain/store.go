@@ -86,6 +86,8 @@ type Store interface {
 type UpsertOutcome struct {
 	Customer Customer
 	Created  bool
+	// Updated is set by the Service (not the store): the item existed and changed.
+	Updated bool
 }
 
 // RecordOptions tune an ingestion batch.
