@@ -1,0 +1,142 @@
+package domain
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestParseFilter(t *testing.T) {
+	t.Parallel()
+	day := time.Date(2024, 1, 31, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		in   string
+		want Filter
+		err  bool
+	}{
+		{in: "", want: nil},
+		{in: `country = "PL"`, want: Filter{{"country", OpEq, "PL"}}},
+		{in: `country="PL" and total_spend >= 100.5`, want: Filter{{"country", OpEq, "PL"}, {"total_spend", OpGe, Money(100_500_000)}}},
+		{in: `kind != lead AND orders < 3`, want: Filter{{"kind", OpNe, "lead"}, {"orders", OpLt, int64(3)}}},
+		{in: `last_purchase_time > 2024-01-31T00:00:00Z`, want: Filter{{"last_purchase_time", OpGt, day}}},
+		{in: `display_name = "Anna \"Ania\" Nowak"`, want: Filter{{"display_name", OpEq, `Anna "Ania" Nowak`}}},
+		{in: `shoe_size = 42`, err: true},
+		{in: `country > "PL"`, err: true},
+		{in: `country = `, err: true},
+		{in: `country = "PL" OR city = "X"`, err: true},
+		{in: `orders = many`, err: true},
+		{in: `country = "PL`, err: true},
+		{in: `country ~ "PL"`, err: true},
+	}
+	for _, c := range cases {
+		got, err := ParseFilter(c.in)
+		if c.err {
+			var ve *ValidationError
+			if !errors.As(err, &ve) || ve.Violations[0].Field != "filter" {
+				t.Errorf("ParseFilter(%q) = %v, %v; want a filter violation", c.in, got, err)
+			}
+			continue
+		}
+		if err != nil || len(got) != len(c.want) {
+			t.Errorf("ParseFilter(%q) = %v, %v; want %v", c.in, got, err, c.want)
+			continue
+		}
+		for i := range got {
+			if got[i].Field != c.want[i].Field || got[i].Op != c.want[i].Op || Compare(got[i].Value, c.want[i].Value) != 0 {
+				t.Errorf("ParseFilter(%q)[%d] = %v, want %v", c.in, i, got[i], c.want[i])
+			}
+		}
+	}
+}
+
+func TestFilterMatches(t *testing.T) {
+	t.Parallel()
+	c := &Customer{Country: "PL", Purchases: PurchaseStats{TotalSpend: MoneyFromFloat(120), Orders: 2}}
+	for in, want := range map[string]bool{
+		`country = "PL"`:                            true,
+		`country = "DE"`:                            false,
+		`country = "PL" AND total_spend > 100`:      true,
+		`orders >= 3`:                               false,
+		`last_purchase_time < 2000-01-01T00:00:00Z`: true, // no purchase: the zero time is earliest
+	} {
+		f, err := ParseFilter(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Matches(c); got != want {
+			t.Errorf("%q matches = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestPageTokenRoundTripAndBinding(t *testing.T) {
+	t.Parallel()
+	for _, v := range []any{"x", int64(-3), Money(5), time.UnixMicro(1700000000123456).UTC(), time.Time{}} {
+		tok := EncodePageToken("t1", "f", "o", Cursor{Value: v, ID: "id-1"})
+		got, err := DecodePageToken("t1", "f", "o", tok)
+		if err != nil || got.ID != "id-1" || Compare(got.Value, v) != 0 {
+			t.Errorf("round trip of %v: %v, %v", v, got, err)
+		}
+		for _, other := range [][3]string{{"t2", "f", "o"}, {"t1", "g", "o"}, {"t1", "f", "p"}} {
+			if _, err := DecodePageToken(other[0], other[1], other[2], tok); !errors.Is(err, ErrInvalid) {
+				t.Errorf("token accepted for %v: %v", other, err)
+			}
+		}
+	}
+	for _, bad := range []string{"!!", "e30", "bm9wZQ"} {
+		if _, err := DecodePageToken("t1", "f", "o", bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("DecodePageToken(%q) = %v", bad, err)
+		}
+	}
+}
+
+func TestParseMoney(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]Money{"0": 0, "129.99": 129_990_000, "-5": -5_000_000, "0.000001": 1, "+1.5": 1_500_000} {
+		got, err := ParseMoney(in)
+		if err != nil || got != want {
+			t.Errorf("ParseMoney(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", ".5", "1.", "1.2345678", "1e3", "12345678901234", "1,5", "--1"} {
+		if _, err := ParseMoney(in); err == nil {
+			t.Errorf("ParseMoney(%q) accepted", in)
+		}
+	}
+	for m, want := range map[Money]string{129_990_000: "129.99", -5_000_000: "-5.00", 1: "0.000001", 0: "0.00"} {
+		if got := m.String(); got != want {
+			t.Errorf("%d.String() = %q, want %q", int64(m), got, want)
+		}
+	}
+}
+
+func FuzzParseFilter(f *testing.F) {
+	for _, s := range []string{`country = "PL" AND total_spend >= 100.5`, `kind != lead`, `"`, `a = "\`, `orders<=3 AND orders>1`} {
+		f.Add(s)
+	}
+	c := &Customer{Country: "PL"}
+	f.Fuzz(func(t *testing.T, s string) {
+		fl, err := ParseFilter(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error is not ErrInvalid: %v", err)
+			}
+			return
+		}
+		fl.Matches(c) // must not panic on any accepted filter
+	})
+}
+
+func FuzzDecodePageToken(f *testing.F) {
+	f.Add(EncodePageToken("t", "", "create_time", Cursor{Value: time.Unix(1, 0).UTC(), ID: "x"}))
+	f.Add("e30")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := DecodePageToken("t", "", "create_time", s)
+		if err != nil && !errors.Is(err, ErrInvalid) {
+			t.Fatalf("error is not ErrInvalid: %v", err)
+		}
+		if err == nil && c != nil && c.ID == "" {
+			t.Fatal("accepted a token without id")
+		}
+	})
+}
