@@ -1,0 +1,283 @@
+package postgres
+
+// Every SQL statement of the store, by name. $1 is the tenant id in every
+// tenant-scoped statement, which also says tenant_id = $1 even though row-level
+// security would filter by tenant anyway. The only SQL built at run time is
+// ListCustomers' WHERE and ORDER BY (see list.go), from whitelisted column
+// names; values are always bind parameters.
+
+// Transaction scopes (see scope in postgres.go). is_local = true: the setting
+// ends with the transaction, so a pooled connection (or PgBouncer in
+// transaction mode) never carries it into another.
+const (
+	qSetTenant           = `SELECT set_config('app.tenant_id', $1, true)`
+	qBeginAuthentication = `SELECT set_config('app.authenticating', 'on', true)`
+)
+
+// Migrations (migrate.go).
+const (
+	qCreateMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    int PRIMARY KEY,
+    name       text NOT NULL,
+    checksum   text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)`
+	qLockMigrations   = `LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE`
+	qAppliedMigration = `SELECT version, checksum FROM schema_migrations`
+	qRecordMigration  = `INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)`
+)
+
+// Tenants and API keys.
+const (
+	qCreateTenant = `INSERT INTO tenants (id, name, create_time) VALUES ($1, $2, $3)`
+	qGetTenant    = `SELECT id, name, create_time FROM tenants WHERE id = $1`
+	qFindTenant   = `SELECT id, name, create_time FROM tenants WHERE name = $1`
+
+	keyColumns = `id, tenant_id, name, role, secret_hash, create_time, expire_time, revoke_time`
+	qCreateKey = `INSERT INTO api_keys (` + keyColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	qGetKey    = `SELECT ` + keyColumns + ` FROM api_keys WHERE id = $1`
+	qListKeys  = `SELECT ` + keyColumns + ` FROM api_keys WHERE tenant_id = $1 ORDER BY create_time DESC, id DESC`
+	qRevokeKey = `UPDATE api_keys SET revoke_time = coalesce(revoke_time, $3) WHERE tenant_id = $1 AND id = $2 RETURNING ` + keyColumns
+)
+
+// customerColumns are the columns scanCustomer reads, in its order.
+const customerColumns = `tenant_id, id, external_id, kind, display_name, given_name, family_name, company_name,
+    email, phone, accepted_channels, country, region, city, age_band, gender, industry, company_size,
+    acquisition_channel, attributes, budget, authority, need, decision_time,
+    first_purchase_time, last_purchase_time, purchase_days, orders, refunds, total_spend, first_day_spend,
+    refund_total, total_margin, interactions, last_interaction_time, referrals_given, referred_by,
+    create_time, update_time, version`
+
+// customerColumnsC are customerColumns qualified by the alias c.
+const customerColumnsC = `c.tenant_id, c.id, c.external_id, c.kind, c.display_name, c.given_name, c.family_name, c.company_name,
+    c.email, c.phone, c.accepted_channels, c.country, c.region, c.city, c.age_band, c.gender, c.industry, c.company_size,
+    c.acquisition_channel, c.attributes, c.budget, c.authority, c.need, c.decision_time,
+    c.first_purchase_time, c.last_purchase_time, c.purchase_days, c.orders, c.refunds, c.total_spend, c.first_day_spend,
+    c.refund_total, c.total_margin, c.interactions, c.last_interaction_time, c.referrals_given, c.referred_by,
+    c.create_time, c.update_time, c.version`
+
+// Customers. The client-set fields are always bound in the order of
+// clientArgs: $3 external_id ... $24 decision_time.
+const (
+	qCreateCustomer = `INSERT INTO customers (tenant_id, id, external_id, kind, display_name, given_name, family_name,
+    company_name, email, phone, accepted_channels, country, region, city, age_band, gender, industry, company_size,
+    acquisition_channel, attributes, budget, authority, need, decision_time, create_time, update_time, version)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24,
+    $25, $26, 1)
+RETURNING ` + customerColumns
+
+	qGetCustomerByID       = `SELECT ` + customerColumns + ` FROM customers WHERE tenant_id = $1 AND id = $2`
+	qGetCustomerByExternal = `SELECT ` + customerColumns + ` FROM customers WHERE tenant_id = $1 AND external_id = $2 AND external_id <> ''`
+	qGetCustomerByBoth     = `SELECT ` + customerColumns + ` FROM customers WHERE tenant_id = $1 AND id = $2 AND external_id = $3`
+
+	// qUpdateCustomer: $2 id, $25 the update time, $26 the expected version.
+	qUpdateCustomer = `UPDATE customers SET external_id = $3, kind = $4, display_name = $5, given_name = $6,
+    family_name = $7, company_name = $8, email = $9, phone = $10, accepted_channels = $11, country = $12,
+    region = $13, city = $14, age_band = $15, gender = $16, industry = $17, company_size = $18,
+    acquisition_channel = $19, attributes = $20, budget = $21, authority = $22, need = $23, decision_time = $24,
+    version = version + 1, update_time = $25
+WHERE tenant_id = $1 AND id = $2 AND version = $26
+RETURNING ` + customerColumns
+	qCustomerVersion = `SELECT version FROM customers WHERE tenant_id = $1 AND id = $2`
+
+	// Deleting a customer: lock it (so that no event can be recorded for
+	// it meanwhile: the foreign key check would wait, then fail), lock the
+	// customers on the other side of its referrals, correct their
+	// statistics, then delete it; the foreign keys cascade to its events.
+	qLockCustomer        = `SELECT id FROM customers WHERE tenant_id = $1 AND id = $2 FOR UPDATE`
+	qLockReferralParties = `SELECT id FROM customers
+WHERE tenant_id = $1 AND id IN (
+    SELECT referred_id FROM referrals WHERE tenant_id = $1 AND referrer_id = $2
+    UNION SELECT referrer_id FROM referrals WHERE tenant_id = $1 AND referred_id = $2)
+ORDER BY id
+FOR NO KEY UPDATE`
+	qUnreferBy = `UPDATE customers c SET referred_by = (
+    SELECT r.referrer_id FROM referrals r
+    WHERE r.tenant_id = $1 AND r.referred_id = c.id AND r.referrer_id <> $2
+    ORDER BY r.occurred_at, r.external_id LIMIT 1)
+WHERE c.tenant_id = $1 AND c.referred_by = $2
+    AND c.id IN (SELECT referred_id FROM referrals WHERE tenant_id = $1 AND referrer_id = $2)`
+	qUnreferGiven = `UPDATE customers c SET referrals_given = c.referrals_given - g.n
+FROM (SELECT referrer_id, count(*) AS n FROM referrals WHERE tenant_id = $1 AND referred_id = $2 GROUP BY referrer_id) g
+WHERE c.tenant_id = $1 AND c.id = g.referrer_id`
+	qDeleteCustomer = `DELETE FROM customers WHERE tenant_id = $1 AND id = $2`
+
+	// qListCustomers is the start of every listing; list.go appends the
+	// conditions, the keyset, the order and LIMIT.
+	qListCustomers = `SELECT ` + customerColumns + ` FROM customers WHERE tenant_id = $1`
+
+	// Upserts: lock the stored customers with the batch's external ids,
+	// then insert the new ones and update the changed ones from arrays
+	// ($2 ids, $3..$24 the client fields, $25 the time).
+	qLockByExternal = `SELECT ` + customerColumns + ` FROM customers
+WHERE tenant_id = $1 AND external_id = ANY($2::text[]) AND external_id <> ''
+ORDER BY id
+FOR NO KEY UPDATE`
+	upsertInput = `unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+    $10::text[], $11::jsonb[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
+    $19::text[], $20::jsonb[], $21::bigint[], $22::text[], $23::text[], $24::timestamptz[])
+    AS u(id, external_id, kind, display_name, given_name, family_name, company_name, email, phone, accepted_channels,
+    country, region, city, age_band, gender, industry, company_size, acquisition_channel, attributes, budget,
+    authority, need, decision_time)`
+	qInsertCustomers = `INSERT INTO customers (tenant_id, id, external_id, kind, display_name, given_name, family_name,
+    company_name, email, phone, accepted_channels, country, region, city, age_band, gender, industry, company_size,
+    acquisition_channel, attributes, budget, authority, need, decision_time, create_time, update_time, version)
+SELECT $1, u.id, u.external_id, u.kind, u.display_name, u.given_name, u.family_name, u.company_name, u.email, u.phone,
+    ARRAY(SELECT jsonb_array_elements_text(u.accepted_channels)), u.country, u.region, u.city, u.age_band, u.gender,
+    u.industry, u.company_size, u.acquisition_channel, u.attributes, u.budget, u.authority, u.need, u.decision_time,
+    $25, $25, 1
+FROM ` + upsertInput + `
+ON CONFLICT (tenant_id, external_id) WHERE external_id <> '' DO NOTHING
+RETURNING ` + customerColumns
+	qReplaceCustomers = `UPDATE customers c SET external_id = u.external_id, kind = u.kind,
+    display_name = u.display_name, given_name = u.given_name, family_name = u.family_name,
+    company_name = u.company_name, email = u.email, phone = u.phone,
+    accepted_channels = ARRAY(SELECT jsonb_array_elements_text(u.accepted_channels)), country = u.country,
+    region = u.region, city = u.city, age_band = u.age_band, gender = u.gender, industry = u.industry,
+    company_size = u.company_size, acquisition_channel = u.acquisition_channel, attributes = u.attributes,
+    budget = u.budget, authority = u.authority, need = u.need, decision_time = u.decision_time,
+    version = c.version + 1, update_time = $25
+FROM ` + upsertInput + `
+WHERE c.tenant_id = $1 AND c.id = u.id
+RETURNING ` + customerColumnsC
+)
+
+// Ingestion (record.go).
+const (
+	// qResolveCustomers finds the customers a batch references by id ($2)
+	// or external id ($3) and locks them in id order, so that concurrent
+	// batches over the same customers queue instead of deadlocking, and
+	// statistics recomputed later in the transaction see every committed
+	// event.
+	qResolveCustomers = `SELECT id, external_id FROM customers
+WHERE tenant_id = $1 AND (id = ANY($2::uuid[]) OR (external_id = ANY($3::text[]) AND external_id <> ''))
+ORDER BY id
+FOR NO KEY UPDATE`
+
+	// qCreateMissingCustomers creates minimal customers ($2 ids, $3
+	// external ids, $4 the time). A customer that a concurrent batch has
+	// just created is skipped, and the batch retried.
+	qCreateMissingCustomers = `INSERT INTO customers (tenant_id, id, external_id, kind, create_time, update_time, version)
+SELECT $1, u.id, u.external_id, 'customer', $4, $4, 1 FROM unnest($2::uuid[], $3::text[]) AS u(id, external_id)
+ON CONFLICT (tenant_id, external_id) WHERE external_id <> '' DO NOTHING
+RETURNING id`
+
+	// qRecordTransactions inserts the batch's transactions ($2..$9, one
+	// array per column, already deduplicated by external id), skips those
+	// already known, and adds the new ones to purchase_days and to the
+	// customers' PurchaseStats, in one statement. A day row that the
+	// upsert inserted (xmax = 0) is a new purchase day. The first day's
+	// spend changes only if the batch has orders on or before the stored
+	// first purchase day: an earlier day replaces it (no row can exist for
+	// a day before the first), the same day adds to it. Sums are numeric
+	// until stored, so a total beyond bigint fails the statement (22003).
+	qRecordTransactions = `WITH input AS (
+    SELECT * FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[],
+        $9::timestamptz[]) AS u(id, external_id, customer_id, kind, amount, margin, quantity, occurred_at)
+), inserted AS (
+    INSERT INTO transactions (tenant_id, id, external_id, customer_id, kind, amount, margin, quantity, occurred_at)
+    SELECT $1, id, external_id, customer_id, kind, amount, margin, quantity, occurred_at FROM input
+    ON CONFLICT (tenant_id, external_id) DO NOTHING
+    RETURNING customer_id, kind, amount, margin, occurred_at
+), day_totals AS (
+    SELECT customer_id, (occurred_at AT TIME ZONE 'UTC')::date AS day, sum(amount) AS amount, count(*) AS orders
+    FROM inserted WHERE kind = 'order'
+    GROUP BY 1, 2
+), days AS (
+    INSERT INTO purchase_days AS d (tenant_id, customer_id, day, amount, orders)
+    SELECT $1, customer_id, day, amount, orders FROM day_totals ORDER BY customer_id, day
+    ON CONFLICT (tenant_id, customer_id, day)
+        DO UPDATE SET amount = d.amount + excluded.amount, orders = d.orders + excluded.orders
+    RETURNING customer_id, (xmax = 0) AS new_day
+), new_days AS (
+    SELECT customer_id, count(*) AS n FROM days WHERE new_day GROUP BY customer_id
+), first_days AS (
+    SELECT DISTINCT ON (customer_id) customer_id, day, amount FROM day_totals ORDER BY customer_id, day
+), batch AS (
+    SELECT customer_id,
+        count(*) FILTER (WHERE kind = 'order') AS orders,
+        count(*) FILTER (WHERE kind = 'refund') AS refunds,
+        coalesce(sum(amount) FILTER (WHERE kind = 'order'), 0) AS spend,
+        coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0) AS refunded,
+        coalesce(sum(margin) FILTER (WHERE kind = 'order'), 0) AS margin,
+        min(occurred_at) FILTER (WHERE kind = 'order') AS first_order,
+        max(occurred_at) FILTER (WHERE kind = 'order') AS last_order
+    FROM inserted GROUP BY customer_id
+), updated AS (
+    UPDATE customers c SET
+        orders = c.orders + b.orders,
+        refunds = c.refunds + b.refunds,
+        total_spend = c.total_spend + b.spend,
+        refund_total = c.refund_total + b.refunded,
+        total_margin = c.total_margin + b.margin,
+        purchase_days = c.purchase_days + coalesce(n.n, 0),
+        first_purchase_time = CASE
+            WHEN b.first_order IS NULL THEN c.first_purchase_time
+            WHEN c.first_purchase_time = '-infinity' THEN b.first_order
+            ELSE least(c.first_purchase_time, b.first_order) END,
+        last_purchase_time = greatest(c.last_purchase_time, b.last_order),
+        first_day_spend = CASE
+            WHEN f.day IS NULL THEN c.first_day_spend
+            WHEN c.first_purchase_time = '-infinity' THEN f.amount
+            WHEN f.day < (c.first_purchase_time AT TIME ZONE 'UTC')::date THEN f.amount
+            WHEN f.day = (c.first_purchase_time AT TIME ZONE 'UTC')::date THEN c.first_day_spend + f.amount
+            ELSE c.first_day_spend END
+    FROM batch b LEFT JOIN new_days n USING (customer_id) LEFT JOIN first_days f USING (customer_id)
+    WHERE c.tenant_id = $1 AND c.id = b.customer_id
+    RETURNING 1
+)
+SELECT count(*) FROM inserted`
+
+	// qRecordInteractions is qRecordTransactions for interactions
+	// ($2..$8), maintaining the interaction count and the latest time.
+	qRecordInteractions = `WITH input AS (
+    SELECT * FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::timestamptz[])
+        AS u(id, external_id, customer_id, type, direction, channel, occurred_at)
+), inserted AS (
+    INSERT INTO interactions (tenant_id, id, external_id, customer_id, type, direction, channel, occurred_at)
+    SELECT $1, id, external_id, customer_id, type, direction, channel, occurred_at FROM input
+    ON CONFLICT (tenant_id, external_id) DO NOTHING
+    RETURNING customer_id, occurred_at
+), batch AS (
+    SELECT customer_id, count(*) AS n, max(occurred_at) AS last FROM inserted GROUP BY customer_id
+), updated AS (
+    UPDATE customers c SET interactions = c.interactions + b.n,
+        last_interaction_time = greatest(c.last_interaction_time, b.last)
+    FROM batch b
+    WHERE c.tenant_id = $1 AND c.id = b.customer_id
+    RETURNING 1
+)
+SELECT count(*) FROM inserted`
+
+	// qRecordReferrals inserts referrals ($2..$6) and counts the new ones
+	// into their referrers' referrals_given.
+	qRecordReferrals = `WITH input AS (
+    SELECT * FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::timestamptz[])
+        AS u(id, external_id, referrer_id, referred_id, occurred_at)
+), inserted AS (
+    INSERT INTO referrals (tenant_id, id, external_id, referrer_id, referred_id, occurred_at)
+    SELECT $1, id, external_id, referrer_id, referred_id, occurred_at FROM input
+    ON CONFLICT (tenant_id, external_id) DO NOTHING
+    RETURNING referrer_id
+), updated AS (
+    UPDATE customers c SET referrals_given = c.referrals_given + g.n
+    FROM (SELECT referrer_id, count(*) AS n FROM inserted GROUP BY referrer_id) g
+    WHERE c.tenant_id = $1 AND c.id = g.referrer_id
+    RETURNING 1
+)
+SELECT count(*) FROM inserted`
+
+	// qReferredBy sets the referrer of each customer in $2 to the one of
+	// its earliest referral. It runs after qRecordReferrals, as its own
+	// statement, so that it sees the new referrals; the customers are
+	// locked since qResolveCustomers, so it also sees every committed one.
+	qReferredBy = `UPDATE customers c SET referred_by = f.referrer_id
+FROM (SELECT DISTINCT ON (referred_id) referred_id, referrer_id FROM referrals
+      WHERE tenant_id = $1 AND referred_id = ANY($2::uuid[])
+      ORDER BY referred_id, occurred_at, external_id) f
+WHERE c.tenant_id = $1 AND c.id = f.referred_id AND c.referred_by IS DISTINCT FROM f.referrer_id`
+
+	qListTransactions = `SELECT id, external_id, customer_id, kind, amount, margin, quantity, occurred_at
+FROM transactions WHERE tenant_id = $1 AND customer_id = $2
+ORDER BY occurred_at, id`
+)
