@@ -101,7 +101,7 @@ func (c *chain) connectInterceptor() connect.UnaryInterceptorFunc {
 			if cerr != nil {
 				code = cerr.Code().String()
 			}
-			c.log.DebugContext(ctx, "rpc", "protocol", req.Peer().Protocol, "procedure", procedure, "code", code, "duration", time.Since(start))
+			c.log.InfoContext(ctx, "finished call", "protocol", req.Peer().Protocol, "procedure", procedure, "code", code, "duration", time.Since(start))
 			if cerr != nil {
 				return nil, cerr
 			}

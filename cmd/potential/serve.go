@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/potentialhq/potential/domain"
+	"github.com/potentialhq/potential/server"
+	"github.com/potentialhq/potential/store/memory"
+	"github.com/potentialhq/potential/store/postgres"
+)
+
+type serveConfig struct {
+	grpcAddr        string
+	httpAddr        string
+	databaseURL     string
+	bootstrapKey    string
+	logFormat       string
+	logLevel        string
+	shutdownTimeout time.Duration
+	migrate         bool
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg serveConfig
+	fs := flagSet("serve", stderr)
+	fs.StringVar(&cfg.grpcAddr, "grpc-addr", ":9090", describe("grpc-addr", "address of the gRPC port (grpc-go)"))
+	fs.StringVar(&cfg.httpAddr, "http-addr", ":8080", describe("http-addr", "address of the HTTP port: Connect, gRPC-Web and gRPC"))
+	fs.StringVar(&cfg.databaseURL, "database-url", "", describe("database-url", "PostgreSQL URL (postgres://…); empty runs on the embedded in-memory store"))
+	fs.StringVar(&cfg.bootstrapKey, "bootstrap-key", "", describe("bootstrap-key", "admin API key of tenant \"default\", created if missing (pk_<id>_<secret>); empty generates one on an empty store and prints it once"))
+	fs.StringVar(&cfg.logFormat, "log-format", "json", describe("log-format", "log format: json or text"))
+	fs.StringVar(&cfg.logLevel, "log-level", "info", describe("log-level", "log level: debug, info, warn or error"))
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 20*time.Second, describe("shutdown-timeout", "how long SIGTERM waits for in-flight calls"))
+	fs.BoolVar(&cfg.migrate, "migrate", true, describe("migrate", "apply PostgreSQL migrations on start"))
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, cfg.logFormat, cfg.logLevel)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	store, err := openStore(ctx, cfg.databaseURL, cfg.migrate)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	svc := domain.NewService(store, nil)
+	tenant, generated, err := svc.Bootstrap(ctx, cfg.bootstrapKey)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if generated != "" {
+		fmt.Fprintf(stdout, "Created tenant %q with an admin API key (shown once, keep it):\n\n    %s\n\n", tenant.Name, generated)
+	}
+
+	srv, err := server.New(svc, server.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	grpcLis, err := net.Listen("tcp", cfg.grpcAddr)
+	if err != nil {
+		return fmt.Errorf("grpc-addr: %w", err)
+	}
+	httpLis, err := net.Listen("tcp", cfg.httpAddr)
+	if err != nil {
+		grpcLis.Close()
+		return fmt.Errorf("http-addr: %w", err)
+	}
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		Protocols:         protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("serving", "grpc_addr", grpcLis.Addr().String(), "http_addr", httpLis.Addr().String(), "store", storeKind(cfg.databaseURL), "tenant", tenant.Name)
+	fmt.Fprintf(stdout, "Potential %s serving gRPC on %s and Connect/gRPC-Web/gRPC on %s (%s store)\n", version, grpcLis.Addr(), httpLis.Addr(), storeKind(cfg.databaseURL))
+
+	errc := make(chan error, 2)
+	go func() { errc <- srv.GRPC().Serve(grpcLis) }()
+	go func() {
+		if err := httpSrv.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+			return
+		}
+		errc <- nil
+	}()
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight calls", "timeout", cfg.shutdownTimeout)
+	srv.SetServing(false)
+	return shutdown(srv, httpSrv, cfg.shutdownTimeout)
+}
+
+// shutdown stops accepting calls and waits up to timeout for in-flight ones.
+func shutdown(srv *server.Server, httpSrv *http.Server, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		done := make(chan struct{})
+		go func() { srv.GRPC().GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			srv.GRPC().Stop()
+		}
+	}()
+	var httpErr error
+	go func() {
+		defer wg.Done()
+		if httpErr = httpSrv.Shutdown(ctx); httpErr != nil {
+			httpSrv.Close()
+		}
+	}()
+	wg.Wait()
+	return httpErr
+}
+
+func storeKind(url string) string {
+	if url == "" {
+		return "in-memory"
+	}
+	return "postgres"
+}
+
+func openStore(ctx context.Context, url string, migrate bool) (domain.Store, error) {
+	if url == "" {
+		return memory.New(), nil
+	}
+	if !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
+		return nil, fmt.Errorf("%w: database-url must be a postgres:// URL", errUsage)
+	}
+	if migrate {
+		if err := postgres.Migrate(ctx, url); err != nil {
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
+	}
+	return postgres.Open(ctx, url)
+}
+
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var url string
+	fs := flagSet("migrate", stderr)
+	fs.StringVar(&url, "database-url", "", describe("database-url", "PostgreSQL URL (postgres://…)"))
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if url == "" {
+		return fmt.Errorf("%w: --database-url or POTENTIAL_DATABASE_URL is required", errUsage)
+	}
+	if err := postgres.Migrate(ctx, url); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(stdout, "migrations applied")
+	return err
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("%w: log-level: %v", errUsage, err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("%w: log-format must be json or text", errUsage)
+}
