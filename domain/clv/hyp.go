@@ -43,7 +43,7 @@ import "math"
 // the formula is singular when m is an integer or C = 0. Within 1e-4 of any of
 // these points G is interpolated (cubic, from the four points 2e-4 and 4e-4
 // away; see interpolate). The tests compare G with 60-digit references over
-// a grid that includes these corners: the relative error is below 1e-12 on
+// a grid that includes these corners: the relative error is about 1e-12 on
 // the series path and below 1e-9 everywhere. Precision on the continuation
 // path degrades as r → 0 (G ∝ r there while the terms are O(1)); at
 // r = 5e-5, a ≈ 1 it is about 1e-6.

@@ -53,9 +53,9 @@ type Summary struct {
 	T float64
 }
 
-// Validate reports whether s is in the domain of the BG/NBD model:
-// X ≥ 0, 0 ≤ Tx ≤ T, both finite, and Tx = 0 when X = 0 is not required (Tx
-// is ignored then).
+// Validate reports whether s is in the domain of the BG/NBD model: X ≥ 0,
+// T finite and ≥ 0, and for X > 0 also 0 ≤ Tx ≤ T (Tx is ignored when
+// X = 0). It returns ErrInvalidInput otherwise.
 func (s Summary) Validate() error {
 	switch {
 	case s.X < 0:

@@ -41,17 +41,29 @@ type Segment int
 // The segments. Their numeric values are not stable across versions; store
 // and exchange the Slug.
 const (
+	// Unknown is the segment of an invalid cell.
 	Unknown Segment = iota
+	// Champions bought recently and often (R 5, F 4–5).
 	Champions
+	// Loyal buy often and not long ago (R 3–4, F 4–5).
 	Loyal
+	// PotentialLoyalists are recent and moderately frequent (R 4–5, F 2–3).
 	PotentialLoyalists
+	// New bought very recently, once or rarely (R 5, F 1).
 	New
+	// Promising bought recently but rarely (R 4, F 1).
 	Promising
+	// NeedAttention are average on both (R 3, F 3).
 	NeedAttention
+	// AboutToSleep are fading and bought rarely (R 3, F 1–2).
 	AboutToSleep
+	// AtRisk bought fairly often but long ago (R 1–2, F 3–4).
 	AtRisk
+	// CantLoseThem bought most often but long ago (R 1–2, F 5).
 	CantLoseThem
+	// Hibernating bought rarely and long ago (R 2, F 1–2).
 	Hibernating
+	// Lost bought rarely and longest ago (R 1, F 1–2).
 	Lost
 )
 
