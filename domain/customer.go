@@ -132,6 +132,12 @@ type PurchaseStats struct {
 	FirstDaySpend     Money     // sum of orders on the first purchase day
 	RefundTotal       Money     // sum of refunds (positive)
 	TotalMargin       Money     // sum of order margins where known
+	// MedianGapDays is the median number of days between consecutive
+	// purchase days (0 with fewer than two); the customer's own cadence.
+	MedianGapDays float64
+	// LastGapDays is the number of days between the last two purchase days
+	// (0 with fewer than two); a long one means the customer came back.
+	LastGapDays int64
 }
 
 // RepeatSpend is the spend on days after the first purchase day; Gamma-Gamma's
@@ -179,6 +185,7 @@ type Customer struct {
 
 	Purchases  PurchaseStats   // read-only, maintained by the store
 	Engagement EngagementStats // read-only, maintained by the store
+	Assessment Assessment      // read-only, the stored assessment (zero if none yet)
 
 	CreateTime time.Time
 	UpdateTime time.Time

@@ -21,6 +21,7 @@ const (
 	FieldInt
 	FieldMoney
 	FieldTime
+	FieldFloat
 )
 
 // CustomerFields lists the fields ListCustomers can filter on, with their
@@ -45,6 +46,17 @@ var CustomerFields = map[string]FieldType{
 	"purchase_days":       FieldInt,
 	"orders":              FieldInt,
 	"total_spend":         FieldMoney,
+	// From the stored assessment (customers without one have zeros, "" and
+	// stage "unknown").
+	"predicted_value": FieldMoney,
+	"value_at_risk":   FieldMoney,
+	"p_alive":         FieldFloat,
+	"churn_level":     FieldString, // none, low, medium, high
+	"rfm_segment":     FieldString, // champions, loyal, … (rfm.Segment slugs)
+	"lifecycle_stage": FieldString, // lead, new, active, at_risk, churned, reactivated
+	"recency_score":   FieldInt,
+	"frequency_score": FieldInt,
+	"monetary_score":  FieldInt,
 }
 
 // CustomerOrderFields lists the fields ListCustomers can order by. Ties are
@@ -57,6 +69,9 @@ var CustomerOrderFields = map[string]FieldType{
 	"last_purchase_time": FieldTime,
 	"total_spend":        FieldMoney,
 	"orders":             FieldInt,
+	"predicted_value":    FieldMoney,
+	"value_at_risk":      FieldMoney,
+	"p_alive":            FieldFloat,
 }
 
 // Op is a comparison operator of a filter condition.
@@ -145,6 +160,12 @@ func parseValue(ft FieldType, s string) (any, error) {
 		return strconv.ParseInt(s, 10, 64)
 	case FieldMoney:
 		return ParseMoney(s)
+	case FieldFloat:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || f != f {
+			return nil, fmt.Errorf("%q is not a number", s)
+		}
+		return f, nil
 	case FieldTime:
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
@@ -274,6 +295,12 @@ func (c *Customer) SortValue(field string) any {
 		return c.Purchases.TotalSpend
 	case "orders":
 		return c.Purchases.Orders
+	case "predicted_value":
+		return c.Assessment.PredictedValue
+	case "value_at_risk":
+		return c.Assessment.ValueAtRisk
+	case "p_alive":
+		return c.Assessment.PAlive
 	}
 	return nil
 }
@@ -309,6 +336,21 @@ func (c *Customer) FieldValue(field string) any {
 		return c.Purchases.FirstPurchaseTime
 	case "purchase_days":
 		return c.Purchases.PurchaseDays
+	case "churn_level":
+		return c.Assessment.Churn.String()
+	case "rfm_segment":
+		if c.Assessment.RFM.Valid() {
+			return c.Assessment.Segment.Slug()
+		}
+		return ""
+	case "lifecycle_stage":
+		return c.Assessment.Stage.String()
+	case "recency_score":
+		return int64(c.Assessment.RFM.R)
+	case "frequency_score":
+		return int64(c.Assessment.RFM.F)
+	case "monetary_score":
+		return int64(c.Assessment.RFM.M)
 	}
 	return c.SortValue(field)
 }
@@ -320,6 +362,15 @@ func Compare(a, b any) int {
 		return strings.Compare(x, b.(string))
 	case int64:
 		return cmp3(x, b.(int64))
+	case float64:
+		y := b.(float64)
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
 	case Money:
 		return cmp3(x, b.(Money))
 	case time.Time:
@@ -367,11 +418,12 @@ func (f Filter) Matches(c *Customer) bool {
 // pageToken is the decoded form of an opaque page token. The fingerprint
 // binds it to the tenant, filter and order it was issued for.
 type pageToken struct {
-	Fingerprint uint64 `json:"f"`
-	Kind        byte   `json:"k"`
-	S           string `json:"s,omitempty"`
-	N           int64  `json:"n,omitempty"`
-	ID          string `json:"i"`
+	Fingerprint uint64  `json:"f"`
+	Kind        byte    `json:"k"`
+	S           string  `json:"s,omitempty"`
+	N           int64   `json:"n,omitempty"`
+	F           float64 `json:"d,omitempty"`
+	ID          string  `json:"i"`
 }
 
 func queryFingerprint(tenantID, filter, order string) uint64 {
@@ -389,6 +441,8 @@ func EncodePageToken(tenantID, filter, order string, cur Cursor) string {
 		t.Kind, t.N = 'i', v
 	case Money:
 		t.Kind, t.N = 'm', int64(v)
+	case float64:
+		t.Kind, t.F = 'f', v
 	case time.Time:
 		t.Kind, t.N = 't', v.UnixMicro()
 		if v.IsZero() {
@@ -424,6 +478,8 @@ func DecodePageToken(tenantID, filter, order, token string) (*Cursor, error) {
 		c.Value = t.N
 	case 'm':
 		c.Value = Money(t.N)
+	case 'f':
+		c.Value = t.F
 	case 't':
 		c.Value = time.UnixMicro(t.N).UTC()
 	case 'z':

@@ -21,6 +21,7 @@ type Service struct {
 	now   Clock
 
 	keyCache sync.Map // key id -> cachedKey
+	models   sync.Map // tenant id -> cachedModel
 }
 
 // KeyCacheTTL is how long an authenticated key is trusted without a store
@@ -184,7 +185,13 @@ func (s *Service) CreateCustomer(ctx context.Context, c Customer) (Customer, err
 	if errors.Is(err, ErrConflict) {
 		return Customer{}, fmt.Errorf("%w: a customer with external_id %q exists", ErrConflict, c.ExternalID)
 	}
-	return out, err
+	if err != nil {
+		return Customer{}, err
+	}
+	if err := s.reassess(ctx, p.TenantID, []string{out.ID}); err != nil {
+		return Customer{}, err
+	}
+	return s.store.GetCustomer(ctx, p.TenantID, CustomerRef{ID: out.ID})
 }
 
 // GetCustomer returns a customer of the caller's tenant.
@@ -364,10 +371,17 @@ func (s *Service) BatchUpsertCustomers(ctx context.Context, cs []Customer) ([]Up
 		return nil, &all
 	}
 	outs, err := s.store.UpsertCustomers(ctx, p.TenantID, cs, now)
+	if err != nil {
+		return nil, err
+	}
+	var created []string
 	for i := range outs {
 		outs[i].Updated = !outs[i].Created && outs[i].Customer.UpdateTime.Equal(now)
+		if outs[i].Created {
+			created = append(created, outs[i].Customer.ID)
+		}
 	}
-	return outs, err
+	return outs, s.reassess(ctx, p.TenantID, created)
 }
 
 // RecordTransactions records a batch of transactions idempotently.
@@ -393,7 +407,10 @@ func (s *Service) RecordTransactions(ctx context.Context, txs []Transaction, cre
 		return BatchResult{}, &all
 	}
 	res, err := s.store.RecordTransactions(ctx, p.TenantID, txs, RecordOptions{CreateMissingCustomers: createMissing, Now: now})
-	return res, itemErr("transactions", err)
+	if err != nil {
+		return BatchResult{}, itemErr("transactions", err)
+	}
+	return res, nil
 }
 
 // RecordInteractions records a batch of interactions idempotently.
@@ -419,7 +436,10 @@ func (s *Service) RecordInteractions(ctx context.Context, its []Interaction, cre
 		return BatchResult{}, &all
 	}
 	res, err := s.store.RecordInteractions(ctx, p.TenantID, its, RecordOptions{CreateMissingCustomers: createMissing, Now: now})
-	return res, itemErr("interactions", err)
+	if err != nil {
+		return BatchResult{}, itemErr("interactions", err)
+	}
+	return res, nil
 }
 
 // RecordReferrals records a batch of referrals idempotently.
@@ -445,7 +465,10 @@ func (s *Service) RecordReferrals(ctx context.Context, rs []Referral, createMiss
 		return BatchResult{}, &all
 	}
 	res, err := s.store.RecordReferrals(ctx, p.TenantID, rs, RecordOptions{CreateMissingCustomers: createMissing, Now: now})
-	return res, itemErr("referrals", err)
+	if err != nil {
+		return BatchResult{}, itemErr("referrals", err)
+	}
+	return res, nil
 }
 
 // itemErr turns a store's *ItemError into a field violation of the batch.

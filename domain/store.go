@@ -58,7 +58,8 @@ type Store interface {
 	// (transactions, interactions, referrals in either role). ErrNotFound if absent.
 	DeleteCustomer(ctx context.Context, tenantID, id string) error
 	// ListCustomers returns at most q.Limit customers matching q.Filter,
-	// in q.Order then id order, strictly after q.After.
+	// in q.Order then id order, strictly after q.After. Customers read by
+	// GetCustomer and ListCustomers carry their stored Assessment.
 	ListCustomers(ctx context.Context, tenantID string, q CustomerQuery) ([]Customer, error)
 	// UpsertCustomers creates or replaces customers by external id, all or
 	// nothing. An item equal in every client-set field to the stored one is

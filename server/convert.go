@@ -201,6 +201,7 @@ func customerToProto(c *domain.Customer) *customerv1.Customer {
 		CreateTime:         fromTime(c.CreateTime),
 		UpdateTime:         fromTime(c.UpdateTime),
 		Etag:               domain.ETag(c.Version),
+		Assessment:         assessmentSummaryToProto(&c.Assessment),
 	}
 	if len(c.AcceptedChannels) > 0 {
 		p.Communication = &customerv1.CommunicationPreferences{}

@@ -79,35 +79,76 @@ func (c *chain) validate(req any) error {
 	return err
 }
 
-// connectInterceptor applies the chain, logging and error mapping to
-// Connect, gRPC-Web and gRPC-over-connect calls.
-func (c *chain) connectInterceptor() connect.UnaryInterceptorFunc {
-	return func(next connect.UnaryFunc) connect.UnaryFunc {
-		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			start := time.Now()
-			procedure := req.Spec().Procedure
-			resp, err := func() (connect.AnyResponse, error) {
-				ctx, err := c.authenticate(ctx, procedure, req.Header().Get("Authorization"))
-				if err != nil {
-					return nil, err
-				}
-				if err := c.validate(req.Any()); err != nil {
-					return nil, err
-				}
-				return next(ctx, req)
-			}()
-			cerr := toConnectError(ctx, c.log, procedure, err)
-			code := "ok"
-			if cerr != nil {
-				code = cerr.Code().String()
+// WrapUnary applies the chain, logging and error mapping to Connect,
+// gRPC-Web and gRPC-over-connect unary calls (chain is a connect.Interceptor).
+func (c *chain) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		start := time.Now()
+		procedure := req.Spec().Procedure
+		resp, err := func() (connect.AnyResponse, error) {
+			ctx, err := c.authenticate(ctx, procedure, req.Header().Get("Authorization"))
+			if err != nil {
+				return nil, err
 			}
-			c.log.InfoContext(ctx, "finished call", "protocol", req.Peer().Protocol, "procedure", procedure, "code", code, "duration", time.Since(start))
-			if cerr != nil {
-				return nil, cerr
+			if err := c.validate(req.Any()); err != nil {
+				return nil, err
 			}
-			return resp, nil
+			return next(ctx, req)
+		}()
+		cerr := toConnectError(ctx, c.log, procedure, err)
+		c.logCall(ctx, req.Peer().Protocol, procedure, cerr, start)
+		if cerr != nil {
+			return nil, cerr
 		}
+		return resp, nil
 	}
+}
+
+// WrapStreamingClient leaves client streams alone.
+func (c *chain) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+// WrapStreamingHandler authenticates streaming calls and validates every
+// message received.
+func (c *chain) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		start := time.Now()
+		procedure := conn.Spec().Procedure
+		err := func() error {
+			ctx, err := c.authenticate(ctx, procedure, conn.RequestHeader().Get("Authorization"))
+			if err != nil {
+				return err
+			}
+			return next(ctx, &validatingConn{StreamingHandlerConn: conn, c: c})
+		}()
+		cerr := toConnectError(ctx, c.log, procedure, err)
+		c.logCall(ctx, conn.Peer().Protocol, procedure, cerr, start)
+		if cerr != nil {
+			return cerr
+		}
+		return nil
+	}
+}
+
+func (c *chain) logCall(ctx context.Context, protocol, procedure string, err *connect.Error, start time.Time) {
+	code := "ok"
+	if err != nil {
+		code = err.Code().String()
+	}
+	c.log.InfoContext(ctx, "finished call", "protocol", protocol, "procedure", procedure, "code", code, "duration", time.Since(start))
+}
+
+type validatingConn struct {
+	connect.StreamingHandlerConn
+	c *chain
+}
+
+func (v *validatingConn) Receive(msg any) error {
+	if err := v.StreamingHandlerConn.Receive(msg); err != nil {
+		return err
+	}
+	return v.c.validate(msg)
 }
 
 // grpcUnary applies the chain and error mapping to grpc-go unary calls.
@@ -147,15 +188,25 @@ func (c *chain) grpcStream(srv any, ss grpc.ServerStream, info *grpc.StreamServe
 	if err != nil {
 		return toGRPCError(ss.Context(), c.log, info.FullMethod, err)
 	}
-	return toGRPCError(ctx, c.log, info.FullMethod, handler(srv, &wrappedStream{ServerStream: ss, ctx: ctx}))
+	return toGRPCError(ctx, c.log, info.FullMethod, handler(srv, &wrappedStream{ServerStream: ss, ctx: ctx, c: c}))
 }
 
+// wrappedStream carries the authenticated context and validates every
+// message received.
 type wrappedStream struct {
 	grpc.ServerStream
 	ctx context.Context
+	c   *chain
 }
 
 func (w *wrappedStream) Context() context.Context { return w.ctx }
+
+func (w *wrappedStream) RecvMsg(m any) error {
+	if err := w.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return w.c.validate(m)
+}
 
 // slogLogger adapts slog to go-grpc-middleware's logging interface.
 func slogLogger(l *slog.Logger) logging.Logger {

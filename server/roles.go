@@ -5,6 +5,7 @@ import (
 
 	"github.com/potentialhq/potential/domain"
 	"github.com/potentialhq/potential/gen/go/potential/customer/v1/customerv1connect"
+	"github.com/potentialhq/potential/gen/go/potential/scoring/v1/scoringv1connect"
 )
 
 var (
@@ -12,6 +13,7 @@ var (
 	writers    = []domain.Role{domain.RoleAdmin, domain.RoleIngest}
 	engagement = []domain.Role{domain.RoleAdmin, domain.RoleIngest, domain.RoleSales}
 	adminOnly  = []domain.Role{domain.RoleAdmin}
+	analysts   = []domain.Role{domain.RoleAdmin, domain.RoleAnalyst}
 )
 
 // rpcRoles maps every RPC (by its full procedure name) to the roles allowed
@@ -27,6 +29,13 @@ var rpcRoles = map[string][]domain.Role{
 	customerv1connect.CustomerServiceRecordTransactionsProcedure:   writers,
 	customerv1connect.CustomerServiceRecordInteractionsProcedure:   engagement,
 	customerv1connect.CustomerServiceRecordReferralsProcedure:      writers,
+
+	scoringv1connect.ScoringServiceGetCustomerAssessmentProcedure: readers,
+	scoringv1connect.ScoringServiceGetValueModelProcedure:         readers,
+	scoringv1connect.ScoringServiceFitValueModelProcedure:         analysts,
+	scoringv1connect.ScoringServiceGetRfmDistributionProcedure:    readers,
+	scoringv1connect.ScoringServiceGetChurnSummaryProcedure:       readers,
+	scoringv1connect.ScoringServiceGetLifecycleSummaryProcedure:   readers,
 }
 
 // authorize reports whether role may call procedure.

@@ -25,6 +25,8 @@ import (
 	"github.com/potentialhq/potential/domain"
 	customerv1 "github.com/potentialhq/potential/gen/go/potential/customer/v1"
 	"github.com/potentialhq/potential/gen/go/potential/customer/v1/customerv1connect"
+	scoringv1 "github.com/potentialhq/potential/gen/go/potential/scoring/v1"
+	"github.com/potentialhq/potential/gen/go/potential/scoring/v1/scoringv1connect"
 )
 
 // MaxRequestBytes bounds one request message on both ports (a full batch of
@@ -46,7 +48,7 @@ type Options struct {
 }
 
 // serviceNames are the services registered, for health and reflection.
-var serviceNames = []string{customerv1connect.CustomerServiceName}
+var serviceNames = []string{customerv1connect.CustomerServiceName, scoringv1connect.ScoringServiceName}
 
 // New builds the servers over svc.
 func New(svc *domain.Service, opts Options) (*Server, error) {
@@ -60,6 +62,7 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	}
 	c := &chain{svc: svc, validator: v, log: log}
 	customers := &CustomerServer{svc: svc}
+	scoring := &ScoringServer{svc: svc}
 
 	s := &Server{health: health.NewServer(), mux: http.NewServeMux(), checker: &checker{}}
 
@@ -78,18 +81,20 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 		),
 	)
 	customerv1.RegisterCustomerServiceServer(s.grpc, customers)
+	scoringv1.RegisterScoringServiceServer(s.grpc, scoringGRPC{ScoringServer: scoring})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 
 	// connect-go: the same implementations.
 	handlerOpts := []connect.HandlerOption{
-		connect.WithInterceptors(c.connectInterceptor()),
+		connect.WithInterceptors(c),
 		connect.WithReadMaxBytes(MaxRequestBytes),
 		connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
 			return toConnectError(ctx, log, spec.Procedure, recoverPanic(log)(ctx, p))
 		}),
 	}
 	s.mux.Handle(customerv1connect.NewCustomerServiceHandler(customers, handlerOpts...))
+	s.mux.Handle(scoringv1connect.NewScoringServiceHandler(scoring, handlerOpts...))
 	s.mux.Handle(grpchealth.NewHandler(s.checker))
 	reflector := grpcreflect.NewStaticReflector(serviceNames...)
 	s.mux.Handle(grpcreflect.NewHandlerV1(reflector))

@@ -8,6 +8,7 @@ package customerv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	v1 "github.com/potentialhq/potential/gen/go/potential/scoring/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -467,7 +468,10 @@ type Customer struct {
 	// Entity tag of this version. Send it back in UpdateCustomer or
 	// DeleteCustomer to act only if nobody changed the customer meanwhile
 	// (a mismatch is ABORTED). Opaque.
-	Etag          string `protobuf:"bytes,25,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,25,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The customer's current assessment in brief; see
+	// ScoringService.GetCustomerAssessment for the full, explained one.
+	Assessment    *v1.AssessmentSummary `protobuf:"bytes,26,opt,name=assessment,proto3" json:"assessment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -675,6 +679,13 @@ func (x *Customer) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *Customer) GetAssessment() *v1.AssessmentSummary {
+	if x != nil {
+		return x.Assessment
+	}
+	return nil
 }
 
 // CommunicationPreferences record consent per channel.
@@ -1123,7 +1134,7 @@ var File_potential_customer_v1_customer_proto protoreflect.FileDescriptor
 
 const file_potential_customer_v1_customer_proto_rawDesc = "" +
 	"\n" +
-	"$potential/customer/v1/customer.proto\x12\x15potential.customer.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfe\v\n" +
+	"$potential/customer/v1/customer.proto\x12\x15potential.customer.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%potential/scoring/v1/assessment.proto\"\xcc\f\n" +
 	"\bCustomer\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x129\n" +
 	"\vexternal_id\x18\x02 \x01(\tB\x18\xbaH\x15r\x13\x18\x80\x012\x0e^[\\x21-\\x7e]*$R\n" +
@@ -1160,7 +1171,10 @@ const file_potential_customer_v1_customer_proto_rawDesc = "" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\x18 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x19 \x01(\tR\x04etag\x1ad\n" +
+	"\x04etag\x18\x19 \x01(\tR\x04etag\x12L\n" +
+	"\n" +
+	"assessment\x18\x1a \x01(\v2'.potential.scoring.v1.AssessmentSummaryB\x03\xe0A\x03R\n" +
+	"assessment\x1ad\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12;\n" +
 	"\x05value\x18\x02 \x01(\v2%.potential.customer.v1.AttributeValueR\x05value:\x028\x01\"z\n" +
@@ -1270,6 +1284,7 @@ var file_potential_customer_v1_customer_proto_goTypes = []any{
 	(*EngagementStats)(nil),          // 11: potential.customer.v1.EngagementStats
 	nil,                              // 12: potential.customer.v1.Customer.AttributesEntry
 	(*timestamppb.Timestamp)(nil),    // 13: google.protobuf.Timestamp
+	(*v1.AssessmentSummary)(nil),     // 14: potential.scoring.v1.AssessmentSummary
 }
 var file_potential_customer_v1_customer_proto_depIdxs = []int32{
 	0,  // 0: potential.customer.v1.Customer.kind:type_name -> potential.customer.v1.CustomerKind
@@ -1283,19 +1298,20 @@ var file_potential_customer_v1_customer_proto_depIdxs = []int32{
 	11, // 8: potential.customer.v1.Customer.engagement:type_name -> potential.customer.v1.EngagementStats
 	13, // 9: potential.customer.v1.Customer.create_time:type_name -> google.protobuf.Timestamp
 	13, // 10: potential.customer.v1.Customer.update_time:type_name -> google.protobuf.Timestamp
-	1,  // 11: potential.customer.v1.CommunicationPreferences.accepted_channels:type_name -> potential.customer.v1.Channel
-	13, // 12: potential.customer.v1.AttributeValue.time_value:type_name -> google.protobuf.Timestamp
-	5,  // 13: potential.customer.v1.Qualification.authority:type_name -> potential.customer.v1.Authority
-	13, // 14: potential.customer.v1.Qualification.decision_time:type_name -> google.protobuf.Timestamp
-	13, // 15: potential.customer.v1.PurchaseStats.first_purchase_time:type_name -> google.protobuf.Timestamp
-	13, // 16: potential.customer.v1.PurchaseStats.last_purchase_time:type_name -> google.protobuf.Timestamp
-	13, // 17: potential.customer.v1.EngagementStats.last_interaction_time:type_name -> google.protobuf.Timestamp
-	8,  // 18: potential.customer.v1.Customer.AttributesEntry.value:type_name -> potential.customer.v1.AttributeValue
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	14, // 11: potential.customer.v1.Customer.assessment:type_name -> potential.scoring.v1.AssessmentSummary
+	1,  // 12: potential.customer.v1.CommunicationPreferences.accepted_channels:type_name -> potential.customer.v1.Channel
+	13, // 13: potential.customer.v1.AttributeValue.time_value:type_name -> google.protobuf.Timestamp
+	5,  // 14: potential.customer.v1.Qualification.authority:type_name -> potential.customer.v1.Authority
+	13, // 15: potential.customer.v1.Qualification.decision_time:type_name -> google.protobuf.Timestamp
+	13, // 16: potential.customer.v1.PurchaseStats.first_purchase_time:type_name -> google.protobuf.Timestamp
+	13, // 17: potential.customer.v1.PurchaseStats.last_purchase_time:type_name -> google.protobuf.Timestamp
+	13, // 18: potential.customer.v1.EngagementStats.last_interaction_time:type_name -> google.protobuf.Timestamp
+	8,  // 19: potential.customer.v1.Customer.AttributesEntry.value:type_name -> potential.customer.v1.AttributeValue
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_potential_customer_v1_customer_proto_init() }

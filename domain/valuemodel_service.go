@@ -1,0 +1,329 @@
+package domain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/potentialhq/potential/domain/clv"
+	"github.com/potentialhq/potential/domain/rfm"
+)
+
+// FitRequest asks for a tenant's value models to be fitted.
+type FitRequest struct {
+	// ObservationEnd ends the calibration period; zero means now.
+	ObservationEnd time.Time
+	// HoldoutEnd, when after ObservationEnd, adds a holdout comparison of
+	// expected and actual purchases in (ObservationEnd, HoldoutEnd].
+	HoldoutEnd time.Time
+	// Settings for the model and the churn warnings; zero fields take defaults.
+	Settings ValueSettings
+	// SkipReassess leaves the stored assessments as they are.
+	SkipReassess bool
+}
+
+// FitProgress reports how far a fit has come.
+type FitProgress struct {
+	Stage string // "loading", "fitting", "saving", "assessing", "done"
+	Done  int64  // customers done in this stage
+	Total int64  // customers in this stage, when known
+}
+
+// Minimum data for a spend model: fewer repeat customers and expected
+// spend falls back to each customer's own mean spend per purchase day.
+const minSpendCustomers = 10
+
+// FitValueModel fits BG/NBD and Gamma-Gamma to the caller's tenant by
+// maximum likelihood, sets the RFM cut points, saves the model as the next
+// version and re-assesses every customer with it. progress, if not nil, is
+// called as the work advances.
+func (s *Service) FitValueModel(ctx context.Context, req FitRequest, progress func(FitProgress)) (ValueModel, error) {
+	p, err := PrincipalFrom(ctx)
+	if err != nil {
+		return ValueModel{}, err
+	}
+	if progress == nil {
+		progress = func(FitProgress) {}
+	}
+	st := req.Settings.WithDefaults()
+	if err := st.Validate(); err != nil {
+		return ValueModel{}, err
+	}
+	now := s.Now()
+	end := req.ObservationEnd
+	if end.IsZero() {
+		end = now
+	}
+	if end.After(now) {
+		return ValueModel{}, Invalid("observation_end", "must not be in the future")
+	}
+	if !req.HoldoutEnd.IsZero() && (!req.HoldoutEnd.After(end) || req.HoldoutEnd.After(now)) {
+		return ValueModel{}, Invalid("holdout_end", "must be after observation_end and not in the future")
+	}
+
+	progress(FitProgress{Stage: "loading"})
+	var (
+		ids                 []string
+		cal                 []clv.Summary
+		spend               []clv.Spend
+		rec, freq, monetary []float64
+	)
+	err = s.assessStore().PurchaseSummaries(ctx, p.TenantID, end, func(ps PurchaseSummary) error {
+		sum, err := clv.Summarize(ps.First, ps.Last, ps.Days, end, st.Unit)
+		if err != nil {
+			return fmt.Errorf("customer %s: %w", ps.CustomerID, err)
+		}
+		ids = append(ids, ps.CustomerID)
+		cal = append(cal, sum)
+		if sum.X > 0 {
+			spend = append(spend, clv.Spend{X: sum.X, Zbar: clv.MeanRepeatSpend((ps.TotalSpend - ps.FirstDaySpend).Float(), sum.X)})
+		}
+		rec = append(rec, float64(daysBetween(ps.Last, end)))
+		freq = append(freq, float64(ps.Days))
+		monetary = append(monetary, ps.TotalSpend.Float())
+		return nil
+	})
+	if err != nil {
+		return ValueModel{}, err
+	}
+	progress(FitProgress{Stage: "fitting", Total: int64(len(cal))})
+	m := ValueModel{TenantID: p.TenantID, FitTime: now, ObservationEnd: end, Settings: st, Customers: int64(len(cal)), Repeaters: int64(len(spend))}
+	m.BGNBD, m.BGNBDFit, err = clv.FitBGNBD(cal, clv.FitOptions{})
+	switch {
+	case errors.Is(err, clv.ErrNoData):
+		return ValueModel{}, fmt.Errorf("%w: no customer has a purchase on or before %s", ErrFailedPrecondition, end.Format(time.DateOnly))
+	case errors.Is(err, clv.ErrNotIdentified), errors.Is(err, clv.ErrNotConverged):
+		return ValueModel{}, fmt.Errorf("%w: the purchase history cannot identify the model (%v); it needs customers with repeat purchases", ErrFailedPrecondition, err)
+	case err != nil:
+		return ValueModel{}, err
+	}
+	if len(spend) >= minSpendCustomers {
+		if gg, fit, err := clv.FitGammaGamma(spend, clv.FitOptions{}); err == nil {
+			m.HasSpend, m.Spend, m.SpendFit = true, gg, fit
+		}
+	}
+	if m.RFM, err = rfm.Fit(rec, freq, monetary); err != nil {
+		return ValueModel{}, err
+	}
+	if m.Histogram, err = clv.FrequencyHistogram(m.BGNBD, cal, 7); err != nil {
+		return ValueModel{}, err
+	}
+	if !req.HoldoutEnd.IsZero() {
+		m.HoldoutEnd = req.HoldoutEnd
+		days, err := s.assessStore().PurchaseDaysBetween(ctx, p.TenantID, end, req.HoldoutEnd)
+		if err != nil {
+			return ValueModel{}, err
+		}
+		actual := make([]float64, len(ids))
+		for i, id := range ids {
+			actual[i] = float64(days[id])
+		}
+		t := float64(daysBetween(end, req.HoldoutEnd)) * float64(clv.Day) / float64(st.Unit)
+		if m.Holdout, err = clv.CompareHoldout(m.BGNBD, cal, actual, t, 7); err != nil {
+			return ValueModel{}, err
+		}
+	}
+	progress(FitProgress{Stage: "saving"})
+	if m, err = s.assessStore().SaveValueModel(ctx, m); err != nil {
+		return ValueModel{}, err
+	}
+	s.models.Store(p.TenantID, cachedModel{model: m, fetched: s.now()})
+	if !req.SkipReassess {
+		if _, err := s.reassessAll(ctx, p.TenantID, &m, progress); err != nil {
+			return ValueModel{}, err
+		}
+	}
+	progress(FitProgress{Stage: "done"})
+	return m, nil
+}
+
+// GetValueModel returns the caller's tenant's latest value model.
+func (s *Service) GetValueModel(ctx context.Context) (ValueModel, error) {
+	p, err := PrincipalFrom(ctx)
+	if err != nil {
+		return ValueModel{}, err
+	}
+	m, err := s.assessStore().GetValueModel(ctx, p.TenantID)
+	if errors.Is(err, ErrNotFound) {
+		return ValueModel{}, fmt.Errorf("%w: no value model yet; call FitValueModel", ErrNotFound)
+	}
+	return m, err
+}
+
+// modelCacheTTL bounds how long a replica uses a cached model after another
+// replica fitted a new one.
+const modelCacheTTL = 5 * time.Second
+
+type cachedModel struct {
+	model   ValueModel
+	none    bool
+	fetched time.Time
+}
+
+// currentModel returns the tenant's model, or nil if it has none.
+func (s *Service) currentModel(ctx context.Context, tenantID string) (*ValueModel, error) {
+	if c, ok := s.models.Load(tenantID); ok && s.now().Sub(c.(cachedModel).fetched) < modelCacheTTL {
+		cm := c.(cachedModel)
+		if cm.none {
+			return nil, nil
+		}
+		return &cm.model, nil
+	}
+	m, err := s.assessStore().GetValueModel(ctx, tenantID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		s.models.Store(tenantID, cachedModel{none: true, fetched: s.now()})
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	s.models.Store(tenantID, cachedModel{model: m, fetched: s.now()})
+	return &m, nil
+}
+
+// reassess re-derives the assessments of the given customers with the
+// tenant's current model, e.g. after their events were recorded.
+func (s *Service) reassess(ctx context.Context, tenantID string, ids []string) error {
+	if len(ids) == 0 || s.assessStore() == nil {
+		return nil
+	}
+	m, err := s.currentModel(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	return s.assessStore().AssessmentInputs(ctx, tenantID, ids, now, func(in []AssessmentInput) error {
+		out := make([]Assessment, len(in))
+		for i := range in {
+			out[i] = Assess(in[i], m, now)
+		}
+		return s.assessStore().PutAssessments(ctx, tenantID, out)
+	})
+}
+
+// ReassessAll re-derives every assessment of a tenant with its current
+// model: what the daily ageing of recency and P(alive) needs.
+func (s *Service) ReassessAll(ctx context.Context, tenantID string) (int64, error) {
+	m, err := s.currentModel(ctx, tenantID)
+	if err != nil {
+		return 0, err
+	}
+	return s.reassessAll(ctx, tenantID, m, func(FitProgress) {})
+}
+
+// reassessAll streams every customer's inputs from the store, assesses
+// them on all cores and writes the results back, batch by batch, with the
+// store's reads and writes overlapping the computation.
+func (s *Service) reassessAll(ctx context.Context, tenantID string, m *ValueModel, progress func(FitProgress)) (int64, error) {
+	now := s.Now()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	batches := make(chan []AssessmentInput, 4)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		done int64
+	)
+	workers := max(2, runtime.GOMAXPROCS(0))
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for in := range batches {
+				out := make([]Assessment, len(in))
+				for i := range in {
+					out[i] = Assess(in[i], m, now)
+				}
+				if err := s.assessStore().PutAssessments(ctx, tenantID, out); err != nil {
+					cancel(err)
+					continue
+				}
+				mu.Lock()
+				done += int64(len(out))
+				n := done
+				mu.Unlock()
+				progress(FitProgress{Stage: "assessing", Done: n})
+			}
+		}()
+	}
+	err := s.assessStore().AssessmentInputs(ctx, tenantID, nil, now, func(in []AssessmentInput) error {
+		cp := make([]AssessmentInput, len(in))
+		copy(cp, in)
+		select {
+		case batches <- cp:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	})
+	close(batches)
+	wg.Wait()
+	if cause := context.Cause(ctx); cause != nil && err == nil {
+		err = cause
+	}
+	return done, err
+}
+
+// CustomerAssessment is a customer's assessment with what explains it.
+type CustomerAssessment struct {
+	Assessment  Assessment
+	Input       AssessmentInput
+	Model       *ValueModel // nil before the first fit
+	Explanation Explanation
+}
+
+// GetCustomerAssessment assesses a customer of the caller's tenant now,
+// with the current model, and explains it. The stored assessment (what
+// lists and segments use) is refreshed at the same time.
+func (s *Service) GetCustomerAssessment(ctx context.Context, ref CustomerRef) (CustomerAssessment, error) {
+	p, err := PrincipalFrom(ctx)
+	if err != nil {
+		return CustomerAssessment{}, err
+	}
+	c, err := s.store.GetCustomer(ctx, p.TenantID, ref)
+	if err != nil {
+		return CustomerAssessment{}, err
+	}
+	m, err := s.currentModel(ctx, p.TenantID)
+	if err != nil {
+		return CustomerAssessment{}, err
+	}
+	now := s.Now()
+	var out CustomerAssessment
+	err = s.assessStore().AssessmentInputs(ctx, p.TenantID, []string{c.ID}, now, func(in []AssessmentInput) error {
+		if len(in) == 1 {
+			out.Input = in[0]
+		}
+		return nil
+	})
+	if err != nil {
+		return CustomerAssessment{}, err
+	}
+	out.Model = m
+	out.Assessment = Assess(out.Input, m, now)
+	out.Explanation = Explain(out.Assessment, out.Input, m)
+	if err := s.assessStore().PutAssessments(ctx, p.TenantID, []Assessment{out.Assessment}); err != nil {
+		return CustomerAssessment{}, err
+	}
+	return out, nil
+}
+
+// AssessmentStats returns the caller's tenant's assessment distributions.
+func (s *Service) AssessmentStats(ctx context.Context) (AssessmentStats, error) {
+	p, err := PrincipalFrom(ctx)
+	if err != nil {
+		return AssessmentStats{}, err
+	}
+	return s.assessStore().AssessmentStats(ctx, p.TenantID)
+}
+
+// assessStore is the store's AssessmentStore.
+func (s *Service) assessStore() AssessmentStore {
+	if a, ok := s.store.(AssessmentStore); ok {
+		return a
+	}
+	return nil
+}
