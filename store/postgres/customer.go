@@ -279,7 +279,7 @@ func (s *Store) UpdateCustomer(ctx context.Context, c domain.Customer) (domain.C
 }
 
 // DeleteCustomer erases a customer with its transactions, interactions and
-// referrals (the foreign keys cascade), and corrects the referral
+// referrals (the foreign keys cascade) and purchase days, and corrects the referral
 // statistics of the customers on the other side of its referrals.
 func (s *Store) DeleteCustomer(ctx context.Context, tenantID, id string) error {
 	ref := domain.CustomerRef{ID: id}
@@ -293,9 +293,10 @@ func (s *Store) DeleteCustomer(ctx context.Context, tenantID, id string) error {
 		b.Queue(qLockReferralParties, sc.tenant, cid)
 		b.Queue(qUnreferBy, sc.tenant, cid)
 		b.Queue(qUnreferGiven, sc.tenant, cid)
+		b.Queue(qDeletePurchaseDays, sc.tenant, cid)
 		b.Queue(qDeleteCustomer, sc.tenant, cid)
 	}, func(br pgx.BatchResults) error {
-		for range 4 {
+		for range 5 {
 			if _, err := br.Exec(); err != nil {
 				return err
 			}

@@ -84,6 +84,9 @@ RETURNING ` + customerColumns
 	// it meanwhile: the foreign key check would wait, then fail), lock the
 	// customers on the other side of its referrals, correct their
 	// statistics, then delete it; the foreign keys cascade to its events.
+	// purchase_days, derived from the transactions, has no foreign key
+	// (its rows are written only next to transactions, whose foreign key
+	// vouches for the customer) and is cleared explicitly.
 	qLockCustomer        = `SELECT id FROM customers WHERE tenant_id = $1 AND id = $2 FOR UPDATE`
 	qLockReferralParties = `SELECT id FROM customers
 WHERE tenant_id = $1 AND id IN (
@@ -100,7 +103,8 @@ WHERE c.tenant_id = $1 AND c.referred_by = $2
 	qUnreferGiven = `UPDATE customers c SET referrals_given = c.referrals_given - g.n
 FROM (SELECT referrer_id, count(*) AS n FROM referrals WHERE tenant_id = $1 AND referred_id = $2 GROUP BY referrer_id) g
 WHERE c.tenant_id = $1 AND c.id = g.referrer_id`
-	qDeleteCustomer = `DELETE FROM customers WHERE tenant_id = $1 AND id = $2`
+	qDeletePurchaseDays = `DELETE FROM purchase_days WHERE tenant_id = $1 AND customer_id = $2`
+	qDeleteCustomer     = `DELETE FROM customers WHERE tenant_id = $1 AND id = $2`
 
 	// qListCustomers is the start of every listing; list.go appends the
 	// conditions, the keyset, the order and LIMIT.
@@ -165,7 +169,9 @@ RETURNING id`
 	// qRecordTransactions inserts the batch's transactions ($2..$9, one
 	// array per column, already deduplicated by external id), skips those
 	// already known, and adds the new ones to purchase_days and to the
-	// customers' PurchaseStats, in one statement. A day row that the
+	// customers' PurchaseStats, in one statement. $10 lists the batch's
+	// customers, so that the update is planned as index lookups of them
+	// whatever the statistics say about the CTEs. A day row that the
 	// upsert inserted (xmax = 0) is a new purchase day. The first day's
 	// spend changes only if the batch has orders on or before the stored
 	// first purchase day: an earlier day replaces it (no row can exist for
@@ -223,13 +229,14 @@ RETURNING id`
             WHEN f.day = (c.first_purchase_time AT TIME ZONE 'UTC')::date THEN c.first_day_spend + f.amount
             ELSE c.first_day_spend END
     FROM batch b LEFT JOIN new_days n USING (customer_id) LEFT JOIN first_days f USING (customer_id)
-    WHERE c.tenant_id = $1 AND c.id = b.customer_id
+    WHERE c.tenant_id = $1 AND c.id = ANY($10::uuid[]) AND c.id = b.customer_id
     RETURNING 1
 )
 SELECT count(*) FROM inserted`
 
 	// qRecordInteractions is qRecordTransactions for interactions
-	// ($2..$8), maintaining the interaction count and the latest time.
+	// ($2..$8; $9 the batch's customers), maintaining the interaction count
+	// and the latest time.
 	qRecordInteractions = `WITH input AS (
     SELECT * FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::timestamptz[])
         AS u(id, external_id, customer_id, type, direction, channel, occurred_at)
@@ -244,13 +251,13 @@ SELECT count(*) FROM inserted`
     UPDATE customers c SET interactions = c.interactions + b.n,
         last_interaction_time = greatest(c.last_interaction_time, b.last)
     FROM batch b
-    WHERE c.tenant_id = $1 AND c.id = b.customer_id
+    WHERE c.tenant_id = $1 AND c.id = ANY($9::uuid[]) AND c.id = b.customer_id
     RETURNING 1
 )
 SELECT count(*) FROM inserted`
 
 	// qRecordReferrals inserts referrals ($2..$6) and counts the new ones
-	// into their referrers' referrals_given.
+	// into their referrers' referrals_given ($7 the referrers).
 	qRecordReferrals = `WITH input AS (
     SELECT * FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::timestamptz[])
         AS u(id, external_id, referrer_id, referred_id, occurred_at)
@@ -262,7 +269,7 @@ SELECT count(*) FROM inserted`
 ), updated AS (
     UPDATE customers c SET referrals_given = c.referrals_given + g.n
     FROM (SELECT referrer_id, count(*) AS n FROM inserted GROUP BY referrer_id) g
-    WHERE c.tenant_id = $1 AND c.id = g.referrer_id
+    WHERE c.tenant_id = $1 AND c.id = ANY($7::uuid[]) AND c.id = g.referrer_id
     RETURNING 1
 )
 SELECT count(*) FROM inserted`

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,9 +15,9 @@ import (
 //
 //  1. BEGIN, the tenant, and qResolveCustomers: the customers the batch
 //     references, by id or external id, locked in id order;
-//  2. the customers to create (if asked) and one set-based statement that
-//     inserts the events, skips those already known and updates the
-//     statistics;
+//  2. one set-based statement that inserts the events, skips those already
+//     known and updates the statistics (preceded by one that creates the
+//     missing customers, if the batch asks for that and has any);
 //  3. COMMIT.
 //
 // The items are checked and their customers resolved in Go between 1 and 2,
@@ -103,20 +104,13 @@ func (r *resolver) resolve(ref domain.CustomerRef) string {
 	return id
 }
 
-// queueCreates queues the creation of the planned customers.
-func (r *resolver) queueCreates(b *pgx.Batch, tenant string) {
-	if len(r.newIDs) > 0 {
-		b.Queue(qCreateMissingCustomers, tenant, r.newIDs, r.newExts, sortTime(normTime(r.now)))
-	}
-}
-
-// readCreates checks that every planned customer was created; one that a
-// concurrent batch created first makes the batch start again.
-func (r *resolver) readCreates(br pgx.BatchResults) error {
+// createMissing creates the planned customers. One that a concurrent batch created
+// first makes the batch start again (and find it).
+func (r *resolver) createMissing(ctx context.Context, tx pgx.Tx, tenant string) error {
 	if len(r.newIDs) == 0 {
 		return nil
 	}
-	tag, err := br.Exec()
+	tag, err := tx.Exec(ctx, qCreateMissingCustomers, tenant, r.newIDs, r.newExts, sortTime(normTime(r.now)))
 	if err == nil && int(tag.RowsAffected()) != len(r.newIDs) {
 		return errRetry
 	}
@@ -154,23 +148,27 @@ func (s *Store) ingest(ctx context.Context, tenantID string, rs refs, opts domai
 		if err != nil {
 			return err
 		}
-		b := &pgx.Batch{}
-		r.queueCreates(b, sc.tenant)
-		b.Queue(sql, args...)
-		if after != nil {
-			after(b, sc.tenant)
-		}
-		br := tx.SendBatch(ctx, b)
-		defer br.Close()
-		if err := r.readCreates(br); err != nil {
+		if err := r.createMissing(ctx, tx, sc.tenant); err != nil {
 			return err
 		}
+		// The write is planned for its actual arguments, as an unnamed
+		// statement: the plan a prepared statement settles on cannot know
+		// the batch's size and, with hundreds of customers, joins them
+		// quadratically. (Forcing custom plans for the whole transaction
+		// instead would also re-plan the foreign key check of every row.)
 		var n int64
-		if err := br.QueryRow().Scan(&n); err != nil {
+		if err := tx.QueryRow(ctx, sql, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...).Scan(&n); err != nil {
 			return err
+		}
+		if after != nil {
+			b := &pgx.Batch{}
+			after(b, sc.tenant)
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return err
+			}
 		}
 		created, createdCustomers = int(n), len(r.newIDs)
-		return br.Close()
+		return nil
 	})
 	return created, createdCustomers, err
 }
@@ -218,7 +216,7 @@ func (s *Store) RecordTransactions(ctx context.Context, tenantID string, txs []d
 			}
 			amounts, margins, quantities, times = append(amounts, int64(t.Amount)), append(margins, margin), append(quantities, t.Quantity), append(times, t.OccurredAt)
 		}
-		return qRecordTransactions, []any{tenantOf(tenantID), ids, exts, customers, kinds, amounts, margins, quantities, times}, nil
+		return qRecordTransactions, []any{tenantOf(tenantID), ids, exts, customers, kinds, amounts, margins, quantities, times, distinct(customers)}, nil
 	}, nil)
 	if err != nil {
 		return domain.BatchResult{}, err
@@ -264,7 +262,7 @@ func (s *Store) RecordInteractions(ctx context.Context, tenantID string, its []d
 			ids, exts, customers = append(ids, id), append(exts, it.ExternalID), append(customers, cid)
 			types, directions, channels, times = append(types, string(it.Type)), append(directions, string(it.Direction)), append(channels, it.Channel), append(times, it.OccurredAt)
 		}
-		return qRecordInteractions, []any{tenantOf(tenantID), ids, exts, customers, types, directions, channels, times}, nil
+		return qRecordInteractions, []any{tenantOf(tenantID), ids, exts, customers, types, directions, channels, times, distinct(customers)}, nil
 	}, nil)
 	if err != nil {
 		return domain.BatchResult{}, err
@@ -320,7 +318,7 @@ func (s *Store) RecordReferrals(ctx context.Context, tenantID string, rs []domai
 			ids, exts, froms, tos, times = append(ids, id), append(exts, r.ExternalID), append(froms, from), append(tos, to), append(times, r.OccurredAt)
 		}
 		referred = tos
-		return qRecordReferrals, []any{tenantOf(tenantID), ids, exts, froms, tos, times}, nil
+		return qRecordReferrals, []any{tenantOf(tenantID), ids, exts, froms, tos, times, distinct(froms)}, nil
 	}, func(b *pgx.Batch, tenant string) {
 		b.Queue(qReferredBy, tenant, referred)
 	})
@@ -392,4 +390,11 @@ func itemField(i int, err error) error {
 func tenantOf(id string) string {
 	id, _ = parseID(id)
 	return id
+}
+
+// distinct returns the distinct elements of ids, sorted.
+func distinct(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
