@@ -143,6 +143,9 @@ func valueFits(ft domain.FieldType, v any) bool {
 	case domain.FieldMoney:
 		_, ok := v.(domain.Money)
 		return ok
+	case domain.FieldFloat:
+		f, ok := v.(float64)
+		return ok && !math.IsNaN(f) // NaN has no place in an order
 	case domain.FieldTime:
 		t, ok := v.(time.Time)
 		return ok && checkTime(t) == nil

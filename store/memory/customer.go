@@ -99,7 +99,7 @@ func (s *Store) CreateCustomer(_ context.Context, c domain.Customer) (domain.Cus
 	stored := clientFields(&c)
 	stored.ID, stored.TenantID, stored.Version = id, tenantID, 1
 	stored.CreateTime, stored.UpdateTime = normTime(c.CreateTime), normTime(c.UpdateTime)
-	stored.Purchases, stored.Engagement = domain.PurchaseStats{}, domain.EngagementStats{}
+	stored.Purchases, stored.Engagement, stored.Assessment = domain.PurchaseStats{}, domain.EngagementStats{}, domain.Assessment{}
 	d.insertCustomer(&stored)
 	return cloneCustomer(&stored), nil
 }
@@ -318,7 +318,7 @@ func (s *Store) UpsertCustomers(_ context.Context, tenantID string, cs []domain.
 			creates[ids[i]] = true
 			next.ID, next.TenantID, next.Version = ids[i], tid, 1
 			next.CreateTime, next.UpdateTime = now, now
-			next.Purchases, next.Engagement = domain.PurchaseStats{}, domain.EngagementStats{}
+			next.Purchases, next.Engagement, next.Assessment = domain.PurchaseStats{}, domain.EngagementStats{}, domain.Assessment{}
 			out[i] = domain.UpsertOutcome{Customer: next, Created: true}
 		case domain.SameClientFields(cur, &next):
 			out[i] = domain.UpsertOutcome{Customer: *cur}

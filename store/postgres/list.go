@@ -37,6 +37,31 @@ var customerColumn = map[string]string{
 	"total_spend":         "total_spend",
 }
 
+// assessmentFields are the listing fields that come from a customer's
+// stored assessment. This store keeps no assessments yet (it does not
+// implement domain.AssessmentStore), so every customer has the zero
+// assessment, as in store/memory: these fields filter and sort as the zero
+// assessment's values, bound as typed constants (a listing ordered by one
+// is ordered by id).
+var assessmentFields = map[string]bool{
+	"predicted_value": true, "value_at_risk": true, "p_alive": true, "churn_level": true, "rfm_segment": true,
+	"lifecycle_stage": true, "recency_score": true, "frequency_score": true, "monetary_score": true,
+}
+
+// sqlType is the SQL type of each field type's values.
+var sqlType = map[domain.FieldType]string{
+	domain.FieldString: "text", domain.FieldInt: "bigint", domain.FieldMoney: "bigint",
+	domain.FieldFloat: "float8", domain.FieldTime: "timestamptz",
+}
+
+// supported reports whether the builder knows field; the conformance suite
+// lists every field of the domain, so a field added there and not here
+// fails it instead of reaching a query.
+func supported(field string) bool {
+	_, ok := customerColumn[field]
+	return ok || assessmentFields[field]
+}
+
 // sqlOp maps the domain's comparison operators to SQL's.
 var sqlOp = map[domain.Op]string{
 	domain.OpEq: "=", domain.OpNe: "<>", domain.OpLt: "<", domain.OpLe: "<=", domain.OpGt: ">", domain.OpGe: ">=",
@@ -69,17 +94,26 @@ func listQuery(tenant string, q domain.CustomerQuery) (string, []any) {
 		args = append(args, bindValue(v))
 		return "$" + strconv.Itoa(len(args))
 	}
+	// expr is the SQL of a field: its column, or the zero assessment's
+	// value; typed is a parameter of the field's type.
+	expr := func(field string) string {
+		if col, ok := customerColumn[field]; ok {
+			return col
+		}
+		return param((&domain.Customer{}).FieldValue(field)) + "::" + sqlType[fieldType(field)]
+	}
+	typed := func(field string, v any) string { return param(v) + "::" + sqlType[fieldType(field)] }
 	sql.WriteString(qListCustomers)
 	for _, c := range q.Filter {
-		sql.WriteString(" AND " + customerColumn[c.Field] + " " + sqlOp[c.Op] + " " + param(c.Value))
+		sql.WriteString(" AND " + expr(c.Field) + " " + sqlOp[c.Op] + " " + typed(c.Field, c.Value))
 	}
-	col := customerColumn[q.Order.Field]
+	col := expr(q.Order.Field)
 	cmp, dir := ">", "ASC"
 	if q.Order.Desc {
 		cmp, dir = "<", "DESC"
 	}
 	if q.After != nil {
-		sql.WriteString(" AND (" + col + ", id) " + cmp + " (" + param(q.After.Value) + ", " + param(q.After.ID) + "::uuid)")
+		sql.WriteString(" AND (" + col + ", id) " + cmp + " (" + typed(q.Order.Field, q.After.Value) + ", " + param(q.After.ID) + "::uuid)")
 	}
 	sql.WriteString(" ORDER BY " + col + " " + dir + ", id " + dir + " LIMIT " + param(int64(q.Limit)))
 	return sql.String(), args
@@ -91,6 +125,14 @@ func (s *Store) ListCustomers(ctx context.Context, tenantID string, q domain.Cus
 	q, err := checkQuery(q)
 	if err != nil {
 		return nil, err
+	}
+	if !supported(q.Order.Field) {
+		return nil, domain.Invalid("order_by", "cannot order by %q", q.Order.Field)
+	}
+	for _, c := range q.Filter {
+		if !supported(c.Field) {
+			return nil, domain.Invalid("filter", "cannot filter on %q", c.Field)
+		}
 	}
 	sc, ok := tenantScope(tenantID)
 	if !ok {
@@ -109,4 +151,12 @@ func (s *Store) ListCustomers(ctx context.Context, tenantID string, q domain.Cus
 		return err
 	})
 	return out, err
+}
+
+// fieldType is the type of a filterable or orderable field.
+func fieldType(field string) domain.FieldType {
+	if ft, ok := domain.CustomerFields[field]; ok {
+		return ft
+	}
+	return domain.CustomerOrderFields[field]
 }

@@ -38,10 +38,11 @@ var customerTests = []test{
 	{"Customer/CreateGet", func(t *testing.T, s domain.Store) {
 		tn := newTenant(t, s)
 		c := fullCustomer(tn, "crm-1")
-		// Whatever statistics and version the caller passes, a new customer
-		// starts at version 1 with none.
+		// Whatever statistics, assessment and version the caller passes, a
+		// new customer starts at version 1 with none.
 		c.Version = 7
 		c.Purchases.Orders, c.Engagement.Interactions = 3, 4
+		c.Assessment = domain.Assessment{PredictedValue: 9, PAlive: 0.5} // read-only as well
 		// Times come back in UTC, to the microsecond; an attribute's
 		// irrelevant fields are dropped.
 		cet := time.FixedZone("CET", 3600)

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -112,10 +113,11 @@ var listTests = []test{
 	{"List/Filter", func(t *testing.T, s domain.Store) {
 		f := newListFixture(t, s)
 		all := []string{"c1", "c2", "c3", "c4", "c5", "c6"}
-		cases := []struct {
+		type filterCase struct {
 			filter domain.Filter
 			want   []string
-		}{
+		}
+		cases := []filterCase{
 			{nil, all},
 			{domain.Filter{cond("kind", domain.OpEq, "lead")}, []string{"c1", "c5"}},
 			{domain.Filter{cond("kind", domain.OpNe, "lead")}, []string{"c2", "c3", "c4", "c6"}},
@@ -159,6 +161,20 @@ var listTests = []test{
 			{domain.Filter{cond("country", domain.OpEq, "PL"), cond("orders", domain.OpGe, int64(1))}, []string{"c2", "c6"}},
 			{domain.Filter{cond("country", domain.OpEq, "PL"), cond("country", domain.OpEq, "DE")}, nil},
 		}
+		// The fields of the stored assessment: none is stored here, so
+		// every customer has the zero assessment's values.
+		var none domain.Customer
+		for _, field := range []string{"predicted_value", "value_at_risk", "p_alive", "churn_level", "rfm_segment",
+			"lifecycle_stage", "recency_score", "frequency_score", "monetary_score"} {
+			if _, ok := domain.CustomerFields[field]; !ok {
+				continue
+			}
+			zero := none.FieldValue(field)
+			cases = append(cases,
+				filterCase{domain.Filter{cond(field, domain.OpEq, zero)}, all},
+				filterCase{domain.Filter{cond(field, domain.OpNe, zero)}, nil})
+		}
+		cases = append(cases, filterCase{domain.Filter{cond("p_alive", domain.OpLt, 0.5)}, all})
 		for _, tc := range cases {
 			rows, err := s.ListCustomers(ctx(t), f.tenant.ID, domain.CustomerQuery{Filter: tc.filter, Limit: 100})
 			if err != nil {
@@ -297,6 +313,7 @@ var listTests = []test{
 			"filter string with NUL":   {Filter: domain.Filter{cond("country", domain.OpEq, "\x00")}, Limit: 10},
 			"time out of range":        {Filter: domain.Filter{cond("create_time", domain.OpEq, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))}, Limit: 10},
 			"nil filter value":         {Filter: domain.Filter{cond("country", domain.OpEq, nil)}, Limit: 10},
+			"NaN":                      {Filter: domain.Filter{cond("p_alive", domain.OpEq, math.NaN())}, Limit: 10},
 			"cursor time out of range": {After: &domain.Cursor{Value: time.UnixMicro(1 << 62), ID: id}, Limit: 10},
 		} {
 			_, err := s.ListCustomers(ctx(t), tn.ID, q)
