@@ -35,6 +35,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the API server", runServe},
 		{"migrate", "apply PostgreSQL migrations and exit", runMigrate},
+		{"import", "import a CSV file of customers, transactions or interactions through the API", runImport},
 		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) error {
 			_, err := fmt.Fprintln(out, "potential", version)
 			return err
@@ -63,6 +64,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			case errors.Is(err, errUsage):
 				fmt.Fprintln(stderr, "potential:", err)
 				return 2
+			case errors.Is(err, errPartial):
+				fmt.Fprintln(stderr, "potential:", err)
+				return 3
 			default:
 				fmt.Fprintln(stderr, "potential:", err)
 				return 1
@@ -81,7 +85,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'potential <command> --help' for the flags of a command.")
-	fmt.Fprintln(w, "Exit codes: 0 success, 1 failure, 2 usage error.")
+	fmt.Fprintln(w, "Exit codes: 0 success, 1 failure, 2 usage error, 3 import finished with rejected rows.")
 }
 
 // flagSet makes a FlagSet whose flags default to POTENTIAL_* environment variables.
@@ -97,15 +101,21 @@ func env(flagName string) string {
 }
 
 // parse parses args, filling flags not given on the command line from the environment.
-func parse(fs *flag.FlagSet, args []string) error {
+func parse(fs *flag.FlagSet, args []string) error { return parseWithArgs(fs, args, 0) }
+
+// parseWithArgs is parse for commands that take exactly nargs positional arguments.
+func parseWithArgs(fs *flag.FlagSet, args []string, nargs int) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	if fs.NArg() != nargs {
+		if nargs == 0 {
+			return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+		}
+		return fmt.Errorf("%w: want %d argument(s), got %d", errUsage, nargs, fs.NArg())
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
