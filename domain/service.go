@@ -108,55 +108,6 @@ func (s *Service) ensureKey(ctx context.Context, t Tenant, keyText string) error
 	return nil
 }
 
-// CreateKey creates an API key in the caller's tenant and returns it with
-// its text, to be shown once.
-func (s *Service) CreateKey(ctx context.Context, tenantID, name string, role Role, expire time.Time) (APIKey, string, error) {
-	if !role.Valid() {
-		return APIKey{}, "", Invalid("role", "unknown role %q", role)
-	}
-	now := s.Now()
-	if !expire.IsZero() && !expire.After(now) {
-		return APIKey{}, "", Invalid("expire_time", "must be in the future")
-	}
-	k, text := NewAPIKey(tenantID, name, role, now)
-	k.ExpireTime = expire.UTC().Truncate(time.Microsecond)
-	if err := s.store.CreateAPIKey(ctx, k); err != nil {
-		return APIKey{}, "", err
-	}
-	return k, text, nil
-}
-
-// Authenticate resolves a bearer key to its principal. Unknown, malformed,
-// revoked and expired keys are ErrUnauthenticated. Keys are cached for
-// KeyCacheTTL.
-func (s *Service) Authenticate(ctx context.Context, keyText string) (Principal, error) {
-	id, secret, err := ParseAPIKey(keyText)
-	if err != nil {
-		return Principal{}, err
-	}
-	now := s.now()
-	var k APIKey
-	if c, ok := s.keyCache.Load(id); ok && now.Sub(c.(cachedKey).fetched) < KeyCacheTTL {
-		k = c.(cachedKey).key
-	} else {
-		k, err = s.store.GetAPIKey(ctx, id)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			return Principal{}, fmt.Errorf("%w: unknown api key", ErrUnauthenticated)
-		case err != nil:
-			return Principal{}, err
-		}
-		s.keyCache.Store(id, cachedKey{key: k, fetched: now})
-	}
-	if !k.Matches(secret) {
-		return Principal{}, fmt.Errorf("%w: unknown api key", ErrUnauthenticated)
-	}
-	if !k.Active(now) {
-		return Principal{}, fmt.Errorf("%w: api key revoked or expired", ErrUnauthenticated)
-	}
-	return Principal{TenantID: k.TenantID, KeyID: k.ID, Role: k.Role}, nil
-}
-
 // ETag is the opaque entity tag of a customer version.
 func ETag(version int64) string { return "v" + strconv.FormatInt(version, 10) }
 
@@ -260,26 +211,37 @@ func cloneAttrs(m map[string]AttributeValue) map[string]AttributeValue {
 }
 
 // DeleteCustomer erases a customer and everything recorded about it. With
-// an etag it deletes only that version.
+// an etag it deletes only that version. The erasure is audited, in the
+// same transaction, by the customer's id and external id alone.
 func (s *Service) DeleteCustomer(ctx context.Context, id, etag string) error {
 	p, err := PrincipalFrom(ctx)
 	if err != nil {
 		return err
 	}
+	var want int64
 	if etag != "" {
-		want, err := parseETag(etag)
-		if err != nil {
+		if want, err = parseETag(etag); err != nil {
 			return err
-		}
-		cur, err := s.store.GetCustomer(ctx, p.TenantID, CustomerRef{ID: id})
-		if err != nil {
-			return err
-		}
-		if cur.Version != want {
-			return fmt.Errorf("%w: customer is at %s, not %s", ErrStale, ETag(cur.Version), etag)
 		}
 	}
-	return s.store.DeleteCustomer(ctx, p.TenantID, id)
+	cur, err := s.store.GetCustomer(ctx, p.TenantID, CustomerRef{ID: id})
+	if err != nil {
+		return err
+	}
+	if want != 0 && cur.Version != want {
+		return fmt.Errorf("%w: customer is at %s, not %s", ErrStale, ETag(cur.Version), etag)
+	}
+	ev, err := s.NewAuditEvent(ctx, AuditEraseCustomer, "customer", cur.ID, erasedCustomer{ID: cur.ID, ExternalID: cur.ExternalID}, nil)
+	if err != nil {
+		return err
+	}
+	return s.store.DeleteCustomer(ctx, p.TenantID, cur.ID, ev)
+}
+
+// erasedCustomer is what the audit log keeps of an erased customer.
+type erasedCustomer struct {
+	ID         string `json:"id"`
+	ExternalID string `json:"external_id,omitempty"`
 }
 
 // ListCustomersRequest is one page request of ListCustomers.

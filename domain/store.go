@@ -32,16 +32,17 @@ type Store interface {
 	// FindTenant returns a tenant by name.
 	FindTenant(ctx context.Context, name string) (Tenant, error)
 
-	// CreateAPIKey stores k; ErrConflict if its id exists.
-	CreateAPIKey(ctx context.Context, k APIKey) error
+	// CreateAPIKey stores k, and the audit records of its creation in the
+	// same transaction; ErrConflict if its id exists.
+	CreateAPIKey(ctx context.Context, k APIKey, audit ...AuditEvent) error
 	// GetAPIKey returns a key by its public id, whatever its tenant: it is
 	// the lookup that authenticates a request and so establishes the tenant.
 	GetAPIKey(ctx context.Context, id string) (APIKey, error)
 	// ListAPIKeys returns a tenant's keys, newest first.
 	ListAPIKeys(ctx context.Context, tenantID string) ([]APIKey, error)
 	// RevokeAPIKey sets the key's revoke time (once; a second revoke keeps
-	// the first time).
-	RevokeAPIKey(ctx context.Context, tenantID, id string, at time.Time) (APIKey, error)
+	// the first time), and stores the audit records in the same transaction.
+	RevokeAPIKey(ctx context.Context, tenantID, id string, at time.Time, audit ...AuditEvent) (APIKey, error)
 
 	// CreateCustomer stores c (Version 1); ErrConflict if c.ExternalID is
 	// taken in the tenant.
@@ -55,8 +56,10 @@ type Store interface {
 	// leaves CreateTime and the statistics alone.
 	UpdateCustomer(ctx context.Context, c Customer) (Customer, error)
 	// DeleteCustomer erases the customer and everything recorded about it
-	// (transactions, interactions, referrals in either role). ErrNotFound if absent.
-	DeleteCustomer(ctx context.Context, tenantID, id string) error
+	// (transactions, interactions, referrals in either role), and stores
+	// the audit records of the erasure in the same transaction. ErrNotFound
+	// if absent (and then stores no record).
+	DeleteCustomer(ctx context.Context, tenantID, id string, audit ...AuditEvent) error
 	// ListCustomers returns at most q.Limit customers matching q.Filter,
 	// in q.Order then id order, strictly after q.After. Customers read by
 	// GetCustomer and ListCustomers carry their stored Assessment.
@@ -81,6 +84,8 @@ type Store interface {
 	RecordReferrals(ctx context.Context, tenantID string, rs []Referral, opts RecordOptions) (BatchResult, error)
 	// ListTransactions returns a customer's transactions, oldest first.
 	ListTransactions(ctx context.Context, tenantID, customerID string) ([]Transaction, error)
+
+	AuditStore
 }
 
 // UpsertOutcome is one item's result of UpsertCustomers.

@@ -36,6 +36,7 @@ func commands() []command {
 		{"serve", "run the API server", runServe},
 		{"migrate", "apply PostgreSQL migrations and exit", runMigrate},
 		{"import", "import a CSV file of customers, transactions or interactions through the API", runImport},
+		{"demo", "generate a realistic demo tenant and load it through the API", runDemo},
 		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) error {
 			_, err := fmt.Fprintln(out, "potential", version)
 			return err

@@ -192,9 +192,12 @@ func (s *Store) UpdateCustomer(_ context.Context, c domain.Customer) (domain.Cus
 }
 
 // DeleteCustomer erases a customer with its transactions, interactions and
-// referrals, and corrects the referral statistics of the customers on the
-// other side of its referrals.
-func (s *Store) DeleteCustomer(_ context.Context, tenantID, id string) error {
+// referrals, corrects the referral statistics of the customers on the
+// other side of its referrals, and stores the audit records.
+func (s *Store) DeleteCustomer(_ context.Context, tenantID, id string, audit ...domain.AuditEvent) error {
+	if err := checkAudit(audit); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.tenant(tenantID)
@@ -202,6 +205,11 @@ func (s *Store) DeleteCustomer(_ context.Context, tenantID, id string) error {
 	if c == nil {
 		return notFound(domain.CustomerRef{ID: id})
 	}
+	tid, _ := parseID(tenantID)
+	if err := s.auditConflict(tid, audit); err != nil {
+		return err
+	}
+	s.appendAudit(tid, audit)
 	delete(d.customers, c.ID)
 	if c.ExternalID != "" {
 		delete(d.byExternal, c.ExternalID)

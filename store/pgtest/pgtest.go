@@ -105,8 +105,10 @@ func truthy(v string) bool {
 // template with the same hash that an earlier run left on the server is
 // reused without calling migrate. A nil migrate gives an empty database.
 //
-// The database belongs to an unprivileged role (pgtestdb's pgtdbuser:
-// NOSUPERUSER NOCREATEDB NOCREATEROLE), like the one the service runs as. It
+// The database belongs to the role pgtest_owner (NOSUPERUSER NOCREATEDB,
+// but CREATEROLE), which runs the migrations as a production migrator
+// would: it owns the tables, is subject to their row-level security, and
+// may create the service's NOLOGIN role and make itself a member of it. It
 // is dropped when the test ends, unless the test failed: then it is left on
 // the server for inspection, and its URL is in the test log. Close every
 // connection to it in an earlier tb.Cleanup (registered after this call): a
@@ -127,6 +129,17 @@ func NewDatabase(tb testing.TB, hash string, migrate MigrateFunc) string {
 	return db.URL()
 }
 
+// ownerRole is the role that owns test databases and runs their migrations. It
+// is not pgtestdb's default (NOCREATEROLE): store/postgres's migrations
+// create the role the service runs its queries as, when it is missing, and
+// grant it to the migrating role, as a deployment's migrator does, and that
+// takes CREATEROLE. Roles belong to the server, so the name is ours alone.
+var ownerRole = pgtestdb.Role{
+	Username:     "pgtest_owner",
+	Password:     "pgtest_owner",
+	Capabilities: "NOSUPERUSER NOCREATEDB CREATEROLE",
+}
+
 // config splits a postgres:// URL into the fields pgtestdb.Config wants.
 func config(connString string) (pgtestdb.Config, error) {
 	u, err := url.Parse(connString)
@@ -141,6 +154,7 @@ func config(connString string) (pgtestdb.Config, error) {
 		User:       u.User.Username(),
 		Database:   strings.TrimPrefix(u.Path, "/"),
 		Options:    u.RawQuery,
+		TestRole:   &ownerRole,
 	}
 	conf.Password, _ = u.User.Password()
 	if strings.Contains(conf.Host, ":") {

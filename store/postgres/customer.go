@@ -279,22 +279,28 @@ func (s *Store) UpdateCustomer(ctx context.Context, c domain.Customer) (domain.C
 }
 
 // DeleteCustomer erases a customer with its transactions, interactions and
-// referrals (the foreign keys cascade) and purchase days, and corrects the referral
-// statistics of the customers on the other side of its referrals.
-func (s *Store) DeleteCustomer(ctx context.Context, tenantID, id string) error {
+// referrals (the foreign keys cascade) and purchase days, corrects the referral
+// statistics of the customers on the other side of its referrals, and
+// stores the audit records. An explicit transaction, so that a customer
+// found missing rolls the records back.
+func (s *Store) DeleteCustomer(ctx context.Context, tenantID, id string, audit ...domain.AuditEvent) error {
 	ref := domain.CustomerRef{ID: id}
+	if err := checkAudit(audit); err != nil {
+		return err
+	}
 	sc, ok := tenantScope(tenantID)
 	cid, idOK := parseID(id)
 	if !ok || !idOK {
 		return customerNotFound(ref)
 	}
-	return s.batch(ctx, sc, func(b *pgx.Batch) {
+	return s.tx(ctx, sc, func(b *pgx.Batch) {
 		b.Queue(qLockCustomer, sc.tenant, cid)
 		b.Queue(qLockReferralParties, sc.tenant, cid)
 		b.Queue(qUnreferBy, sc.tenant, cid)
 		b.Queue(qUnreferGiven, sc.tenant, cid)
 		b.Queue(qDeletePurchaseDays, sc.tenant, cid)
 		b.Queue(qDeleteCustomer, sc.tenant, cid)
+		queueAudit(b, sc.tenant, audit)
 	}, func(br pgx.BatchResults) error {
 		for range 5 {
 			if _, err := br.Exec(); err != nil {
@@ -305,8 +311,11 @@ func (s *Store) DeleteCustomer(ctx context.Context, tenantID, id string) error {
 		if err == nil && tag.RowsAffected() == 0 {
 			return customerNotFound(ref)
 		}
-		return err
-	})
+		if err != nil {
+			return err
+		}
+		return readAudit(br, audit)
+	}, commit)
 }
 
 // UpsertCustomers creates or replaces customers by external id, all or

@@ -1,11 +1,14 @@
 // Package postgres is the PostgreSQL implementation of domain.Store, on pgx/v5.
 //
 // Tenant isolation is enforced twice: every query says tenant_id = $1, and
-// row-level security (see migrations/0001_init.sql) shows a transaction only
-// the rows of the tenant it named with set_config('app.tenant_id', ..., true)
-// as its first statement. The setting is local to the transaction, so the
-// store keeps no session state and works behind PgBouncer in transaction
-// pooling mode. Operations that need one round trip send the setting and
+// row-level security (see migrations/0001_init.sql and 0003_security.sql)
+// shows a transaction only the rows of the tenant it named with
+// set_config('app.tenant_id', ..., true) as its first statement; a
+// statement of a transaction that named none fails. That first statement
+// also switches to ServiceRole, which owns no table and cannot bypass
+// row-level security, whoever the pool logged in as. Both are local to the
+// transaction, so the store keeps no session state and works behind
+// PgBouncer in transaction pooling mode. Operations that need one round trip send the setting and
 // their statements as one pipelined batch (an implicit transaction); the
 // others begin an explicit transaction whose BEGIN, setting and first
 // statement share the first round trip.
@@ -61,6 +64,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, translate(err)
+	}
+	if err := checkServiceRole(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
 	}
 	return &Store{pool: pool}, nil
 }

@@ -6,12 +6,14 @@ package postgres
 // ListCustomers' WHERE and ORDER BY (see list.go), from whitelisted column
 // names; values are always bind parameters.
 
-// Transaction scopes (see scope in postgres.go). is_local = true: the setting
-// ends with the transaction, so a pooled connection (or PgBouncer in
-// transaction mode) never carries it into another.
+// Transaction scopes (see scope in postgres.go). Each also switches to the
+// service role (ServiceRole), whose privileges and row-level security then
+// apply to every later statement of the transaction. is_local = true: the
+// role and the setting end with the transaction, so a pooled connection (or
+// PgBouncer in transaction mode) never carries them into another.
 const (
-	qSetTenant           = `SELECT set_config('app.tenant_id', $1, true)`
-	qBeginAuthentication = `SELECT set_config('app.authenticating', 'on', true)`
+	qSetTenant           = `SELECT set_config('role', '` + ServiceRole + `', true), set_config('app.tenant_id', $1, true)`
+	qBeginAuthentication = `SELECT set_config('role', '` + ServiceRole + `', true), set_config('app.authenticating', 'on', true)`
 )
 
 // Migrations (migrate.go).
@@ -287,4 +289,24 @@ WHERE c.tenant_id = $1 AND c.id = f.referred_id AND c.referred_by IS DISTINCT FR
 	qListTransactions = `SELECT id, external_id, customer_id, kind, amount, margin, quantity, occurred_at
 FROM transactions WHERE tenant_id = $1 AND customer_id = $2
 ORDER BY occurred_at, id`
+)
+
+// The service role (role.go): whether it is restricted as it must be, and
+// whether the connecting user may act as it.
+const (
+	qServiceRole = `SELECT r.rolsuper, r.rolbypassrls, (SELECT count(*) FROM pg_class c WHERE c.relowner = r.oid)
+FROM pg_roles r WHERE r.rolname = $1`
+	qAssumeServiceRole = `SELECT set_config('role', '` + ServiceRole + `', true)`
+)
+
+// The audit log (audit.go). It is listed newest first, by the keyset
+// (time, id) descending, a range scan of audit_events_time.
+const (
+	auditColumns = `tenant_id, id, time, actor, key_id, role, action, resource_type, resource_id, before, after`
+	qInsertAudit = `INSERT INTO audit_events (` + auditColumns + `)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb)`
+	qListAudit      = `SELECT ` + auditColumns + ` FROM audit_events WHERE tenant_id = $1 ORDER BY time DESC, id DESC LIMIT $2`
+	qListAuditAfter = `SELECT ` + auditColumns + ` FROM audit_events
+WHERE tenant_id = $1 AND (time, id) < ($2, $3::uuid)
+ORDER BY time DESC, id DESC LIMIT $4`
 )

@@ -1,0 +1,276 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/potentialhq/potential/domain"
+	"github.com/potentialhq/potential/store/pgtest"
+)
+
+// withoutTenant are the tables that hold no tenant's rows and so need no
+// tenant_id. Any other table without one fails TestCatalog.
+var withoutTenant = []string{"schema_migrations", "tenants"}
+
+// populate gives tenant a row in every table through the domain's use
+// cases, as the service would: keys, customers with personal data, every
+// kind of event, an erasure and the audit records of it all.
+func populate(t *testing.T, s *Store, tenant domain.Tenant) {
+	t.Helper()
+	svc := domain.NewService(s, nil)
+	ctx := domain.WithPrincipal(t.Context(), domain.Principal{TenantID: tenant.ID, KeyID: "catalog", Role: domain.RoleAdmin})
+	if _, _, err := svc.CreateKey(ctx, "ingest", domain.RoleIngest, time.Time{}); err != nil {
+		t.Fatalf("CreateKey: %v", err)
+	}
+	var ids []string
+	for _, ext := range []string{"x", "y", "z"} {
+		c, err := svc.CreateCustomer(ctx, domain.Customer{ExternalID: ext, Kind: domain.KindCustomer, GivenName: "Ada", Email: ext + "@example.com"})
+		if err != nil {
+			t.Fatalf("CreateCustomer: %v", err)
+		}
+		ids = append(ids, c.ID)
+	}
+	at := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	ref := func(ext string) domain.CustomerRef { return domain.CustomerRef{ExternalID: ext} }
+	if _, err := svc.RecordTransactions(ctx, []domain.Transaction{
+		{ExternalID: "o1", Customer: ref("x"), Kind: domain.TxOrder, Amount: 100_000_000, OccurredAt: at},
+		{ExternalID: "o2", Customer: ref("y"), Kind: domain.TxOrder, Amount: 50_000_000, OccurredAt: at.AddDate(0, 1, 0)},
+	}, false); err != nil {
+		t.Fatalf("RecordTransactions: %v", err)
+	}
+	if _, err := svc.RecordInteractions(ctx, []domain.Interaction{{ExternalID: "i1", Customer: ref("x"), Type: domain.InteractionCall, OccurredAt: at}}, false); err != nil {
+		t.Fatalf("RecordInteractions: %v", err)
+	}
+	if _, err := svc.RecordReferrals(ctx, []domain.Referral{{ExternalID: "r1", Referrer: ref("x"), Referred: ref("y"), OccurredAt: at}}, false); err != nil {
+		t.Fatalf("RecordReferrals: %v", err)
+	}
+	if err := svc.DeleteCustomer(ctx, ids[2], ""); err != nil {
+		t.Fatalf("DeleteCustomer: %v", err)
+	}
+}
+
+// TestCatalog checks tenant isolation in the database itself, from the
+// catalog, so that tables added later are covered without a change here:
+//
+//   - every table with a tenant_id (and tenants) has row-level security
+//     enabled and forced, with the fail-closed tenant policy; no other
+//     table exists but those in withoutTenant;
+//   - the service role owns nothing, is no superuser, cannot bypass
+//     row-level security or log in, may not read schema_migrations nor
+//     change the audit log, and is the role the store's transactions run
+//     as;
+//   - through the store's pool, as the service runs its transactions, a
+//     query of any of those tables with no tenant set fails, and with
+//     tenant A set sees and changes none of B's rows, which exist.
+func TestCatalog(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t, MigrationsHash(), Migrate)
+	s, err := Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	ctx := t.Context()
+	var tenants []domain.Tenant
+	for _, name := range []string{"a", "b"} {
+		tn := domain.Tenant{ID: domain.NewID(), Name: name, CreateTime: time.Now()}
+		if err := s.CreateTenant(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+		populate(t, s, tn)
+		tenants = append(tenants, tn)
+	}
+	a, b := tenants[0], tenants[1]
+
+	// The catalog, read by the pool's own login (the tables' owner here).
+	type table struct {
+		name              string
+		tenantCol         string // "tenant_id", or "id" for tenants
+		enabled, forced   bool
+		policy            string // the tenant_isolation policy's USING expression
+		read, write, drop bool   // the service role's privileges
+	}
+	rows, _ := s.pool.Query(ctx, `
+SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+    EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped),
+    coalesce((SELECT pg_get_expr(p.polqual, p.polrelid) FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'tenant_isolation'), ''),
+    has_table_privilege($1, c.oid, 'SELECT'),
+    has_table_privilege($1, c.oid, 'INSERT'),
+    has_table_privilege($1, c.oid, 'UPDATE') OR has_table_privilege($1, c.oid, 'DELETE') OR has_table_privilege($1, c.oid, 'TRUNCATE')
+FROM pg_class c
+WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')
+ORDER BY 1`, ServiceRole)
+	var tables []table
+	var tb table
+	var hasTenant bool
+	_, err = pgx.ForEachRow(rows, []any{&tb.name, &tb.enabled, &tb.forced, &hasTenant, &tb.policy, &tb.read, &tb.write, &tb.drop}, func() error {
+		tb.tenantCol = ""
+		switch {
+		case hasTenant:
+			tb.tenantCol = "tenant_id"
+		case tb.name == "tenants":
+			tb.tenantCol = "id"
+		case !slices.Contains(withoutTenant, tb.name):
+			t.Errorf("table %s has no tenant_id: give it one (and row-level security), or list it in withoutTenant", tb.name)
+		}
+		tables = append(tables, tb)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var isolated []table
+	for _, tb := range tables {
+		switch {
+		case tb.tenantCol != "":
+			isolated = append(isolated, tb)
+			if !tb.enabled || !tb.forced {
+				t.Errorf("table %s: row-level security enabled %v, forced %v", tb.name, tb.enabled, tb.forced)
+			}
+			if !strings.Contains(tb.policy, tb.tenantCol+" = app_tenant_id()") {
+				t.Errorf("table %s: tenant_isolation policy is %q, want %s = app_tenant_id()", tb.name, tb.policy, tb.tenantCol)
+			}
+			if !tb.read || !tb.write {
+				t.Errorf("table %s: %s may read %v, insert %v", tb.name, ServiceRole, tb.read, tb.write)
+			}
+			if tb.name == "audit_events" && tb.drop {
+				t.Errorf("%s may change or delete audit records", ServiceRole)
+			}
+		case tb.read || tb.write || tb.drop:
+			t.Errorf("table %s: %s has privileges on it", tb.name, ServiceRole)
+		}
+	}
+	for _, want := range []string{"tenants", "api_keys", "customers", "transactions", "purchase_days", "interactions", "referrals", "audit_events"} {
+		if !slices.ContainsFunc(isolated, func(tb table) bool { return tb.name == want }) {
+			t.Errorf("table %s is missing", want)
+		}
+	}
+
+	// The service role itself.
+	var super, bypass, login bool
+	var owns int
+	err = s.pool.QueryRow(ctx, `
+SELECT r.rolsuper, r.rolbypassrls, r.rolcanlogin,
+    (SELECT count(*) FROM pg_class c WHERE c.relowner = r.oid)
+    + (SELECT count(*) FROM pg_namespace n WHERE n.nspowner = r.oid)
+    + (SELECT count(*) FROM pg_proc p WHERE p.proowner = r.oid)
+    + (SELECT count(*) FROM pg_database d WHERE d.datdba = r.oid)
+FROM pg_roles r WHERE r.rolname = $1`, ServiceRole).Scan(&super, &bypass, &login, &owns)
+	if err != nil {
+		t.Fatalf("role %s: %v", ServiceRole, err)
+	}
+	if super || bypass || login || owns != 0 {
+		t.Errorf("role %s: superuser %v, bypassrls %v, login %v, owns %d objects; want none of it", ServiceRole, super, bypass, login, owns)
+	}
+	var current, session string
+	err = s.batch(ctx, scope{tenant: a.ID}, func(b *pgx.Batch) {
+		b.Queue("SELECT current_user, session_user")
+	}, func(br pgx.BatchResults) error { return br.QueryRow().Scan(&current, &session) })
+	if err != nil || current != ServiceRole || session == ServiceRole {
+		t.Errorf("the store's transactions run as %q (logged in as %q), %v; want %s", current, session, err, ServiceRole)
+	}
+
+	// inTx runs f in a transaction on the store's pool, started with the
+	// given statement, and rolls it back.
+	inTx := func(start string, args []any, f func(tx pgx.Tx) error) error {
+		tx, err := s.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
+		if start != "" {
+			if _, err := tx.Exec(ctx, start, args...); err != nil {
+				t.Fatalf("%s: %v", start, err)
+			}
+		}
+		return f(tx)
+	}
+	count := func(tx pgx.Tx, tb table, where string, args ...any) (n int, err error) {
+		err = tx.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{tb.name}.Sanitize()+" "+where, args...).Scan(&n)
+		return n, err
+	}
+	for _, tb := range isolated {
+		col := pgx.Identifier{tb.tenantCol}.Sanitize()
+		// No tenant: as the service role, and as the pool's login (the
+		// owner, whom FORCE subjects to the policies), every read fails.
+		for _, start := range []string{qAssumeServiceRole, ""} {
+			err := inTx(start, nil, func(tx pgx.Tx) error {
+				_, err := count(tx, tb, "")
+				return err
+			})
+			if err == nil || !strings.Contains(err.Error(), "no tenant") {
+				t.Errorf("%s with no tenant set (%q): %v; want the no-tenant error", tb.name, start, err)
+			}
+		}
+		// B's rows exist ...
+		_ = inTx(qSetTenant, []any{b.ID}, func(tx pgx.Tx) error {
+			n, err := count(tx, tb, "")
+			if err != nil || n == 0 {
+				t.Errorf("%s has %d rows of tenant b (%v): extend populate so that every table is checked", tb.name, n, err)
+			}
+			return nil
+		})
+		// ... and tenant A sees none of them, nor any but its own.
+		_ = inTx(qSetTenant, []any{a.ID}, func(tx pgx.Tx) error {
+			for where, args := range map[string][]any{"WHERE " + col + " = $1": {b.ID}, "WHERE " + col + " <> $1": {a.ID}} {
+				if n, err := count(tx, tb, where, args...); err != nil || n != 0 {
+					t.Errorf("as tenant a, %s %s: %d rows, %v", tb.name, where, n, err)
+				}
+			}
+			return nil
+		})
+		// Nor changes them: updates and deletes find nothing (or, on the
+		// audit log, are not allowed at all).
+		for _, stmt := range []string{
+			"UPDATE " + pgx.Identifier{tb.name}.Sanitize() + " SET " + col + " = " + col + " WHERE " + col + " = $1",
+			"DELETE FROM " + pgx.Identifier{tb.name}.Sanitize() + " WHERE " + col + " = $1",
+		} {
+			err := inTx(qSetTenant, []any{a.ID}, func(tx pgx.Tx) error {
+				tag, err := tx.Exec(ctx, stmt, b.ID)
+				if err == nil && tag.RowsAffected() != 0 {
+					t.Errorf("as tenant a, %s changed %d rows of b", stmt, tag.RowsAffected())
+				}
+				return err
+			})
+			var pe *pgconn.PgError
+			switch {
+			case tb.name == "audit_events" && !(errors.As(err, &pe) && pe.Code == "42501"):
+				t.Errorf("%s: %v; want permission denied", stmt, err)
+			case tb.name != "audit_events" && err != nil:
+				t.Errorf("%s: %v", stmt, err)
+			}
+		}
+	}
+}
+
+// TestOpenRefusesAnUnrestrictedServiceRole checks that the store will not
+// serve when the service role could escape row-level security.
+func TestOpenRefusesAnUnrestrictedServiceRole(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t, MigrationsHash(), Migrate)
+	// A table owned by the service role, as a migration run by it would
+	// leave. (Its owner may make it one: the owner is a member.)
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), "GRANT CREATE ON SCHEMA public TO "+ServiceRole+"; CREATE TABLE stray (x int); ALTER TABLE stray OWNER TO "+ServiceRole); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(t.Context(), url)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open accepted a service role that owns a table")
+	}
+	if !strings.Contains(err.Error(), "owns") {
+		t.Errorf("Open: %v; want it to say the role owns relations", err)
+	}
+}
