@@ -14,7 +14,13 @@ import (
 	"syscall"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
 	"github.com/potentialhq/potential/domain"
+	customerv1 "github.com/potentialhq/potential/gen/go/potential/customer/v1"
+	scoringv1 "github.com/potentialhq/potential/gen/go/potential/scoring/v1"
 	"github.com/potentialhq/potential/server"
 	"github.com/potentialhq/potential/store/memory"
 	"github.com/potentialhq/potential/store/postgres"
@@ -29,6 +35,7 @@ type serveConfig struct {
 	logLevel        string
 	shutdownTimeout time.Duration
 	migrate         bool
+	demoCustomers   int
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -42,6 +49,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.logLevel, "log-level", "info", describe("log-level", "log level: debug, info, warn or error"))
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 20*time.Second, describe("shutdown-timeout", "how long SIGTERM waits for in-flight calls"))
 	fs.BoolVar(&cfg.migrate, "migrate", true, describe("migrate", "apply PostgreSQL migrations on start"))
+	fs.IntVar(&cfg.demoCustomers, "demo-customers", 2000, describe("demo-customers", "on the in-memory store, load a demo tenant of this many customers (as potential demo does) and fit its value model; 0 starts empty"))
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -94,6 +102,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	errc := make(chan error, 2)
 	go func() { errc <- srv.GRPC().Serve(grpcLis) }()
+	if cfg.databaseURL == "" && cfg.demoCustomers > 0 {
+		key := cfg.bootstrapKey
+		if generated != "" {
+			key = generated
+		}
+		go loadDemo(ctx, log, grpcLis.Addr().String(), key, cfg.demoCustomers)
+	}
 	go func() {
 		if err := httpSrv.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
@@ -191,4 +206,32 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("%w: log-format must be json or text", errUsage)
+}
+
+// loadDemo fills a fresh in-memory service with demo data through its own
+// gRPC port, then fits the value model so every customer is assessed.
+func loadDemo(ctx context.Context, log *slog.Logger, addr, key string, n int) {
+	start := time.Now()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		log.Warn("demo data not loaded", "error", err)
+		return
+	}
+	defer conn.Close()
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key)
+	d := generateDemo(n, 1, time.Now())
+	if err := d.load(ctx, customerv1.NewCustomerServiceClient(conn)); err != nil {
+		log.Warn("demo data not loaded", "error", err)
+		return
+	}
+	stream, err := scoringv1.NewScoringServiceClient(conn).FitValueModel(ctx, &scoringv1.FitValueModelRequest{})
+	if err == nil {
+		for err == nil {
+			_, err = stream.Recv()
+		}
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		log.Warn("demo value model not fitted", "error", err)
+	}
+	log.Info("demo data loaded", "customers", len(d.customers), "transactions", len(d.transactions), "interactions", len(d.interactions), "duration", time.Since(start))
 }
