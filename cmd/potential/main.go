@@ -37,6 +37,7 @@ func commands() []command {
 		{"migrate", "apply PostgreSQL migrations and exit", runMigrate},
 		{"import", "import a CSV file of customers, transactions or interactions through the API", runImport},
 		{"demo", "generate a realistic demo tenant and load it through the API", runDemo},
+		{"bench", "benchmark the service against PostgreSQL itself on a database of its own", runBench},
 		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) error {
 			_, err := fmt.Fprintln(out, "potential", version)
 			return err

@@ -1,0 +1,452 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/potentialhq/potential/domain"
+	customerv1 "github.com/potentialhq/potential/gen/go/potential/customer/v1"
+	"github.com/potentialhq/potential/gen/go/potential/customer/v1/customerv1connect"
+	scoringv1 "github.com/potentialhq/potential/gen/go/potential/scoring/v1"
+	"github.com/potentialhq/potential/gen/go/potential/scoring/v1/scoringv1connect"
+	"github.com/potentialhq/potential/store/postgres"
+)
+
+type benchConfig struct {
+	databaseURL           string
+	customers, txs        int
+	batch, writers, reads int
+	duration              time.Duration
+	keep                  bool
+}
+
+// benchRow is one line of the results table.
+type benchRow struct {
+	scenario   string
+	ours, base float64 // throughput, per second (or seconds for durations)
+	unit       string
+	ratio      float64
+	p50, p99   time.Duration
+	clientCPU  float64 // share of the machine the load generator used
+	note       string
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg benchConfig
+	fs := flagSet("bench", stderr)
+	fs.StringVar(&cfg.databaseURL, "database-url", "", describe("database-url", "PostgreSQL server to benchmark on (a superuser: the run creates and drops a database of its own)"))
+	fs.IntVar(&cfg.customers, "customers", 100_000, "customers")
+	fs.IntVar(&cfg.txs, "transactions", 1_000_000, "transactions")
+	fs.IntVar(&cfg.batch, "batch", 500, "transactions per RecordTransactions call and per COPY")
+	fs.IntVar(&cfg.writers, "writers", 4, "concurrent ingestion clients (and COPY connections)")
+	fs.IntVar(&cfg.reads, "readers", 8, "concurrent point-read clients")
+	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "length of each point-read scenario")
+	fs.BoolVar(&cfg.keep, "keep", false, "keep the benchmark database")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if cfg.databaseURL == "" {
+		return fmt.Errorf("%w: --database-url or POTENTIAL_DATABASE_URL is required", errUsage)
+	}
+	if cfg.customers < 1 || cfg.txs < cfg.customers || cfg.batch < 1 || cfg.batch > domain.MaxBatch {
+		return fmt.Errorf("%w: need customers >= 1, transactions >= customers, 1 <= batch <= %d", errUsage, domain.MaxBatch)
+	}
+	admin, err := postgres.OpenBaseline(ctx, cfg.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	dbName := fmt.Sprintf("potential_bench_%d", time.Now().UnixNano())
+	if err := admin.CreateDatabase(ctx, dbName); err != nil {
+		return err
+	}
+	if !cfg.keep {
+		defer admin.DropDatabase(context.WithoutCancel(ctx), dbName)
+	}
+	u, err := url.Parse(cfg.databaseURL)
+	if err != nil {
+		return err
+	}
+	u.Path = "/" + dbName
+	dbURL := u.String()
+	if err := postgres.Migrate(ctx, dbURL); err != nil {
+		return err
+	}
+	base, err := postgres.OpenBaseline(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer base.Close()
+
+	key := "pk_bench_" + strconv.FormatUint(rand.Uint64(), 36) + "0123456789abcdef"
+	child, grpcAddr, httpAddr, err := startChild(ctx, dbURL, key)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = child.Process.Signal(syscall.SIGTERM); _ = child.Wait() }()
+	fmt.Fprintf(stderr, "bench: %d customers, %d transactions; server pid %d on %s and %s; database %s\n", cfg.customers, cfg.txs, child.Process.Pid, grpcAddr, httpAddr, dbName)
+
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key)
+	gc := customerv1.NewCustomerServiceClient(conn)
+	gs := scoringv1.NewScoringServiceClient(conn)
+	h2c := &http.Client{Transport: &http.Transport{Protocols: h2cProtocols()}}
+	auth := connect.WithInterceptors(bearerInterceptor(key))
+	cc := customerv1connect.NewCustomerServiceClient(h2c, "http://"+httpAddr, auth)
+	cs := scoringv1connect.NewScoringServiceClient(h2c, "http://"+httpAddr, auth)
+
+	var rows []benchRow
+	tenantID, err := base.TenantID(ctx, domain.DefaultTenantName)
+	if err != nil {
+		return err
+	}
+	baseTenant := domain.NewID()
+	if err := base.CreateTenant(ctx, baseTenant, "baseline", time.Now()); err != nil {
+		return err
+	}
+
+	// Customers: the service's through the API, the baseline's by COPY.
+	ids := make([]string, cfg.customers)
+	ext := make([]string, cfg.customers)
+	baseIDs := make([]string, cfg.customers)
+	for i := range ids {
+		ext[i] = fmt.Sprintf("c%07d", i)
+		baseIDs[i] = domain.NewID()
+	}
+	for i := 0; i < cfg.customers; i += domain.MaxBatch {
+		req := &customerv1.BatchUpsertCustomersRequest{}
+		for j := i; j < min(i+domain.MaxBatch, cfg.customers); j++ {
+			req.Customers = append(req.Customers, &customerv1.Customer{ExternalId: ext[j]})
+		}
+		resp, err := gc.BatchUpsertCustomers(actx, req)
+		if err != nil {
+			return fmt.Errorf("creating customers: %w", err)
+		}
+		for j, c := range resp.GetCustomers() {
+			ids[i+j] = c.GetId()
+		}
+	}
+	if err := base.CopyCustomers(ctx, baseTenant, baseIDs, ext, time.Now()); err != nil {
+		return err
+	}
+
+	// 1. Ingest.
+	rng := rand.New(rand.NewPCG(1, 2))
+	start := time.Now().AddDate(-2, 0, 0)
+	type tx struct {
+		cust   int
+		amount int64
+		at     time.Time
+	}
+	all := make([]tx, cfg.txs)
+	for i := range all {
+		c := i % cfg.customers // every customer buys at least once
+		if i >= cfg.customers {
+			c = rng.IntN(cfg.customers)
+		}
+		all[i] = tx{cust: c, amount: int64(1+rng.IntN(50_000)) * 10_000, at: start.Add(time.Duration(rng.Int64N(int64(729 * 24 * time.Hour))))}
+	}
+	ours, lat, cpu, err := runBatches(cfg.txs, cfg.batch, cfg.writers, func(lo, hi int) error {
+		req := &customerv1.RecordTransactionsRequest{}
+		for i := lo; i < hi; i++ {
+			t := all[i]
+			req.Transactions = append(req.Transactions, &customerv1.Transaction{
+				ExternalId: "t" + strconv.Itoa(i), Customer: &customerv1.CustomerRef{Ref: &customerv1.CustomerRef_Id{Id: ids[t.cust]}},
+				Kind: customerv1.TransactionKind_TRANSACTION_KIND_ORDER, Amount: domain.Money(t.amount).String(), OccurredAt: timestamppb.New(t.at),
+			})
+		}
+		_, err := gc.RecordTransactions(actx, req)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	baseRate, _, _, err := runBatches(cfg.txs, cfg.batch, cfg.writers, func(lo, hi int) error {
+		rows := make([]postgres.BaselineTransaction, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			t := all[i]
+			rows = append(rows, postgres.BaselineTransaction{ID: domain.NewID(), ExternalID: "t" + strconv.Itoa(i), CustomerID: baseIDs[t.cust], Amount: t.amount, OccurredAt: t.at})
+		}
+		return base.CopyTransactions(ctx, baseTenant, rows)
+	})
+	if err != nil {
+		return fmt.Errorf("ingest baseline: %w", err)
+	}
+	rows = append(rows, benchRow{scenario: fmt.Sprintf("ingest: RecordTransactions (gRPC, %d/call, %d clients) vs COPY", cfg.batch, cfg.writers),
+		ours: ours, base: baseRate, unit: "rows/s", ratio: ours / baseRate, p50: lat.p(0.5), p99: lat.p(0.99), clientCPU: cpu, note: "target ratio >= 0.5"})
+
+	// 2. Point reads.
+	pick := func(r *rand.Rand) string { return ids[r.IntN(len(ids))] }
+	baseRead, baseLat, _ := runReads(cfg.reads, cfg.duration, func(r *rand.Rand) error { return base.PointSelect(ctx, baseTenant, baseIDs[r.IntN(len(baseIDs))]) })
+	rows = append(rows, benchRow{scenario: fmt.Sprintf("baseline: pgx point select (%d clients)", cfg.reads), ours: baseRead, base: baseRead, unit: "reads/s", ratio: 1, p50: baseLat.p(0.5), p99: baseLat.p(0.99)})
+	for _, sc := range []struct {
+		name string
+		call func(r *rand.Rand) error
+	}{
+		{"GetCustomer over gRPC", func(r *rand.Rand) error {
+			_, err := gc.GetCustomer(actx, &customerv1.GetCustomerRequest{Ref: &customerv1.GetCustomerRequest_Id{Id: pick(r)}})
+			return err
+		}},
+		{"GetCustomer over Connect", func(r *rand.Rand) error {
+			_, err := cc.GetCustomer(ctx, &customerv1.GetCustomerRequest{Ref: &customerv1.GetCustomerRequest_Id{Id: pick(r)}})
+			return err
+		}},
+		{"GetCustomerAssessment over gRPC", func(r *rand.Rand) error {
+			_, err := gs.GetCustomerAssessment(actx, &scoringv1.GetCustomerAssessmentRequest{Ref: &scoringv1.GetCustomerAssessmentRequest_CustomerId{CustomerId: pick(r)}})
+			return err
+		}},
+		{"GetCustomerAssessment over Connect", func(r *rand.Rand) error {
+			_, err := cs.GetCustomerAssessment(ctx, &scoringv1.GetCustomerAssessmentRequest{Ref: &scoringv1.GetCustomerAssessmentRequest_CustomerId{CustomerId: pick(r)}})
+			return err
+		}},
+	} {
+		rate, l, cpu := runReads(cfg.reads, cfg.duration, sc.call)
+		if rate == 0 {
+			return fmt.Errorf("%s: every call failed", sc.name)
+		}
+		rows = append(rows, benchRow{scenario: fmt.Sprintf("%s (%d clients) vs point select", sc.name, cfg.reads), ours: rate, base: baseRead, unit: "reads/s",
+			ratio: rate / baseRead, p50: l.p(0.5), p99: l.p(0.99), clientCPU: cpu, note: "target ratio >= 0.6"})
+	}
+
+	// 3. Re-assessment after a fit, vs the GROUP BY over the same transactions.
+	t0 := time.Now()
+	n, err := base.GroupBy(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	groupBy := time.Since(t0)
+	t0 = time.Now()
+	stream, err := gs.FitValueModel(actx, &scoringv1.FitValueModelRequest{})
+	if err != nil {
+		return err
+	}
+	var assessStart, fitDone time.Time
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("fit: %w", err)
+		}
+		if p := msg.GetProgress(); p != nil && p.GetStage() == "assessing" && assessStart.IsZero() {
+			assessStart = time.Now()
+		}
+		if msg.GetModel() != nil {
+			fitDone = time.Now()
+		}
+	}
+	total := fitDone.Sub(t0)
+	rows = append(rows, benchRow{scenario: fmt.Sprintf("FitValueModel: load + fit + re-assess %d customers vs GROUP BY of %d rows", cfg.customers, cfg.txs),
+		ours: total.Seconds(), base: groupBy.Seconds(), unit: "s", ratio: total.Seconds() / groupBy.Seconds(), note: fmt.Sprintf("target ratio <= 3; GROUP BY returned %d customers", n)})
+
+	// 4. Memory of the server process.
+	rss := peakRSS(child.Process.Pid)
+	rows = append(rows, benchRow{scenario: "server peak RSS over all scenarios", ours: float64(rss) / (1 << 20), unit: "MiB", note: "target < 300 MiB"})
+
+	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "scenario\tours\tbaseline\tunit\tratio\tp50\tp99\tclient CPU\t")
+	for _, r := range rows {
+		fmt.Fprintf(w, "%s\t%.0f\t%.0f\t%s\t%.2f\t%s\t%s\t%.0f%%\t%s\n", r.scenario, r.ours, r.base, r.unit, r.ratio, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), 100*r.clientCPU, r.note)
+	}
+	return w.Flush()
+}
+
+// latencies collects call durations.
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) { l.mu.Lock(); l.d = append(l.d, d); l.mu.Unlock() }
+
+func (l *latencies) p(q float64) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.d) == 0 {
+		return 0
+	}
+	slices.Sort(l.d)
+	return l.d[min(len(l.d)-1, int(q*float64(len(l.d))))]
+}
+
+// cpuTime is this process's user + system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// runBatches runs call over [0, n) in batches with w workers and returns
+// rows per second, per-call latencies and the load generator's CPU share.
+func runBatches(n, batch, w int, call func(lo, hi int) error) (float64, *latencies, float64, error) {
+	var next atomic.Int64
+	var firstErr atomic.Pointer[error]
+	lat := &latencies{}
+	var wg sync.WaitGroup
+	cpu0, t0 := cpuTime(), time.Now()
+	for range w {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for firstErr.Load() == nil {
+				lo := int(next.Add(int64(batch))) - batch
+				if lo >= n {
+					return
+				}
+				s := time.Now()
+				if err := call(lo, min(lo+batch, n)); err != nil {
+					firstErr.CompareAndSwap(nil, &err)
+					return
+				}
+				lat.add(time.Since(s))
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(t0)
+	if p := firstErr.Load(); p != nil {
+		return 0, nil, 0, *p
+	}
+	return float64(n) / el.Seconds(), lat, (cpuTime() - cpu0).Seconds() / (el.Seconds() * float64(runtime.NumCPU())), nil
+}
+
+// runReads calls call from w workers for d and returns calls per second,
+// latencies and the load generator's CPU share.
+func runReads(w int, d time.Duration, call func(r *rand.Rand) error) (float64, *latencies, float64) {
+	lat := &latencies{}
+	var ok atomic.Int64
+	var wg sync.WaitGroup
+	cpu0, t0 := cpuTime(), time.Now()
+	deadline := t0.Add(d)
+	for i := range w {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(i), 7))
+			for time.Now().Before(deadline) {
+				s := time.Now()
+				if err := call(r); err == nil {
+					lat.add(time.Since(s))
+					ok.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(t0)
+	return float64(ok.Load()) / el.Seconds(), lat, (cpuTime() - cpu0).Seconds() / (el.Seconds() * float64(runtime.NumCPU()))
+}
+
+// startChild runs "potential serve" on the database as a separate process,
+// so its memory can be measured, and returns it with its two addresses.
+func startChild(ctx context.Context, dbURL, key string) (*exec.Cmd, string, string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, "", "", err
+	}
+	cmd := exec.CommandContext(ctx, exe, "serve", "--database-url", dbURL, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+		"--bootstrap-key", key, "--log-level", "warn", "--demo-customers", "0")
+	cmd.Env = os.Environ()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", "", err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, "", "", err
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if m := servingLine(sc.Text()); m != nil {
+			go io.Copy(io.Discard, out)
+			return cmd, m[0], m[1], nil
+		}
+	}
+	_ = cmd.Wait()
+	return nil, "", "", errors.New("the server did not start")
+}
+
+// servingLine extracts the two addresses from serve's first line.
+func servingLine(s string) []string {
+	const a, b = "serving gRPC on ", " and Connect/gRPC-Web/gRPC on "
+	i, j := strings.Index(s, a), strings.Index(s, b)
+	if i < 0 || j < 0 {
+		return nil
+	}
+	rest := s[j+len(b):]
+	if k := strings.IndexByte(rest, ' '); k >= 0 {
+		rest = rest[:k]
+	}
+	return []string{s[i+len(a) : j], rest}
+}
+
+// peakRSS is a process's high-water resident set size (VmHWM), in bytes.
+func peakRSS(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func h2cProtocols() *http.Protocols {
+	p := new(http.Protocols)
+	p.SetUnencryptedHTTP2(true)
+	return p
+}
+
+// bearerInterceptor sends an API key on Connect calls.
+type bearerInterceptor string
+
+func (b bearerInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		req.Header().Set("Authorization", "Bearer "+string(b))
+		return next(ctx, req)
+	}
+}
+
+func (b bearerInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		conn.RequestHeader().Set("Authorization", "Bearer "+string(b))
+		return conn
+	}
+}
+
+func (b bearerInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}
