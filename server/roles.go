@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/potentialhq/potential/domain"
+	"github.com/potentialhq/potential/gen/go/potential/admin/v1/adminv1connect"
 	"github.com/potentialhq/potential/gen/go/potential/customer/v1/customerv1connect"
 	"github.com/potentialhq/potential/gen/go/potential/scoring/v1/scoringv1connect"
 )
@@ -36,6 +37,11 @@ var rpcRoles = map[string][]domain.Role{
 	scoringv1connect.ScoringServiceGetRfmDistributionProcedure:    readers,
 	scoringv1connect.ScoringServiceGetChurnSummaryProcedure:       readers,
 	scoringv1connect.ScoringServiceGetLifecycleSummaryProcedure:   readers,
+
+	adminv1connect.AdminServiceCreateApiKeyProcedure:    adminOnly,
+	adminv1connect.AdminServiceListApiKeysProcedure:     adminOnly,
+	adminv1connect.AdminServiceRevokeApiKeyProcedure:    adminOnly,
+	adminv1connect.AdminServiceListAuditEventsProcedure: adminOnly,
 }
 
 // authorize reports whether role may call procedure.

@@ -23,6 +23,8 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/potentialhq/potential/domain"
+	adminv1 "github.com/potentialhq/potential/gen/go/potential/admin/v1"
+	"github.com/potentialhq/potential/gen/go/potential/admin/v1/adminv1connect"
 	customerv1 "github.com/potentialhq/potential/gen/go/potential/customer/v1"
 	"github.com/potentialhq/potential/gen/go/potential/customer/v1/customerv1connect"
 	scoringv1 "github.com/potentialhq/potential/gen/go/potential/scoring/v1"
@@ -48,7 +50,7 @@ type Options struct {
 }
 
 // serviceNames are the services registered, for health and reflection.
-var serviceNames = []string{customerv1connect.CustomerServiceName, scoringv1connect.ScoringServiceName}
+var serviceNames = []string{customerv1connect.CustomerServiceName, scoringv1connect.ScoringServiceName, adminv1connect.AdminServiceName}
 
 // New builds the servers over svc.
 func New(svc *domain.Service, opts Options) (*Server, error) {
@@ -63,6 +65,7 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	c := &chain{svc: svc, validator: v, log: log}
 	customers := &CustomerServer{svc: svc}
 	scoring := &ScoringServer{svc: svc}
+	admin := &AdminServer{svc: svc}
 
 	s := &Server{health: health.NewServer(), mux: http.NewServeMux(), checker: &checker{}}
 
@@ -82,6 +85,7 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	)
 	customerv1.RegisterCustomerServiceServer(s.grpc, customers)
 	scoringv1.RegisterScoringServiceServer(s.grpc, scoringGRPC{ScoringServer: scoring})
+	adminv1.RegisterAdminServiceServer(s.grpc, admin)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 
@@ -95,6 +99,7 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	}
 	s.mux.Handle(customerv1connect.NewCustomerServiceHandler(customers, handlerOpts...))
 	s.mux.Handle(scoringv1connect.NewScoringServiceHandler(scoring, handlerOpts...))
+	s.mux.Handle(adminv1connect.NewAdminServiceHandler(admin, handlerOpts...))
 	s.mux.Handle(grpchealth.NewHandler(s.checker))
 	reflector := grpcreflect.NewStaticReflector(serviceNames...)
 	s.mux.Handle(grpcreflect.NewHandlerV1(reflector))
