@@ -85,6 +85,10 @@ type Store interface {
 	// ListTransactions returns a customer's transactions, oldest first.
 	ListTransactions(ctx context.Context, tenantID, customerID string) ([]Transaction, error)
 
+	// Feedback, the complaint workflow and topic rules. DeleteCustomer
+	// erases the customer's feedback too.
+	FeedbackStore
+
 	AuditStore
 }
 

@@ -214,6 +214,7 @@ func (s *Store) DeleteCustomer(_ context.Context, tenantID, id string, audit ...
 	if c.ExternalID != "" {
 		delete(d.byExternal, c.ExternalID)
 	}
+	d.deleteFeedbackOf(c.ID)
 	ev := d.events[c.ID]
 	delete(d.events, c.ID)
 	if ev == nil {

@@ -43,6 +43,8 @@ type tenantData struct {
 	refs   map[string]*domain.Referral // by external id
 	refIDs map[string]bool
 	events map[string]*customerEvents // by customer id
+
+	feedback *feedbackData // feedback and topic rules (feedback.go); nil until the first
 }
 
 // customerEvents are the events recorded about one customer; referrals are

@@ -54,6 +54,19 @@ func populate(t *testing.T, s *Store, tenant domain.Tenant) {
 	if err := svc.DeleteCustomer(ctx, ids[2], ""); err != nil {
 		t.Fatalf("DeleteCustomer: %v", err)
 	}
+	// Feedback: a complaint moved along its workflow, and a topic rule.
+	fb, _, err := s.SubmitFeedback(ctx, domain.Feedback{ID: domain.NewID(), TenantID: tenant.ID, ExternalID: "f1", CustomerID: ids[0],
+		Kind: domain.FeedbackComplaint, Status: domain.ComplaintOpen, Text: "late", OccurredAt: at, CreateTime: at, UpdateTime: at})
+	if err != nil {
+		t.Fatalf("SubmitFeedback: %v", err)
+	}
+	if _, err := s.AppendTransition(ctx, tenant.ID, fb.ID, fb.Version, domain.ComplaintTransition{Seq: 1, From: domain.ComplaintOpen,
+		To: domain.ComplaintInProgress, Actor: "catalog", Time: at}); err != nil {
+		t.Fatalf("AppendTransition: %v", err)
+	}
+	if _, err := s.CreateTopicRule(ctx, domain.TopicRule{TenantID: tenant.ID, Topic: "delivery", Keywords: []string{"late"}, CreateTime: at, UpdateTime: at}); err != nil {
+		t.Fatalf("CreateTopicRule: %v", err)
+	}
 }
 
 // TestCatalog checks tenant isolation in the database itself, from the

@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) domain.Store) {
 	all = append(all, engagementTests...)
 	all = append(all, deleteTests...)
 	all = append(all, propertyTests...)
+	all = append(all, feedbackTests...)
 	all = append(all, auditTests...)
 	for _, tc := range all {
 		t.Run(tc.name, func(t *testing.T) {
