@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/potentialhq/potential/domain"
 	"github.com/potentialhq/potential/gen/go/potential/admin/v1/adminv1connect"
@@ -42,6 +43,13 @@ var rpcRoles = map[string][]domain.Role{
 	adminv1connect.AdminServiceListApiKeysProcedure:     adminOnly,
 	adminv1connect.AdminServiceRevokeApiKeyProcedure:    adminOnly,
 	adminv1connect.AdminServiceListAuditEventsProcedure: adminOnly,
+}
+
+// RolesFor returns the roles allowed to call procedure (its full name,
+// e.g. "/potential.admin.v1.AdminService/CreateApiKey"); none for an
+// unknown procedure.
+func RolesFor(procedure string) []domain.Role {
+	return slices.Clone(rpcRoles[procedure])
 }
 
 // authorize reports whether role may call procedure.
