@@ -1,0 +1,705 @@
+package domain
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// GetGradingPolicy returns the caller's grading policy: the stored one, or
+// DefaultGradingPolicy (Version 0) when the tenant never set one.
+func (s *Service) GetGradingPolicy(ctx context.Context) (GradingPolicy, error) {
+	p, err := PrincipalFrom(ctx)
+	if err != nil {
+		return GradingPolicy{}, err
+	}
+	st, err := s.scoringStore()
+	if err != nil {
+		return GradingPolicy{}, err
+	}
+	return currentPolicy(ctx, st, p.TenantID)
+}
+
+func currentPolicy(ctx context.Context, st ScoringStore, tenantID string) (GradingPolicy, error) {
+	pol, err := st.GetGradingPolicy(ctx, tenantID)
+	if errors.Is(err, ErrNotFound) {
+		pol = DefaultGradingPolicy()
+		pol.TenantID = tenantID
+		return pol, nil
+	}
+	return pol, err
+}
+
+// normalizePolicy canonicalises a policy as a client sent it.
+func normalizePolicy(p *GradingPolicy) {
+	for i := range p.Grades {
+		p.Grades[i] = strings.TrimSpace(p.Grades[i])
+	}
+	for i := range p.Fit {
+		p.Fit[i].Name = strings.TrimSpace(p.Fit[i].Name)
+	}
+	if p.ValueSource == "" {
+		p.ValueSource = ValuePredicted
+	}
+	if p.Thresholds == "" {
+		p.Thresholds = ThresholdsAbsolute
+	}
+}
+
+// checkPolicy validates a proposed policy, including that its engagement
+// model exists.
+func (s *Service) checkPolicy(ctx context.Context, st ScoringStore, tenantID string, pol *GradingPolicy) error {
+	normalizePolicy(pol)
+	if err := pol.Validate(); err != nil {
+		return err
+	}
+	if pol.EngagementWeight > 0 {
+		if _, err := uuid.Parse(pol.EngagementModelID); err != nil {
+			return Invalid("policy.engagement_model_id", "must be a UUID")
+		}
+		if _, err := st.GetScoringModel(ctx, tenantID, pol.EngagementModelID); errors.Is(err, ErrNotFound) {
+			return Invalid("policy.engagement_model_id", "no scoring model %q in this tenant", pol.EngagementModelID)
+		} else if err != nil {
+			return err
+		}
+	} else {
+		pol.EngagementModelID = ""
+	}
+	return nil
+}
+
+// UpdateGradingPolicy validates pol and stores it as the caller's next
+// policy version (only if the current one is at etag, when given), then
+// re-grades every customer under it.
+func (s *Service) UpdateGradingPolicy(ctx context.Context, pol GradingPolicy, etag string) (GradingPolicy, error) {
+	p, err := PrincipalFrom(ctx)
+	if err != nil {
+		return GradingPolicy{}, err
+	}
+	st, err := s.scoringStore()
+	if err != nil {
+		return GradingPolicy{}, err
+	}
+	if err := s.checkPolicy(ctx, st, p.TenantID, &pol); err != nil {
+		return GradingPolicy{}, err
+	}
+	cur, err := currentPolicy(ctx, st, p.TenantID)
+	if err != nil {
+		return GradingPolicy{}, err
+	}
+	if etag != "" {
+		want, err := parseETag(etag)
+		if err != nil && cur.Version == 0 && etag == ETag(0) {
+			want, err = 0, nil
+		}
+		if err != nil {
+			return GradingPolicy{}, err
+		}
+		if want != cur.Version {
+			return GradingPolicy{}, fmt.Errorf("%w: the policy is at %s, not %s", ErrStale, ETag(cur.Version), etag)
+		}
+	}
+	now := s.Now()
+	pol.TenantID, pol.Version, pol.CreateTime = p.TenantID, cur.Version+1, now
+	pol.Cuts, pol.CalibrateTime = nil, time.Time{}
+	if pol.Thresholds == ThresholdsAbsolute {
+		pol.Cuts, pol.CalibrateTime = slices.Clone(pol.Cutoffs), now
+	}
+	saved, err := st.SaveGradingPolicy(ctx, pol)
+	if err != nil {
+		return GradingPolicy{}, err
+	}
+	var before any
+	if cur.Version > 0 {
+		before = cur
+	}
+	if err := s.audit(ctx, "grading_policy.update", "grading_policy", p.TenantID, before, saved); err != nil {
+		return GradingPolicy{}, err
+	}
+	if err := s.refreshAll(ctx, p.TenantID, false, CausePolicyChanged); err != nil {
+		return GradingPolicy{}, err
+	}
+	return currentPolicy(ctx, st, p.TenantID)
+}
+
+// GradePreview is what a proposed rule or policy change would do to the
+// tenant's grades and scores now, computed from the stored history
+// without saving anything.
+type GradePreview struct {
+	// Customers previewed, and those whose grade would change.
+	Customers, GradeChanges int64
+	// ScoreChanges counts customers whose score in the changed model would
+	// change (rule previews only).
+	ScoreChanges int64
+	// Transitions counts customers per (current grade, proposed grade),
+	// unchanged ones included; the current grade is "" for a customer
+	// never graded.
+	Transitions []GradeTransition
+	// Samples are up to PreviewSamples affected customers, those whose
+	// grade changes first, then by id.
+	Samples []PreviewSample
+	// Policy is the policy the proposed grades are under.
+	Policy GradingPolicy
+}
+
+// GradeTransition counts customers moving from one grade to another.
+type GradeTransition struct {
+	From, To string
+	Count    int64
+}
+
+// PreviewSample is one customer of a preview, as it is and as it would be.
+type PreviewSample struct {
+	CustomerID, ExternalID, DisplayName string
+	FromGrade, ToGrade                  string
+	FromComposite, ToComposite          float64
+	FromScore, ToScore                  int64
+	// Explanation of the proposed grade.
+	Explanation string
+}
+
+// PreviewSamples is the number of sample customers of a preview.
+const PreviewSamples = 20
+
+// PreviewPolicyChange grades every customer of the caller's tenant now
+// under the proposed policy, from the stored ledgers and assessments,
+// without saving anything, and compares with the stored grades.
+// UpdateGradingPolicy with the same policy on unchanged data produces
+// exactly the proposed grades.
+func (s *Service) PreviewPolicyChange(ctx context.Context, pol GradingPolicy) (GradePreview, error) {
+	p, err := PrincipalFrom(ctx)
+	if err != nil {
+		return GradePreview{}, err
+	}
+	st, err := s.scoringStore()
+	if err != nil {
+		return GradePreview{}, err
+	}
+	if err := s.checkPolicy(ctx, st, p.TenantID, &pol); err != nil {
+		return GradePreview{}, err
+	}
+	cur, err := currentPolicy(ctx, st, p.TenantID)
+	if err != nil {
+		return GradePreview{}, err
+	}
+	pol.TenantID, pol.Version = p.TenantID, cur.Version+1
+	return s.preview(ctx, st, p.TenantID, &pol, nil, "")
+}
+
+// RuleChange is a proposed change of one scoring rule.
+type RuleChange struct {
+	// Exactly one of: Create (a new rule), Update (the id of a rule and a
+	// mutation of it, as UpdateScoringRule), Delete (the id of a rule).
+	Create *ScoringRule
+	Update string
+	Mutate func(*ScoringRule) error
+	Delete string
+}
+
+// PreviewRuleChange re-scores every customer of the caller's tenant from
+// the stored events under the rules as the change would leave them, and
+// grades them now, without saving anything. Applying the same change on
+// unchanged data produces exactly the proposed scores and grades.
+func (s *Service) PreviewRuleChange(ctx context.Context, ch RuleChange) (GradePreview, error) {
+	p, err := PrincipalFrom(ctx)
+	if err != nil {
+		return GradePreview{}, err
+	}
+	st, err := s.scoringStore()
+	if err != nil {
+		return GradePreview{}, err
+	}
+	rs, err := st.ListScoringRules(ctx, p.TenantID, "")
+	if err != nil {
+		return GradePreview{}, err
+	}
+	var modelID string
+	switch {
+	case ch.Create != nil:
+		r := *ch.Create
+		r.Normalize()
+		if err := r.Validate(); err != nil {
+			return GradePreview{}, err
+		}
+		if err := s.checkRuleRoom(ctx, st, p.TenantID, r.ModelID); err != nil {
+			return GradePreview{}, err
+		}
+		r.ID, r.TenantID, r.Version = NewID(), p.TenantID, 1
+		rs, modelID = append(rs, r), r.ModelID
+	case ch.Update != "":
+		_, next, err := s.proposeRuleUpdate(ctx, st, p.TenantID, ch.Update, "", ch.Mutate)
+		if err != nil {
+			return GradePreview{}, err
+		}
+		next.Version++
+		for i := range rs {
+			if rs[i].ID == next.ID {
+				rs[i] = next
+			}
+		}
+		modelID = next.ModelID
+	case ch.Delete != "":
+		old, err := st.GetScoringRule(ctx, p.TenantID, ch.Delete)
+		if err != nil {
+			return GradePreview{}, err
+		}
+		rs = slices.DeleteFunc(rs, func(r ScoringRule) bool { return r.ID == old.ID })
+		modelID = old.ModelID
+	default:
+		return GradePreview{}, Invalid("change", "set create, update or delete")
+	}
+	if rs == nil {
+		rs = []ScoringRule{}
+	}
+	pol, err := currentPolicy(ctx, st, p.TenantID)
+	if err != nil {
+		return GradePreview{}, err
+	}
+	return s.preview(ctx, st, p.TenantID, &pol, rs, modelID)
+}
+
+// preview grades everyone under pol; with rules (not nil), after
+// recomputing every ledger from the events under them.
+func (s *Service) preview(ctx context.Context, st ScoringStore, tenantID string, pol *GradingPolicy, rs []ScoringRule, modelID string) (GradePreview, error) {
+	now := s.Now()
+	q := ScoringQuery{All: true, Events: rs != nil}
+	cal, err := s.calibrate(ctx, st, tenantID, q, pol, rs, now)
+	if err != nil {
+		return GradePreview{}, err
+	}
+	var cuts []float64
+	if cal != nil {
+		cuts = cal.cuts
+	}
+	g, err := newGrader(pol, cuts)
+	if err != nil {
+		return GradePreview{}, err
+	}
+	var set *RuleSet
+	if rs != nil {
+		if set, err = CompileRules(rs); err != nil {
+			return GradePreview{}, err
+		}
+	}
+	var (
+		mu      sync.Mutex
+		out     = GradePreview{Policy: *pol}
+		counts  = map[[2]string]int64{}
+		samples []PreviewSample
+	)
+	if cal != nil {
+		out.Policy.Cuts, out.Policy.CalibrateTime = cal.cuts, now
+	} else if pol.Thresholds == ThresholdsAbsolute {
+		out.Policy.Cuts = slices.Clone(pol.Cutoffs)
+	}
+	err = st.ReadScoring(ctx, tenantID, q, func(b *ScoringBatch) error {
+		var local []PreviewSample
+		localCounts := map[[2]string]int64{}
+		var n, gradeChanges, scoreChanges int64
+		for i := range b.Customers {
+			in := &b.Customers[i]
+			ledger := in.Ledger
+			if set != nil {
+				ledger = Award(set, &in.Customer, in.Events)
+			}
+			grade, parts := g.grade(&in.Customer, ScoreAt(ledger, pol.EngagementModelID, now), now)
+			n++
+			localCounts[[2]string{in.Grade.Grade, grade.Grade}]++
+			var fromScore, toScore int64
+			if modelID != "" {
+				fromScore, toScore = ScoreAt(in.Ledger, modelID, now), ScoreAt(ledger, modelID, now)
+			}
+			changed := in.Grade.Grade != grade.Grade
+			if changed {
+				gradeChanges++
+			}
+			if fromScore != toScore {
+				scoreChanges++
+			}
+			if changed || fromScore != toScore {
+				local = append(local, PreviewSample{
+					CustomerID: in.Customer.ID, ExternalID: in.Customer.ExternalID, DisplayName: in.Customer.DisplayName,
+					FromGrade: in.Grade.Grade, ToGrade: grade.Grade, FromComposite: in.Grade.Composite, ToComposite: grade.Composite,
+					FromScore: fromScore, ToScore: toScore, Explanation: g.explain(parts),
+				})
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		out.Customers += n
+		out.GradeChanges += gradeChanges
+		out.ScoreChanges += scoreChanges
+		for k, c := range localCounts {
+			counts[k] += c
+		}
+		samples = append(samples, local...)
+		sortSamples(samples)
+		if len(samples) > PreviewSamples {
+			samples = samples[:PreviewSamples]
+		}
+		return nil
+	})
+	if err != nil {
+		return GradePreview{}, err
+	}
+	out.Samples = samples
+	out.Transitions = transitions(counts, pol.Grades)
+	return out, nil
+}
+
+func sortSamples(s []PreviewSample) {
+	slices.SortFunc(s, func(a, b PreviewSample) int {
+		ac, bc := a.FromGrade != a.ToGrade, b.FromGrade != b.ToGrade
+		if ac != bc {
+			if ac {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.CustomerID, b.CustomerID)
+	})
+}
+
+// transitions lists counts in the order of the grades (unknown grades,
+// e.g. of an earlier policy, and "" last, by label).
+func transitions(counts map[[2]string]int64, grades []string) []GradeTransition {
+	rank := func(g string) int {
+		if i := slices.Index(grades, g); i >= 0 {
+			return i
+		}
+		return len(grades) + 1
+	}
+	out := make([]GradeTransition, 0, len(counts))
+	for k, c := range counts {
+		out = append(out, GradeTransition{From: k[0], To: k[1], Count: c})
+	}
+	slices.SortFunc(out, func(a, b GradeTransition) int {
+		return cmp.Or(cmp.Compare(rank(a.From), rank(b.From)), cmp.Compare(a.From, b.From), cmp.Compare(rank(a.To), rank(b.To)), cmp.Compare(a.To, b.To))
+	})
+	return out
+}
+
+// GradeView is a customer's grade now, with how it was reached.
+type GradeView struct {
+	Grade       CustomerGrade
+	Explanation string
+	Policy      GradingPolicy
+}
+
+// GetCustomerGrade grades a customer now under the current policy and
+// explains it. The stored grade is refreshed at the same time (and a
+// change recorded if it differs).
+func (s *Service) GetCustomerGrade(ctx context.Context, ref CustomerRef) (GradeView, error) {
+	p, err := PrincipalFrom(ctx)
+	if err != nil {
+		return GradeView{}, err
+	}
+	st, err := s.scoringStore()
+	if err != nil {
+		return GradeView{}, err
+	}
+	c, err := s.store.GetCustomer(ctx, p.TenantID, ref)
+	if err != nil {
+		return GradeView{}, err
+	}
+	now := s.Now()
+	var out GradeView
+	found := false
+	err = st.UpdateScoring(ctx, p.TenantID, ScoringQuery{CustomerIDs: []string{c.ID}}, func(b *ScoringBatch) ([]ScoringUpdate, error) {
+		ups, err := evaluate(b, false, nil, now, CauseRegrade)
+		if err != nil || len(b.Customers) != 1 {
+			return ups, err
+		}
+		pol := b.Policy
+		if !b.HasPolicy {
+			pol = DefaultGradingPolicy()
+			pol.TenantID = p.TenantID
+		}
+		g, err := newGrader(&pol, nil)
+		if err != nil {
+			return nil, err
+		}
+		in := &b.Customers[0]
+		grade, parts := g.grade(&in.Customer, ScoreAt(in.Ledger, pol.EngagementModelID, now), now)
+		out, found = GradeView{Grade: grade, Explanation: g.explain(parts), Policy: pol}, true
+		return ups, nil
+	})
+	if err != nil {
+		return GradeView{}, err
+	}
+	if !found {
+		return GradeView{}, fmt.Errorf("%w: customer %q", ErrNotFound, c.ID)
+	}
+	return out, nil
+}
+
+// ListGradeChangesRequest is one page request of ListGradeChanges.
+type ListGradeChangesRequest struct {
+	Customer  CustomerRef // zero: every customer
+	PageSize  int
+	PageToken string
+}
+
+const gradeChangesListing = "grade_changes"
+
+// ListGradeChanges returns one page of grade changes, newest first, and
+// the token of the next page ("" on the last).
+func (s *Service) ListGradeChanges(ctx context.Context, r ListGradeChangesRequest) ([]GradeChange, string, error) {
+	p, err := PrincipalFrom(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	st, err := s.scoringStore()
+	if err != nil {
+		return nil, "", err
+	}
+	size, err := scoringPageSize(r.PageSize)
+	if err != nil {
+		return nil, "", err
+	}
+	q := GradeChangeQuery{Limit: size + 1}
+	if r.Customer.ID != "" || r.Customer.ExternalID != "" {
+		c, err := s.store.GetCustomer(ctx, p.TenantID, r.Customer)
+		if err != nil {
+			return nil, "", err
+		}
+		q.CustomerID = c.ID
+	}
+	filter := gradeChangesListing + "/" + q.CustomerID
+	cur, err := DecodePageToken(p.TenantID, filter, "time desc", r.PageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	if cur != nil {
+		if _, ok := cur.Value.(time.Time); !ok {
+			return nil, "", Invalid("page_token", "malformed page token")
+		}
+		q.After = cur
+	}
+	out, err := st.ListGradeChanges(ctx, p.TenantID, q)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > size {
+		out = out[:size]
+		last := out[size-1]
+		next = EncodePageToken(p.TenantID, filter, "time desc", Cursor{Value: last.Time, ID: last.ID})
+	}
+	return out, next, nil
+}
+
+// scoringPageSize checks a request's page size and returns the one to use:
+// DefaultPageSize for 0, at most MaxPageSize.
+func scoringPageSize(n int) (int, error) {
+	if n < 0 {
+		return 0, Invalid("page_size", "must not be negative")
+	}
+	if n == 0 {
+		return DefaultPageSize, nil
+	}
+	return min(n, MaxPageSize), nil
+}
+
+// TopOrder is what ListTopCustomers ranks by.
+type TopOrder string
+
+// Top orders.
+const (
+	TopByScore          TopOrder = "score"           // score in a model now, highest first
+	TopByGrade          TopOrder = "grade"           // best grade first, then highest composite
+	TopByPredictedValue TopOrder = "predicted_value" // predicted lifetime value, highest first
+	TopByValueAtRisk    TopOrder = "value_at_risk"   // predicted value × churn probability, highest first
+)
+
+// ListTopCustomersRequest is one page request of ListTopCustomers.
+type ListTopCustomersRequest struct {
+	Order     TopOrder
+	ModelID   string // the scoring model of the scores (see GetScore); optional
+	PageSize  int
+	PageToken string
+}
+
+// TopCustomer is one row of a ranked list.
+type TopCustomer struct {
+	Customer Customer // with its stored assessment
+	Score    int64    // in the list's model now; 0 without a model
+	Grade    CustomerGrade
+}
+
+// TopCustomers is one page of ListTopCustomers.
+type TopCustomers struct {
+	Customers     []TopCustomer
+	Model         *ScoringModel // the model of the scores; nil if the tenant has none
+	NextPageToken string
+}
+
+// ListTopCustomers ranks the caller's customers by score, grade, predicted
+// lifetime value or value at risk (from the stored assessments), each row
+// with its score, grade and values.
+func (s *Service) ListTopCustomers(ctx context.Context, r ListTopCustomersRequest) (TopCustomers, error) {
+	p, err := PrincipalFrom(ctx)
+	if err != nil {
+		return TopCustomers{}, err
+	}
+	st, err := s.scoringStore()
+	if err != nil {
+		return TopCustomers{}, err
+	}
+	size, err := scoringPageSize(r.PageSize)
+	if err != nil {
+		return TopCustomers{}, err
+	}
+	var out TopCustomers
+	m, err := s.resolveModel(ctx, st, p.TenantID, r.ModelID)
+	switch {
+	case err == nil:
+		out.Model = &m
+	case r.Order == TopByScore || r.ModelID != "":
+		return TopCustomers{}, err
+	case !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrInvalid):
+		return TopCustomers{}, err
+	}
+	modelID := ""
+	if out.Model != nil {
+		modelID = out.Model.ID
+	}
+	listing := "top/" + string(r.Order) + "/" + modelID
+	cur, err := DecodePageToken(p.TenantID, listing, string(r.Order), r.PageToken)
+	if err != nil {
+		return TopCustomers{}, err
+	}
+	now := s.Now()
+	var ids []string
+	var nextCursor func(last *TopCustomer) Cursor
+	switch r.Order {
+	case TopByScore:
+		var after *ScoreCursor
+		if cur != nil {
+			v, ok := cur.Value.(int64)
+			if !ok {
+				return TopCustomers{}, Invalid("page_token", "malformed page token")
+			}
+			after = &ScoreCursor{Score: v, ID: cur.ID}
+		}
+		rows, err := st.TopScores(ctx, p.TenantID, modelID, now, size+1, after)
+		if err != nil {
+			return TopCustomers{}, err
+		}
+		for _, row := range rows {
+			ids = append(ids, row.CustomerID)
+		}
+		nextCursor = func(last *TopCustomer) Cursor { return Cursor{Value: last.Score, ID: last.Customer.ID} }
+	case TopByGrade:
+		var after *GradeCursor
+		if cur != nil {
+			gc, ok := parseGradeCursor(cur)
+			if !ok {
+				return TopCustomers{}, Invalid("page_token", "malformed page token")
+			}
+			after = &gc
+		}
+		rows, err := st.TopGrades(ctx, p.TenantID, size+1, after)
+		if err != nil {
+			return TopCustomers{}, err
+		}
+		for _, row := range rows {
+			ids = append(ids, row.CustomerID)
+		}
+		nextCursor = func(last *TopCustomer) Cursor {
+			return Cursor{Value: formatGradeCursor(last.Grade.Rank, last.Grade.Composite), ID: last.Customer.ID}
+		}
+	case TopByPredictedValue, TopByValueAtRisk:
+		q := CustomerQuery{Order: Order{Field: string(r.Order), Desc: true}, Limit: size + 1}
+		if cur != nil {
+			if _, ok := cur.Value.(Money); !ok {
+				return TopCustomers{}, Invalid("page_token", "malformed page token")
+			}
+			q.After = cur
+		}
+		cs, err := s.store.ListCustomers(ctx, p.TenantID, q)
+		if err != nil {
+			return TopCustomers{}, err
+		}
+		for _, c := range cs {
+			ids = append(ids, c.ID)
+		}
+		field := string(r.Order)
+		nextCursor = func(last *TopCustomer) Cursor {
+			return Cursor{Value: last.Customer.SortValue(field), ID: last.Customer.ID}
+		}
+	default:
+		return TopCustomers{}, Invalid("order_by", "must be score, grade, predicted_value or value_at_risk")
+	}
+	rows, err := s.topRows(ctx, st, p.TenantID, ids, modelID, now)
+	if err != nil {
+		return TopCustomers{}, err
+	}
+	if len(rows) > size {
+		rows = rows[:size]
+		out.NextPageToken = EncodePageToken(p.TenantID, listing, string(r.Order), nextCursor(&rows[size-1]))
+	}
+	out.Customers = rows
+	return out, nil
+}
+
+// topRows reads the customers ids (in that order; deleted ones are left
+// out) with their scores in modelID at now and their grades.
+func (s *Service) topRows(ctx context.Context, st ScoringStore, tenantID string, ids []string, modelID string, now time.Time) ([]TopCustomer, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	byID := make(map[string]TopCustomer, len(ids))
+	var mu sync.Mutex
+	err := st.ReadScoring(ctx, tenantID, ScoringQuery{CustomerIDs: ids}, func(b *ScoringBatch) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for i := range b.Customers {
+			in := &b.Customers[i]
+			row := TopCustomer{Customer: in.Customer, Grade: in.Grade}
+			if modelID != "" {
+				row.Score = ScoreAt(in.Ledger, modelID, now)
+			}
+			byID[in.Customer.ID] = row
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TopCustomer, 0, len(ids))
+	for _, id := range ids {
+		if row, ok := byID[id]; ok {
+			out = append(out, row)
+		}
+	}
+	return out, nil
+}
+
+// formatGradeCursor encodes a (rank, composite) position exactly.
+func formatGradeCursor(rank int, composite float64) string {
+	return strconv.Itoa(rank) + ":" + strconv.FormatUint(math.Float64bits(composite), 16)
+}
+
+func parseGradeCursor(c *Cursor) (GradeCursor, bool) {
+	s, ok := c.Value.(string)
+	if !ok {
+		return GradeCursor{}, false
+	}
+	r, bits, ok := strings.Cut(s, ":")
+	rank, err1 := strconv.Atoi(r)
+	b, err2 := strconv.ParseUint(bits, 16, 64)
+	if !ok || err1 != nil || err2 != nil || rank < 0 {
+		return GradeCursor{}, false
+	}
+	return GradeCursor{Rank: rank, Composite: math.Float64frombits(b), ID: c.ID}, true
+}
