@@ -13,6 +13,7 @@ import (
 
 	"github.com/potentialhq/potential/domain"
 	"github.com/potentialhq/potential/store/pgtest"
+	"github.com/potentialhq/potential/store/storetest"
 )
 
 // withoutTenant are the tables that hold no tenant's rows and so need no
@@ -286,4 +287,58 @@ func TestOpenRefusesAnUnrestrictedServiceRole(t *testing.T) {
 	if !strings.Contains(err.Error(), "owns") {
 		t.Errorf("Open: %v; want it to say the role owns relations", err)
 	}
+}
+
+// TestErasure holds the PostgreSQL store to the right to be forgotten,
+// searching every row of every table of the schema, as listed by the
+// catalog (so that tables added later are searched too), read as a
+// superuser, whom row-level security does not hide anything from.
+func TestErasure(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t, MigrationsHash(), Migrate)
+	s, err := Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	db, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgx.ParseConfig(pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Database = db.Database
+	su, err := pgx.ConnectConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { su.Close(context.Background()) })
+	var bypass bool
+	if err := su.QueryRow(t.Context(), "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user").Scan(&bypass); err != nil || !bypass {
+		t.Skipf("DATABASE_URL's user cannot read past row-level security (%v): the search would see nothing", err)
+	}
+	var tables []string
+	rows, _ := su.Query(t.Context(), `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'm') ORDER BY 1`)
+	tables, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tables) < 8 {
+		t.Fatalf("tables %v, %v", tables, err)
+	}
+	storetest.Erasure(t, s, func(t *testing.T, text string) []storetest.Place {
+		var out []storetest.Place
+		for _, table := range tables {
+			rows, _ := su.Query(t.Context(), "SELECT r::text FROM "+table+" r WHERE strpos(r::text, $1) > 0", text)
+			found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				t.Fatalf("searching %s: %v", table, err)
+			}
+			for _, row := range found {
+				out = append(out, storetest.Place{Where: table, Text: row, Audit: strings.HasSuffix(table, ".audit_events")})
+			}
+		}
+		return out
+	})
 }
