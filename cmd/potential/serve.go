@@ -24,6 +24,7 @@ import (
 	"github.com/potentialhq/potential/server"
 	"github.com/potentialhq/potential/store/memory"
 	"github.com/potentialhq/potential/store/postgres"
+	"github.com/potentialhq/potential/web"
 )
 
 type serveConfig struct {
@@ -78,6 +79,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// The dashboard, on the HTTP port beside the API (same origin).
+	srv.Mux().Handle("/", web.Handler())
 	grpcLis, err := net.Listen("tcp", cfg.grpcAddr)
 	if err != nil {
 		return fmt.Errorf("grpc-addr: %w", err)
@@ -99,6 +102,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("serving", "grpc_addr", grpcLis.Addr().String(), "http_addr", httpLis.Addr().String(), "store", storeKind(cfg.databaseURL), "tenant", tenant.Name)
 	fmt.Fprintf(stdout, "Potential %s serving gRPC on %s and Connect/gRPC-Web/gRPC on %s (%s store)\n", version, grpcLis.Addr(), httpLis.Addr(), storeKind(cfg.databaseURL))
+	fmt.Fprintf(stdout, "Dashboard: http://%s/\n", httpLis.Addr())
 
 	errc := make(chan error, 2)
 	go func() { errc <- srv.GRPC().Serve(grpcLis) }()
