@@ -176,3 +176,25 @@ func (s *Service) Authenticate(ctx context.Context, keyText string) (Principal, 
 	}
 	return Principal{TenantID: k.TenantID, KeyID: k.ID, Role: k.Role}, nil
 }
+
+// KeyState is whether a key authenticates calls.
+type KeyState string
+
+// Key states.
+const (
+	KeyActive  KeyState = "active"
+	KeyExpired KeyState = "expired" // its expire time has passed
+	KeyRevoked KeyState = "revoked"
+)
+
+// State returns the key's state at now. A key both revoked and expired is
+// revoked.
+func (k APIKey) State(now time.Time) KeyState {
+	switch {
+	case !k.RevokeTime.IsZero() && !now.Before(k.RevokeTime):
+		return KeyRevoked
+	case !k.ExpireTime.IsZero() && !now.Before(k.ExpireTime):
+		return KeyExpired
+	}
+	return KeyActive
+}

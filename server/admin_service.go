@@ -42,14 +42,11 @@ func roleToProto(r domain.Role) adminv1.Role {
 
 // keyToProto converts a key, leaving out the hash of its secret.
 func (s *AdminServer) keyToProto(k domain.APIKey) *adminv1.ApiKey {
-	state := adminv1.ApiKeyState_API_KEY_STATE_ACTIVE
-	now := s.svc.Now()
-	switch {
-	case !k.RevokeTime.IsZero() && !now.Before(k.RevokeTime):
-		state = adminv1.ApiKeyState_API_KEY_STATE_REVOKED
-	case !k.ExpireTime.IsZero() && !now.Before(k.ExpireTime):
-		state = adminv1.ApiKeyState_API_KEY_STATE_EXPIRED
-	}
+	state := map[domain.KeyState]adminv1.ApiKeyState{
+		domain.KeyActive:  adminv1.ApiKeyState_API_KEY_STATE_ACTIVE,
+		domain.KeyExpired: adminv1.ApiKeyState_API_KEY_STATE_EXPIRED,
+		domain.KeyRevoked: adminv1.ApiKeyState_API_KEY_STATE_REVOKED,
+	}[k.State(s.svc.Now())]
 	return &adminv1.ApiKey{
 		Id:          k.ID,
 		DisplayName: k.Name,

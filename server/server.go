@@ -35,10 +35,15 @@ import (
 // 1000 items is well under it).
 const MaxRequestBytes = 8 << 20
 
+// MaxHeaderBytes bounds a request's headers (metadata) on the gRPC port;
+// serve the HTTP port with http.Server.MaxHeaderBytes set to it too.
+const MaxHeaderBytes = 64 << 10
+
 // Server holds the gRPC server and the HTTP handler for one service instance.
 type Server struct {
 	grpc    *grpc.Server
 	mux     *http.ServeMux
+	handler http.Handler // mux with the size limit and CORS
 	health  *health.Server
 	checker *checker
 }
@@ -47,6 +52,9 @@ type Server struct {
 type Options struct {
 	// Logger receives request logs and internal errors. Default slog.Default().
 	Logger *slog.Logger
+	// CORSOrigins are the origins (scheme://host[:port]) of browser
+	// applications allowed to call the HTTP port. None: same origin only.
+	CORSOrigins []string
 }
 
 // serviceNames are the services registered, for health and reflection.
@@ -72,6 +80,7 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	// grpc-go: recovery outermost, then logging, then our chain.
 	s.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
+		grpc.MaxHeaderListSize(MaxHeaderBytes),
 		grpc.ChainUnaryInterceptor(
 			recovery.UnaryServerInterceptor(grpcRecovery(log)...),
 			logging.UnaryServerInterceptor(slogLogger(log), logging.WithLevels(logging.DefaultServerCodeToLevel)),
@@ -105,6 +114,10 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	s.mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	s.mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 
+	if s.handler, err = corsHandler(http.MaxBytesHandler(s.mux, MaxRequestBytes+1<<20), opts.CORSOrigins); err != nil {
+		return nil, err
+	}
+
 	s.SetServing(true)
 	return s, nil
 }
@@ -114,7 +127,7 @@ func (s *Server) GRPC() *grpc.Server { return s.grpc }
 
 // Handler returns the HTTP handler serving Connect, gRPC-Web and gRPC. Serve
 // it with http.Protocols allowing unencrypted HTTP/2 so gRPC clients work.
-func (s *Server) Handler() http.Handler { return http.MaxBytesHandler(s.mux, MaxRequestBytes+1<<20) }
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Mux returns the HTTP mux, for mounting further handlers (dashboard, metrics).
 func (s *Server) Mux() *http.ServeMux { return s.mux }

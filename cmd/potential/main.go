@@ -2,6 +2,7 @@
 //
 //	potential serve     run the API (gRPC, Connect, gRPC-Web)
 //	potential migrate   apply the PostgreSQL migrations
+//	potential keys      create, list and revoke API keys in the database
 //	potential version   print the version
 //
 // Every flag can also be set through the environment variable named in its
@@ -35,6 +36,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the API server", runServe},
 		{"migrate", "apply PostgreSQL migrations and exit", runMigrate},
+		{"keys", "create, list and revoke API keys in a PostgreSQL database", runKeys},
 		{"import", "import a CSV file of customers, transactions or interactions through the API", runImport},
 		{"demo", "generate a realistic demo tenant and load it through the API", runDemo},
 		{"bench", "benchmark the service against PostgreSQL itself on a database of its own", runBench},

@@ -36,6 +36,7 @@ type serveConfig struct {
 	logLevel        string
 	shutdownTimeout time.Duration
 	migrate         bool
+	corsOrigins     string
 	demoCustomers   int
 }
 
@@ -50,6 +51,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.logLevel, "log-level", "info", describe("log-level", "log level: debug, info, warn or error"))
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 20*time.Second, describe("shutdown-timeout", "how long SIGTERM waits for in-flight calls"))
 	fs.BoolVar(&cfg.migrate, "migrate", true, describe("migrate", "apply PostgreSQL migrations on start"))
+	fs.StringVar(&cfg.corsOrigins, "cors-origins", "", describe("cors-origins", "comma-separated origins (scheme://host[:port]) of browser applications allowed to call the HTTP port; empty: same origin only"))
 	fs.IntVar(&cfg.demoCustomers, "demo-customers", 2000, describe("demo-customers", "on the in-memory store, load a demo tenant of this many customers (as potential demo does) and fit its value model; 0 starts empty"))
 	if err := parse(fs, args); err != nil {
 		return err
@@ -57,6 +59,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log, err := newLogger(stderr, cfg.logFormat, cfg.logLevel)
 	if err != nil {
 		return err
+	}
+	if err := server.CheckOrigins(splitList(cfg.corsOrigins)); err != nil {
+		return fmt.Errorf("%w: cors-origins: %v", errUsage, err)
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -75,7 +80,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "Created tenant %q with an admin API key (shown once, keep it):\n\n    %s\n\n", tenant.Name, generated)
 	}
 
-	srv, err := server.New(svc, server.Options{Logger: log})
+	srv, err := server.New(svc, server.Options{Logger: log, CORSOrigins: splitList(cfg.corsOrigins)})
 	if err != nil {
 		return err
 	}
@@ -97,7 +102,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Handler:           srv.Handler(),
 		Protocols:         protocols,
 		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    server.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("serving", "grpc_addr", grpcLis.Addr().String(), "http_addr", httpLis.Addr().String(), "store", storeKind(cfg.databaseURL), "tenant", tenant.Name)
@@ -238,4 +243,15 @@ func loadDemo(ctx context.Context, log *slog.Logger, addr, key string, n int) {
 		log.Warn("demo value model not fitted", "error", err)
 	}
 	log.Info("demo data loaded", "customers", len(d.customers), "transactions", len(d.transactions), "interactions", len(d.interactions), "duration", time.Since(start))
+}
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
