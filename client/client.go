@@ -1,0 +1,199 @@
+// Package client is the Go SDK of Potential's API: the generated Connect
+// clients (gen/go/...connect) with the three things every caller would
+// otherwise write by hand —
+//
+//   - the API key, sent as "Authorization: Bearer <key>" on every call;
+//   - retries of calls that are safe to repeat: those whose method is
+//     declared idempotent or side-effect free in the protos (GetCustomer,
+//     ListCustomers, RecordTransactions, RecordInteractions, …), when the
+//     service is Unavailable, resending the very same request — the same
+//     external ids — so the server's idempotency makes the retry harmless;
+//   - iterators that page through lists (AllCustomers).
+//
+// Calls go over Connect by default, or gRPC (WithGRPC), to the HTTP port
+// of potential serve.
+package client
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+
+	customerv1 "github.com/potentialhq/potential/gen/go/potential/customer/v1"
+	"github.com/potentialhq/potential/gen/go/potential/customer/v1/customerv1connect"
+	"github.com/potentialhq/potential/gen/go/potential/scoring/v1/scoringv1connect"
+)
+
+// Client calls one Potential service as one tenant (the API key's).
+type Client struct {
+	// Customers ingests and reads customers, transactions, interactions
+	// and referrals.
+	Customers customerv1connect.CustomerServiceClient
+	// Scoring reads assessments, distributions and value models.
+	Scoring scoringv1connect.ScoringServiceClient
+}
+
+// Default retry policy: up to 4 attempts, waiting about 100 ms, 200 ms and
+// 400 ms (with full jitter) between them.
+const (
+	DefaultAttempts = 4
+	DefaultBackoff  = 100 * time.Millisecond
+)
+
+type options struct {
+	httpClient connect.HTTPClient
+	attempts   int
+	backoff    time.Duration
+	grpc       bool
+	extra      []connect.ClientOption
+}
+
+// Option configures New.
+type Option func(*options)
+
+// WithHTTPClient sets the HTTP client (default: one that speaks HTTP/1.1
+// and, for WithGRPC, unencrypted HTTP/2).
+func WithHTTPClient(c connect.HTTPClient) Option { return func(o *options) { o.httpClient = c } }
+
+// WithRetry sets how many attempts a retryable call gets in all (1: no
+// retries) and the first wait between them; each later wait doubles, and
+// each is drawn uniformly from [0, wait) so that many clients do not retry
+// in step.
+func WithRetry(attempts int, backoff time.Duration) Option {
+	return func(o *options) { o.attempts, o.backoff = max(attempts, 1), backoff }
+}
+
+// WithGRPC makes calls over gRPC (HTTP/2 without TLS for http:// URLs)
+// instead of Connect.
+func WithGRPC() Option { return func(o *options) { o.grpc = true } }
+
+// WithClientOptions passes further options to the generated clients
+// (compression, interceptors, read limits).
+func WithClientOptions(opts ...connect.ClientOption) Option {
+	return func(o *options) { o.extra = append(o.extra, opts...) }
+}
+
+// New returns a client of the service at baseURL (potential serve's HTTP
+// port, e.g. "http://localhost:8080") that sends apiKey on every call.
+func New(baseURL, apiKey string, opts ...Option) *Client {
+	o := options{attempts: DefaultAttempts, backoff: DefaultBackoff}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.httpClient == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if o.grpc && strings.HasPrefix(baseURL, "http://") {
+			p := new(http.Protocols)
+			p.SetUnencryptedHTTP2(true)
+			tr.Protocols = p
+		}
+		o.httpClient = &http.Client{Transport: tr}
+	}
+	// Retries outermost, so each attempt passes through the others again.
+	copts := []connect.ClientOption{connect.WithInterceptors(retry{attempts: o.attempts, backoff: o.backoff}, bearer(apiKey))}
+	if o.grpc {
+		copts = append(copts, connect.WithGRPC())
+	}
+	copts = append(copts, o.extra...)
+	return &Client{
+		Customers: customerv1connect.NewCustomerServiceClient(o.httpClient, baseURL, copts...),
+		Scoring:   scoringv1connect.NewScoringServiceClient(o.httpClient, baseURL, copts...),
+	}
+}
+
+// AllCustomers pages through every customer that req's filter matches, in
+// its order, one ListCustomers call per page (req.PageSize customers, or the
+// server's default). req itself is not changed. It stops at the first error,
+// which it yields.
+func (c *Client) AllCustomers(ctx context.Context, req *customerv1.ListCustomersRequest) iter.Seq2[*customerv1.Customer, error] {
+	return func(yield func(*customerv1.Customer, error) bool) {
+		r := &customerv1.ListCustomersRequest{}
+		if req != nil {
+			r = proto.CloneOf(req)
+		}
+		for {
+			page, err := c.Customers.ListCustomers(ctx, r)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, cu := range page.GetCustomers() {
+				if !yield(cu, nil) {
+					return
+				}
+			}
+			if page.GetNextPageToken() == "" {
+				return
+			}
+			r.PageToken = page.GetNextPageToken()
+		}
+	}
+}
+
+// bearer sends the API key on every call, unary or streaming.
+type bearer string
+
+func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		req.Header().Set("Authorization", "Bearer "+string(b))
+		return next(ctx, req)
+	}
+}
+
+func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		conn.RequestHeader().Set("Authorization", "Bearer "+string(b))
+		return conn
+	}
+}
+
+func (bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}
+
+// retry repeats unary calls to idempotent or side-effect-free methods that
+// failed with Unavailable: the service could not take the call, or its
+// answer was lost on the way. Other calls and codes are returned at once.
+type retry struct {
+	attempts int
+	backoff  time.Duration
+}
+
+func (r retry) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if req.Spec().IdempotencyLevel == connect.IdempotencyUnknown {
+			return next(ctx, req)
+		}
+		wait := r.backoff
+		for attempt := 1; ; attempt++ {
+			res, err := next(ctx, req)
+			if err == nil || attempt >= r.attempts || connect.CodeOf(err) != connect.CodeUnavailable {
+				return res, err
+			}
+			t := time.NewTimer(rand.N(wait + 1))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, errors.Join(err, ctx.Err())
+			case <-t.C:
+			}
+			wait *= 2
+		}
+	}
+}
+
+func (retry) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (retry) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}
