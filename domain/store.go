@@ -90,6 +90,11 @@ type Store interface {
 	FeedbackStore
 
 	AuditStore
+
+	// Scoring models and rules, the points ledger, grading policies and
+	// grades (scoring_store.go). DeleteCustomer erases the customer's
+	// ledger, grade, grade changes and qualification changes too.
+	ScoringStore
 }
 
 // UpsertOutcome is one item's result of UpsertCustomers.

@@ -189,7 +189,6 @@ func (rr *rowReader) next() (record, string, error) {
 		if err == io.EOF {
 			return record{}, "", io.EOF
 		}
-		rr.line, _ = rr.csv.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if asParseError(err, &pe) {
@@ -198,6 +197,7 @@ func (rr *rowReader) next() (record, string, error) {
 			}
 			return record{}, "", err
 		}
+		rr.line, _ = rr.csv.FieldPos(0)
 		fields = row
 		raw = joinCSV(row, rr.csv.Comma)
 	}

@@ -215,6 +215,7 @@ func (s *Store) DeleteCustomer(_ context.Context, tenantID, id string, audit ...
 		delete(d.byExternal, c.ExternalID)
 	}
 	d.deleteFeedbackOf(c.ID)
+	d.deleteScoringOf(c.ID)
 	ev := d.events[c.ID]
 	delete(d.events, c.ID)
 	if ev == nil {

@@ -45,6 +45,7 @@ type tenantData struct {
 	events map[string]*customerEvents // by customer id
 
 	feedback *feedbackData // feedback and topic rules (feedback.go); nil until the first
+	scoring  *scoringData  // scoring models, rules, ledgers and grades (scoring.go); nil until the first
 }
 
 // customerEvents are the events recorded about one customer; referrals are

@@ -299,10 +299,11 @@ func (s *Store) DeleteCustomer(ctx context.Context, tenantID, id string, audit .
 		b.Queue(qUnreferBy, sc.tenant, cid)
 		b.Queue(qUnreferGiven, sc.tenant, cid)
 		b.Queue(qDeletePurchaseDays, sc.tenant, cid)
+		queueDeleteScoring(b, sc.tenant, cid)
 		b.Queue(qDeleteCustomer, sc.tenant, cid)
 		queueAudit(b, sc.tenant, audit)
 	}, func(br pgx.BatchResults) error {
-		for range 5 {
+		for range 5 + deleteScoringStatements {
 			if _, err := br.Exec(); err != nil {
 				return err
 			}

@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) domain.Store) {
 	all = append(all, propertyTests...)
 	all = append(all, feedbackTests...)
 	all = append(all, auditTests...)
+	all = append(all, scoringTests...)
 	for _, tc := range all {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
