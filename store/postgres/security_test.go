@@ -68,6 +68,22 @@ func populate(t *testing.T, s *Store, tenant domain.Tenant) {
 	if _, err := s.CreateTopicRule(ctx, domain.TopicRule{TenantID: tenant.ID, Topic: "delivery", Keywords: []string{"late"}, CreateTime: at, UpdateTime: at}); err != nil {
 		t.Fatalf("CreateTopicRule: %v", err)
 	}
+	// Scoring and grading: a qualification change, a scoring model whose
+	// rule scores and grades everyone, a grading policy.
+	if _, err := s.RecordQualificationChanges(ctx, tenant.ID, []domain.QualificationChange{{ID: domain.NewID(), CustomerID: ids[0], At: at,
+		Qualification: domain.Qualification{Need: "a CRM"}}}); err != nil {
+		t.Fatalf("RecordQualificationChanges: %v", err)
+	}
+	m, err := svc.CreateScoringModel(ctx, domain.ScoringModel{Name: "engagement"})
+	if err != nil {
+		t.Fatalf("CreateScoringModel: %v", err)
+	}
+	if _, err := svc.CreateScoringRule(ctx, domain.ScoringRule{ModelID: m.ID, Name: "orders", EventKind: domain.EventKindOrder, Points: 50}); err != nil {
+		t.Fatalf("CreateScoringRule: %v", err)
+	}
+	if _, err := svc.UpdateGradingPolicy(ctx, domain.DefaultGradingPolicy(), ""); err != nil {
+		t.Fatalf("UpdateGradingPolicy: %v", err)
+	}
 }
 
 // TestCatalog checks tenant isolation in the database itself, from the
