@@ -84,7 +84,7 @@ export async function startServer({ demoCustomers = 0, timeoutMs = 180_000 } = {
           return;
         }
         if (entry.msg === "demo data not loaded" || entry.msg === "demo value model not fitted") {
-          reject(new Error(`${entry.msg}: ${entry.error}`));
+          reject(new Error(`the demo tenant is not ready (${entry.msg}): ${entry.error}`));
         } else if (entry.msg === "demo data loaded") {
           demoDone = true;
           ready();

@@ -1,0 +1,312 @@
+// The dashboard in a real browser against a real server: Debian's Chromium
+// driven by playwright-core. It signs in, sorts and filters the customer
+// list, finds a customer by search, opens its page and checks every figure
+// shown against what the API itself returns (called here through the
+// generated client), checks the insights against the summary RPCs, and
+// saves screenshots of the main pages. `npm test` (e2e/run.mjs) starts the
+// server with its demo tenant; POTENTIAL_URL and POTENTIAL_API_KEY name it.
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { createClient, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { CustomerService } from "../../gen/ts/potential/customer/v1/customer_service_pb.js";
+import type { Customer } from "../../gen/ts/potential/customer/v1/customer_pb.js";
+import { ChurnLevel, ChurnReason, LifecycleStage, RfmSegment } from "../../gen/ts/potential/scoring/v1/assessment_pb.js";
+import { ScoringService } from "../../gen/ts/potential/scoring/v1/scoring_service_pb.js";
+
+const baseUrl = process.env.POTENTIAL_URL ?? "";
+const key = process.env.POTENTIAL_API_KEY ?? "";
+const shots = process.env.POTENTIAL_SCREENSHOTS ?? "";
+if (!baseUrl || !key || !shots) throw new Error("set POTENTIAL_URL, POTENTIAL_API_KEY and POTENTIAL_SCREENSHOTS (npm test does)");
+
+const auth: Interceptor = (next) => (req) => {
+  req.header.set("Authorization", `Bearer ${key}`);
+  return next(req);
+};
+const transport = createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors: [auth] });
+const customers = createClient(CustomerService, transport);
+const scoring = createClient(ScoringService, transport);
+
+// How the page writes figures, restated here from the design rather than
+// imported from the page's code, so a wrong format fails.
+const money = (s: string) =>
+  Number(s).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const percent = (p: number) => `${(p * 100).toFixed(1)} %`;
+const segmentNames: Record<RfmSegment, string> = {
+  [RfmSegment.UNSPECIFIED]: "Not scored",
+  [RfmSegment.CHAMPIONS]: "Champions",
+  [RfmSegment.LOYAL]: "Loyal",
+  [RfmSegment.POTENTIAL_LOYALISTS]: "Potential loyalists",
+  [RfmSegment.NEW]: "New",
+  [RfmSegment.PROMISING]: "Promising",
+  [RfmSegment.NEED_ATTENTION]: "Need attention",
+  [RfmSegment.ABOUT_TO_SLEEP]: "About to sleep",
+  [RfmSegment.AT_RISK]: "At risk",
+  [RfmSegment.CANT_LOSE_THEM]: "Can't lose them",
+  [RfmSegment.HIBERNATING]: "Hibernating",
+  [RfmSegment.LOST]: "Lost",
+};
+const churnNames: Record<ChurnLevel, string> = {
+  [ChurnLevel.UNSPECIFIED]: "Not assessed",
+  [ChurnLevel.NONE]: "None",
+  [ChurnLevel.LOW]: "Low",
+  [ChurnLevel.MEDIUM]: "Medium",
+  [ChurnLevel.HIGH]: "High",
+};
+const reasonNames: Record<ChurnReason, string> = {
+  [ChurnReason.UNSPECIFIED]: "–",
+  [ChurnReason.LOW_P_ALIVE]: "Low probability of being active",
+  [ChurnReason.LONG_SILENCE]: "Silent longer than usual",
+  [ChurnReason.ENGAGEMENT_DROP]: "Engagement dropped",
+  [ChurnReason.OPEN_COMPLAINT]: "Open complaint",
+};
+const stageNames: Record<LifecycleStage, string> = {
+  [LifecycleStage.UNSPECIFIED]: "Not assessed",
+  [LifecycleStage.LEAD]: "Lead",
+  [LifecycleStage.NEW]: "New",
+  [LifecycleStage.ACTIVE]: "Active",
+  [LifecycleStage.AT_RISK]: "At risk",
+  [LifecycleStage.CHURNED]: "Churned",
+  [LifecycleStage.REACTIVATED]: "Reactivated",
+};
+
+// Chromium as go-svc machines run it: Debian's package, headless, with
+// nothing that phones home, in a fresh profile.
+const chromiumArgs = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+let profile: string;
+let context: BrowserContext;
+let page: Page;
+/** Everything the page logged as an error, or threw: none is allowed. */
+const pageErrors: string[] = [];
+
+before(async () => {
+  profile = mkdtempSync(join(tmpdir(), "potential-e2e-"));
+  mkdirSync(shots, { recursive: true });
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: chromiumArgs,
+    viewport: { width: 1360, height: 900 },
+    deviceScaleFactor: 1,
+    locale: "en-US",
+    timezoneId: "UTC",
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(15_000);
+  page.on("pageerror", (err) => pageErrors.push(`pageerror: ${err.message}`));
+  page.on("response", (res) => {
+    if (res.status() >= 400 && res.status() !== 401) pageErrors.push(`${res.status()} from ${res.url()}`);
+  });
+  page.on("console", (msg) => {
+    // Failed responses are caught above (the wrong key's 401 is expected).
+    if (msg.type() === "error" && !/^Failed to load resource/.test(msg.text())) pageErrors.push(`console: ${msg.text()}`);
+  });
+});
+
+after(async () => {
+  await context?.close();
+  rmSync(profile, { recursive: true, force: true });
+});
+
+async function shot(name: string, fullPage = false) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage });
+}
+
+/** rowIds lists the customer ids of the list's rows, top to bottom. */
+async function rowIds(): Promise<string[]> {
+  return page.locator("table.list tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-customer-id") ?? ""));
+}
+
+/** waitForList waits until the list shows exactly want, in order. */
+async function expectList(want: Customer[]) {
+  const ids = want.map((c) => c.id);
+  await page.waitForFunction(
+    (ids) =>
+      JSON.stringify([...document.querySelectorAll("table.list tbody tr")].map((r) => r.getAttribute("data-customer-id"))) ===
+      JSON.stringify(ids),
+    ids,
+  ).catch(() => {});
+  assert.deepEqual(await rowIds(), ids);
+}
+
+describe("dashboard", { concurrency: false }, () => {
+  test("refuses a wrong key and signs in with the right one", async () => {
+    await page.goto(baseUrl + "/");
+    await page.locator("#api-key").waitFor();
+    await shot("sign-in");
+
+    await page.fill("#api-key", "pk_nobody_0000000000000000");
+    await page.click("button[type=submit]");
+    await page.getByRole("alert").waitFor();
+    assert.match(await page.getByRole("alert").innerText(), /not accepted/);
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+
+    await page.fill("#api-key", key);
+    await page.click("button[type=submit]");
+    await page.locator("table.list tbody tr").first().waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("potential.apiKey")), key);
+  });
+
+  test("lists customers by predicted value, and by value at risk from its header", async () => {
+    const byValue = await customers.listCustomers({ orderBy: "predicted_value desc", pageSize: 50 });
+    assert.equal(byValue.customers.length, 50, "the demo tenant has more than a page of customers");
+    await expectList(byValue.customers);
+    // The first row shows the API's figures for that customer.
+    const top = byValue.customers[0];
+    const cells = await page.locator("table.list tbody tr").first().locator("td").allInnerTexts();
+    assert.equal(cells[1], top.externalId);
+    assert.equal(cells[7], money(top.assessment!.predictedValue));
+    assert.equal(cells[8], money(top.assessment!.valueAtRisk));
+    assert.equal(cells[5], churnNames[top.assessment!.churnLevel]);
+    await shot("customers");
+
+    await page.getByRole("button", { name: /Value at risk/ }).click();
+    await page.waitForURL(/order=value_at_risk\+desc/);
+    const byRisk = await customers.listCustomers({ orderBy: "value_at_risk desc", pageSize: 50 });
+    await expectList(byRisk.customers);
+    assert.notDeepEqual(
+      byRisk.customers.map((c) => c.id),
+      byValue.customers.map((c) => c.id),
+    );
+
+    // Next page follows the API's page token.
+    await page.getByRole("button", { name: /Next/ }).click();
+    const second = await customers.listCustomers({ orderBy: "value_at_risk desc", pageSize: 50, pageToken: byRisk.nextPageToken });
+    await expectList(second.customers);
+  });
+
+  test("filters by churn risk", async () => {
+    await page.goto(baseUrl + "/#/customers");
+    await page.selectOption("#churn", "high");
+    await page.waitForURL(/churn=high/);
+    const high = await customers.listCustomers({ filter: "churn_level = high", orderBy: "predicted_value desc", pageSize: 50 });
+    assert.ok(high.customers.length > 0, "the demo tenant has customers at high churn risk");
+    await expectList(high.customers);
+    const badges = await page.locator("table.list tbody .badge").allInnerTexts();
+    assert.ok(badges.every((b) => b === "High"), `badges: ${badges}`);
+  });
+
+  test("finds a customer by its CRM id and shows its assessment as the API returns it", async () => {
+    // A customer with a full assessment: purchases, a churn warning, reasons.
+    const risky = await customers.listCustomers({ filter: "churn_level = high", orderBy: "value_at_risk desc", pageSize: 1 });
+    const target = risky.customers[0];
+    assert.ok(target, "no customer at high churn risk");
+
+    await page.goto(baseUrl + "/#/customers");
+    await page.fill("#search", target.externalId);
+    await page.press("#search", "Enter");
+    await page.waitForURL(new RegExp(`q=${target.externalId}`));
+    await expectList([target]);
+    await page.getByRole("link", { name: target.displayName }).click();
+    await page.waitForURL(new RegExp(`#/customers/${target.id}$`));
+    await page.locator("[data-field='value.predicted']").waitFor();
+
+    const a = await scoring.getCustomerAssessment({ ref: { case: "customerId", value: target.id } });
+    const c = await customers.getCustomer({ ref: { case: "id", value: target.id } });
+    const want: Record<string, string> = {
+      "value.predicted": money(a.value!.predicted),
+      "value.value_at_risk": money(a.value!.valueAtRisk),
+      "value.historical": money(a.value!.historical),
+      "value.p_alive": percent(a.value!.pAlive),
+      "value.expected_purchases": a.value!.expectedPurchases.toFixed(2),
+      "value.expected_spend": money(a.value!.expectedSpend),
+      "value.horizon_months": String(a.value!.horizonMonths),
+      "value.explanation": a.value!.explanation,
+      "rfm.segment": segmentNames[a.rfm!.segment],
+      "rfm.cell": a.rfm!.cell,
+      "rfm.recency_score": String(a.rfm!.recencyScore),
+      "rfm.frequency_score": String(a.rfm!.frequencyScore),
+      "rfm.monetary_score": String(a.rfm!.monetaryScore),
+      "rfm.recency_days": String(a.rfm!.recencyDays),
+      "rfm.explanation": a.rfm!.explanation,
+      "churn.level": churnNames[a.churn!.level],
+      "churn.reasons": a.churn!.reasons.map((r) => reasonNames[r]).join("\n"),
+      "churn.explanation": a.churn!.explanation,
+      "lifecycle.stage": stageNames[a.lifecycle!.stage],
+      "lifecycle.explanation": a.lifecycle!.explanation,
+      "purchases.total_spend": money(c.purchases!.totalSpend),
+      "purchases.orders": String(c.purchases!.orders),
+    };
+    const shown: Record<string, string> = {};
+    for (const field of Object.keys(want)) {
+      shown[field] = (await page.locator(`[data-field='${field}']`).innerText()).trim();
+    }
+    assert.deepEqual(shown, want);
+    assert.equal(await page.locator("h1").innerText(), c.displayName);
+    assert.ok(a.churn!.reasons.length > 0 && a.rfm!.cell !== "", "the chosen customer has reasons and an RFM cell");
+    await shot("customer");
+  });
+
+  test("insights show the tenant's distributions as the API returns them", async () => {
+    await page.goto(baseUrl + "/#/insights");
+    await page.locator("#clv-deciles canvas").waitFor();
+    const [rfm, churn, lifecycle] = await Promise.all([
+      scoring.getRfmDistribution({}),
+      scoring.getChurnSummary({}),
+      scoring.getLifecycleSummary({}),
+    ]);
+
+    const cells = await page
+      .locator("#rfm-heatmap td")
+      .evaluateAll((tds) => tds.map((td) => `${td.getAttribute("data-column")}${td.getAttribute("data-row")}=${td.textContent}`));
+    const wantCells = rfm.grid.map((g) => `${g.recencyScore}${g.frequencyScore}=${Number(g.customers).toLocaleString("en-US")}`);
+    assert.deepEqual(cells.sort(), wantCells.sort());
+    assert.ok(rfm.grid.some((g) => g.customers > 0n));
+
+    for (const l of churn.levels) {
+      const row = page.locator(`#churn-table tr[data-level='${ChurnLevel[l.level].toLowerCase()}'] td`);
+      assert.deepEqual(await row.allInnerTexts(), [
+        Number(l.customers).toLocaleString("en-US"),
+        money(l.predictedValue),
+        money(l.valueAtRisk),
+      ]);
+    }
+
+    const funnel = await page.locator("#lifecycle-funnel table tbody tr").evaluateAll((trs) =>
+      trs.map((tr) => [tr.querySelector("th")?.textContent, tr.querySelector("td")?.textContent]),
+    );
+    const wantFunnel = [
+      LifecycleStage.LEAD,
+      LifecycleStage.NEW,
+      LifecycleStage.ACTIVE,
+      LifecycleStage.AT_RISK,
+      LifecycleStage.CHURNED,
+      LifecycleStage.REACTIVATED,
+    ].map((s) => [stageNames[s], Number(lifecycle.stages.find((x) => x.stage === s)?.customers ?? 0).toLocaleString("en-US")]);
+    assert.deepEqual(funnel, wantFunnel);
+
+    // Deciles: ten groups of the customers by predicted value, largest first.
+    const deciles = await page.locator("#clv-deciles table tbody tr td").allInnerTexts();
+    assert.equal(deciles.length, 10);
+    const values = deciles.map((d) => Number(d.replace(/,/g, "")));
+    assert.ok(values.every((v, i) => i === 0 || v <= values[i - 1]), `deciles not decreasing: ${values}`);
+    assert.ok(values[0] > 0);
+    await shot("insights", true);
+  });
+
+  test("signing out forgets the key", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.locator("#api-key").waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("potential.apiKey")), null);
+    await page.reload();
+    await page.locator("#api-key").waitFor();
+  });
+
+  test("nothing went wrong in the page", () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
