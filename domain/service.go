@@ -142,6 +142,9 @@ func (s *Service) CreateCustomer(ctx context.Context, c Customer) (Customer, err
 	if err := s.reassess(ctx, p.TenantID, []string{out.ID}); err != nil {
 		return Customer{}, err
 	}
+	if err := s.scoreNewCustomers(ctx, p.TenantID, []Customer{out}); err != nil {
+		return Customer{}, err
+	}
 	return s.store.GetCustomer(ctx, p.TenantID, CustomerRef{ID: out.ID})
 }
 
@@ -195,7 +198,7 @@ func (s *Service) UpdateCustomer(ctx context.Context, id, etag string, mutate fu
 		if errors.Is(err, ErrStale) && want == 0 && attempt < 16 {
 			continue
 		}
-		return out, err
+		return s.scoreUpdatedCustomer(ctx, p.TenantID, out, err)
 	}
 }
 
@@ -342,6 +345,9 @@ func (s *Service) BatchUpsertCustomers(ctx context.Context, cs []Customer) ([]Up
 		if outs[i].Created {
 			created = append(created, outs[i].Customer.ID)
 		}
+	}
+	if err := s.scoreUpserted(ctx, p.TenantID, outs); err != nil {
+		return nil, err
 	}
 	return outs, s.reassess(ctx, p.TenantID, created)
 }
