@@ -183,10 +183,12 @@ describe("dashboard", { concurrency: false }, () => {
       byValue.customers.map((c) => c.id),
     );
 
-    // Next page follows the API's page token.
+    // Next page follows the API's page token, and Previous comes back.
     await page.getByRole("button", { name: /Next/ }).click();
     const second = await customers.listCustomers({ orderBy: "value_at_risk desc", pageSize: 50, pageToken: byRisk.nextPageToken });
     await expectList(second.customers);
+    await page.getByRole("button", { name: /Previous/ }).click();
+    await expectList(byRisk.customers);
   });
 
   test("filters by churn risk", async () => {
@@ -198,6 +200,17 @@ describe("dashboard", { concurrency: false }, () => {
     await expectList(high.customers);
     const badges = await page.locator("table.list tbody .badge").allInnerTexts();
     assert.ok(badges.every((b) => b === "High"), `badges: ${badges}`);
+
+    // Filters combine, with each other and with the order.
+    await page.selectOption("#stage", "at_risk");
+    await page.selectOption("#segment", "loyal");
+    await page.waitForURL(/segment=loyal/);
+    const both = await customers.listCustomers({
+      filter: "churn_level = high AND lifecycle_stage = at_risk AND rfm_segment = loyal",
+      orderBy: "predicted_value desc",
+      pageSize: 50,
+    });
+    await expectList(both.customers);
   });
 
   test("finds a customer by its CRM id and shows its assessment as the API returns it", async () => {
@@ -247,6 +260,12 @@ describe("dashboard", { concurrency: false }, () => {
     }
     assert.deepEqual(shown, want);
     assert.equal(await page.locator("h1").innerText(), c.displayName);
+
+    // The page's address is the customer's: a reload shows it again, still
+    // signed in (the key lives as long as the tab).
+    await page.reload();
+    await page.locator("[data-field='value.predicted']").waitFor();
+    assert.equal(await page.locator("[data-field='rfm.explanation']").innerText(), a.rfm!.explanation);
     assert.ok(a.churn!.reasons.length > 0 && a.rfm!.cell !== "", "the chosen customer has reasons and an RFM cell");
     await shot("customer");
   });

@@ -94,7 +94,9 @@ export async function startServer({ demoCustomers = 0, timeoutMs = 180_000 } = {
     return { url, key, external: false, logs: () => log.join("\n"), stop };
   } catch (err) {
     await stop();
-    err.message += `\nserver output:\n${log.slice(-40).join("\n")}`;
+    // The server's own words, less its per-call request log.
+    const said = log.filter((l) => !/"level":"INFO"/.test(l));
+    err.message += `\nserver output:\n${said.slice(-40).join("\n")}`;
     throw err;
   }
 }
