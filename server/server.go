@@ -46,6 +46,7 @@ type Server struct {
 	handler http.Handler // mux with the size limit and CORS
 	health  *health.Server
 	checker *checker
+	metrics *Metrics
 }
 
 // Options configure New.
@@ -55,6 +56,12 @@ type Options struct {
 	// CORSOrigins are the origins (scheme://host[:port]) of browser
 	// applications allowed to call the HTTP port. None: same origin only.
 	CORSOrigins []string
+	// Metrics receive the per-RPC metrics of both ports and are served at
+	// /metrics on the HTTP port. Default: NewMetrics().
+	Metrics *Metrics
+	// Pprof serves net/http/pprof under /debug/pprof/ on the HTTP port.
+	// Off by default: profiles reveal internals and cost CPU.
+	Pprof bool
 }
 
 // serviceNames are the services registered, for health and reflection.
@@ -66,6 +73,11 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	log = slog.New(logHandler{log.Handler()}) // every call's lines carry its request id
+	metrics := opts.Metrics
+	if metrics == nil {
+		metrics = NewMetrics()
+	}
 	v, err := protovalidate.New()
 	if err != nil {
 		return nil, err
@@ -75,19 +87,24 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	scoring := &ScoringServer{svc: svc}
 	admin := &AdminServer{svc: svc}
 
-	s := &Server{health: health.NewServer(), mux: http.NewServeMux(), checker: &checker{}}
+	s := &Server{health: health.NewServer(), mux: http.NewServeMux(), checker: &checker{}, metrics: metrics}
 
-	// grpc-go: recovery outermost, then logging, then our chain.
+	// grpc-go: request id outermost, then recovery, metrics, logging, our chain.
 	s.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
 		grpc.MaxHeaderListSize(MaxHeaderBytes),
 		grpc.ChainUnaryInterceptor(
+			grpcRequestIDUnary,
 			recovery.UnaryServerInterceptor(grpcRecovery(log)...),
+			metrics.grpc.UnaryServerInterceptor(),
+			metrics.grpcIngested,
 			logging.UnaryServerInterceptor(slogLogger(log), logging.WithLevels(logging.DefaultServerCodeToLevel)),
 			c.grpcUnary,
 		),
 		grpc.ChainStreamInterceptor(
+			grpcRequestIDStream,
 			recovery.StreamServerInterceptor(grpcRecovery(log)...),
+			metrics.grpc.StreamServerInterceptor(),
 			logging.StreamServerInterceptor(slogLogger(log)),
 			c.grpcStream,
 		),
@@ -97,10 +114,11 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	adminv1.RegisterAdminServiceServer(s.grpc, admin)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
+	metrics.grpc.InitializeMetrics(s.grpc)
 
 	// connect-go: the same implementations.
 	handlerOpts := []connect.HandlerOption{
-		connect.WithInterceptors(c),
+		connect.WithInterceptors(connectInterceptor{metrics}, c),
 		connect.WithReadMaxBytes(MaxRequestBytes),
 		connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
 			return toConnectError(ctx, log, spec.Procedure, recoverPanic(log)(ctx, p))
@@ -113,8 +131,12 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	reflector := grpcreflect.NewStaticReflector(serviceNames...)
 	s.mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	s.mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	s.mux.Handle("GET /metrics", metrics.Handler())
+	if opts.Pprof {
+		mountPprof(s.mux)
+	}
 
-	if s.handler, err = corsHandler(http.MaxBytesHandler(s.mux, MaxRequestBytes+1<<20), opts.CORSOrigins); err != nil {
+	if s.handler, err = corsHandler(requestIDHandler(http.MaxBytesHandler(s.mux, MaxRequestBytes+1<<20)), opts.CORSOrigins); err != nil {
 		return nil, err
 	}
 
@@ -128,6 +150,9 @@ func (s *Server) GRPC() *grpc.Server { return s.grpc }
 // Handler returns the HTTP handler serving Connect, gRPC-Web and gRPC. Serve
 // it with http.Protocols allowing unencrypted HTTP/2 so gRPC clients work.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// Metrics returns the server's metrics, to register further collectors.
+func (s *Server) Metrics() *Metrics { return s.metrics }
 
 // Mux returns the HTTP mux, for mounting further handlers (dashboard, metrics).
 func (s *Server) Mux() *http.ServeMux { return s.mux }

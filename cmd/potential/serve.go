@@ -38,6 +38,7 @@ type serveConfig struct {
 	migrate         bool
 	corsOrigins     string
 	demoCustomers   int
+	pprof           bool
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -53,6 +54,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&cfg.migrate, "migrate", true, describe("migrate", "apply PostgreSQL migrations on start"))
 	fs.StringVar(&cfg.corsOrigins, "cors-origins", "", describe("cors-origins", "comma-separated origins (scheme://host[:port]) of browser applications allowed to call the HTTP port; empty: same origin only"))
 	fs.IntVar(&cfg.demoCustomers, "demo-customers", 2000, describe("demo-customers", "on the in-memory store, load a demo tenant of this many customers (as potential demo does) and fit its value model; 0 starts empty"))
+	fs.BoolVar(&cfg.pprof, "pprof", false, describe("pprof", "serve net/http/pprof under /debug/pprof/ on the HTTP port"))
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -80,9 +82,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "Created tenant %q with an admin API key (shown once, keep it):\n\n    %s\n\n", tenant.Name, generated)
 	}
 
-	srv, err := server.New(svc, server.Options{Logger: log, CORSOrigins: splitList(cfg.corsOrigins)})
+	srv, err := server.New(svc, server.Options{Logger: log, CORSOrigins: splitList(cfg.corsOrigins), Pprof: cfg.pprof})
 	if err != nil {
 		return err
+	}
+	if pg, ok := store.(*postgres.Store); ok {
+		srv.Metrics().RegisterPool(func() server.PoolStats {
+			st := pg.PoolStat()
+			return server.PoolStats{
+				AcquiredConns: st.AcquiredConns(), IdleConns: st.IdleConns(), TotalConns: st.TotalConns(), MaxConns: st.MaxConns(),
+				AcquireCount: st.AcquireCount(), EmptyAcquireCount: st.EmptyAcquireCount(), AcquireDuration: st.AcquireDuration(),
+			}
+		})
 	}
 	// The dashboard, on the HTTP port beside the API (same origin).
 	srv.Mux().Handle("/", web.Handler())

@@ -75,6 +75,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return translate(s.pool.Ping(ctx)) }
 
+// PoolStat returns the connection pool's statistics, for metrics.
+func (s *Store) PoolStat() *pgxpool.Stat { return s.pool.Stat() }
+
 // Close closes the pool's connections.
 func (s *Store) Close() { s.pool.Close() }
 
