@@ -191,7 +191,10 @@ func serveOn(tb testing.TB, srv *server.Server) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	hs := &http.Server{Handler: srv.Handler()}
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	hs := &http.Server{Handler: srv.Handler(), Protocols: protocols}
 	go srv.GRPC().Serve(gl)
 	go hs.Serve(hl)
 	tb.Cleanup(func() {

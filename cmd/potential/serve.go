@@ -95,6 +95,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		})
 	}
+	// Readiness follows the store: NOT_SERVING while the database is unreachable.
+	readyDone := make(chan struct{})
+	go func() {
+		defer close(readyDone)
+		srv.WatchReadiness(ctx, store.Ping, time.Second, log)
+	}()
 	// The dashboard, on the HTTP port beside the API (same origin).
 	srv.Mux().Handle("/", web.Handler())
 	grpcLis, err := net.Listen("tcp", cfg.grpcAddr)
@@ -143,6 +149,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: draining in-flight calls", "timeout", cfg.shutdownTimeout)
+	<-readyDone // ctx is done: the readiness watcher returns and no longer sets the status
 	srv.SetServing(false)
 	return shutdown(srv, httpSrv, cfg.shutdownTimeout)
 }
