@@ -16,9 +16,12 @@
 // Driver errors are translated at this boundary into the domain's errors:
 // no rows is ErrNotFound, a unique violation ErrConflict, an unusable
 // connection or server ErrUnavailable, a value PostgreSQL cannot store
-// ErrInvalid. Serialization failures and deadlocks are retried inside the
-// store (every operation is idempotent up to its commit) and become
-// ErrUnavailable when they persist.
+// ErrInvalid. Serialization failures, deadlocks, connections that failed
+// before anything was sent and sessions the server terminated before a
+// commit (admin_shutdown) are retried inside the store (every operation is
+// idempotent up to its commit) and become ErrUnavailable when they persist.
+// A connection lost when a commit may already have happened is not retried:
+// it is ErrUnavailable, which callers resend with the same ids.
 package postgres
 
 import (
@@ -189,10 +192,16 @@ func (s *Store) retry(ctx context.Context, op func() error) error {
 }
 
 // transient reports whether an attempt failed for a reason that a fresh
-// attempt may not meet: a serialization failure, a deadlock, a customer
-// deleted or created by a concurrent transaction, or errRetry.
+// attempt may not meet and that leaves nothing committed: a serialization
+// failure, a deadlock, a customer deleted or created by a concurrent
+// transaction, errRetry, a connection that failed before anything was sent
+// on it (pgconn.SafeToRetry), or a server that refused or terminated the
+// session before committing (admin_shutdown, cannot_connect_now). A
+// connection lost after a commit may have been sent is not retried here:
+// it becomes ErrUnavailable, and since every write is keyed by its
+// caller's ids, the caller can resend it with the same ids safely.
 func transient(err error) bool {
-	if errors.Is(err, errRetry) {
+	if errors.Is(err, errRetry) || pgconn.SafeToRetry(err) {
 		return true
 	}
 	var pe *pgconn.PgError
@@ -201,6 +210,8 @@ func transient(err error) bool {
 	}
 	switch pe.Code {
 	case "40001", "40P01": // serialization_failure, deadlock_detected
+		return true
+	case "57P01", "57P03": // admin_shutdown, cannot_connect_now
 		return true
 	case "23503": // foreign_key_violation: an event's customer was deleted meanwhile
 		return !strings.HasSuffix(pe.ConstraintName, "tenant_id_fkey")
