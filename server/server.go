@@ -27,6 +27,8 @@ import (
 	"github.com/potentialhq/potential/gen/go/potential/admin/v1/adminv1connect"
 	customerv1 "github.com/potentialhq/potential/gen/go/potential/customer/v1"
 	"github.com/potentialhq/potential/gen/go/potential/customer/v1/customerv1connect"
+	feedbackv1 "github.com/potentialhq/potential/gen/go/potential/feedback/v1"
+	"github.com/potentialhq/potential/gen/go/potential/feedback/v1/feedbackv1connect"
 	scoringv1 "github.com/potentialhq/potential/gen/go/potential/scoring/v1"
 	"github.com/potentialhq/potential/gen/go/potential/scoring/v1/scoringv1connect"
 )
@@ -65,7 +67,7 @@ type Options struct {
 }
 
 // serviceNames are the services registered, for health and reflection.
-var serviceNames = []string{customerv1connect.CustomerServiceName, scoringv1connect.ScoringServiceName, adminv1connect.AdminServiceName}
+var serviceNames = []string{customerv1connect.CustomerServiceName, scoringv1connect.ScoringServiceName, adminv1connect.AdminServiceName, feedbackv1connect.FeedbackServiceName}
 
 // New builds the servers over svc.
 func New(svc *domain.Service, opts Options) (*Server, error) {
@@ -86,6 +88,7 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	customers := &CustomerServer{svc: svc}
 	scoring := &ScoringServer{svc: svc}
 	admin := &AdminServer{svc: svc}
+	feedback := &FeedbackServer{svc: svc}
 
 	s := &Server{health: health.NewServer(), mux: http.NewServeMux(), checker: &checker{}, metrics: metrics}
 
@@ -112,6 +115,7 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	customerv1.RegisterCustomerServiceServer(s.grpc, customers)
 	scoringv1.RegisterScoringServiceServer(s.grpc, scoringGRPC{ScoringServer: scoring})
 	adminv1.RegisterAdminServiceServer(s.grpc, admin)
+	feedbackv1.RegisterFeedbackServiceServer(s.grpc, feedback)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	metrics.grpc.InitializeMetrics(s.grpc)
@@ -127,6 +131,7 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	s.mux.Handle(customerv1connect.NewCustomerServiceHandler(customers, handlerOpts...))
 	s.mux.Handle(scoringv1connect.NewScoringServiceHandler(scoring, handlerOpts...))
 	s.mux.Handle(adminv1connect.NewAdminServiceHandler(admin, handlerOpts...))
+	s.mux.Handle(feedbackv1connect.NewFeedbackServiceHandler(feedback, handlerOpts...))
 	s.mux.Handle(grpchealth.NewHandler(s.checker))
 	reflector := grpcreflect.NewStaticReflector(serviceNames...)
 	s.mux.Handle(grpcreflect.NewHandlerV1(reflector))
