@@ -179,6 +179,20 @@ func (s *Service) GetScoringRule(ctx context.Context, id string) (ScoringRule, e
 	return st.GetScoringRule(ctx, p.TenantID, id)
 }
 
+// ScoringRuleVersions returns every version of a rule, oldest first; a
+// deleted rule's last version has DeleteTime set.
+func (s *Service) ScoringRuleVersions(ctx context.Context, id string) ([]ScoringRule, error) {
+	p, err := PrincipalFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.scoringStore()
+	if err != nil {
+		return nil, err
+	}
+	return st.ScoringRuleVersions(ctx, p.TenantID, id)
+}
+
 // ListScoringRules returns the rules of model modelID, or of every model
 // when modelID is "".
 func (s *Service) ListScoringRules(ctx context.Context, modelID string) ([]ScoringRule, error) {

@@ -7,7 +7,6 @@ import (
 	"github.com/potentialhq/potential/domain"
 	"github.com/potentialhq/potential/gen/go/potential/admin/v1/adminv1connect"
 	"github.com/potentialhq/potential/gen/go/potential/customer/v1/customerv1connect"
-	"github.com/potentialhq/potential/gen/go/potential/feedback/v1/feedbackv1connect"
 	"github.com/potentialhq/potential/gen/go/potential/scoring/v1/scoringv1connect"
 )
 
@@ -40,23 +39,32 @@ var rpcRoles = map[string][]domain.Role{
 	scoringv1connect.ScoringServiceGetChurnSummaryProcedure:       readers,
 	scoringv1connect.ScoringServiceGetLifecycleSummaryProcedure:   readers,
 
+	// Scoring rules and grading: admins change rules and the policy,
+	// analysts also preview changes, and every reader reads.
+	scoringv1connect.ScoringServiceCreateScoringModelProcedure:      adminOnly,
+	scoringv1connect.ScoringServiceGetScoringModelProcedure:         readers,
+	scoringv1connect.ScoringServiceListScoringModelsProcedure:       readers,
+	scoringv1connect.ScoringServiceDeleteScoringModelProcedure:      adminOnly,
+	scoringv1connect.ScoringServiceCreateScoringRuleProcedure:       adminOnly,
+	scoringv1connect.ScoringServiceGetScoringRuleProcedure:          readers,
+	scoringv1connect.ScoringServiceListScoringRulesProcedure:        readers,
+	scoringv1connect.ScoringServiceListScoringRuleVersionsProcedure: readers,
+	scoringv1connect.ScoringServiceUpdateScoringRuleProcedure:       adminOnly,
+	scoringv1connect.ScoringServiceDeleteScoringRuleProcedure:       adminOnly,
+	scoringv1connect.ScoringServicePreviewRuleChangeProcedure:       analysts,
+	scoringv1connect.ScoringServiceGetScoreProcedure:                readers,
+	scoringv1connect.ScoringServiceExplainScoreProcedure:            readers,
+	scoringv1connect.ScoringServiceGetGradingPolicyProcedure:        readers,
+	scoringv1connect.ScoringServiceUpdateGradingPolicyProcedure:     adminOnly,
+	scoringv1connect.ScoringServicePreviewPolicyChangeProcedure:     analysts,
+	scoringv1connect.ScoringServiceGetCustomerGradeProcedure:        readers,
+	scoringv1connect.ScoringServiceListGradeChangesProcedure:        readers,
+	scoringv1connect.ScoringServiceListTopCustomersProcedure:        readers,
+
 	adminv1connect.AdminServiceCreateApiKeyProcedure:    adminOnly,
 	adminv1connect.AdminServiceListApiKeysProcedure:     adminOnly,
 	adminv1connect.AdminServiceRevokeApiKeyProcedure:    adminOnly,
 	adminv1connect.AdminServiceListAuditEventsProcedure: adminOnly,
-
-	// Feedback: sales and ingest submit it (sales also read it); the
-	// complaint workflow and topic rules are for admins.
-	feedbackv1connect.FeedbackServiceSubmitFeedbackProcedure:      engagement,
-	feedbackv1connect.FeedbackServiceGetFeedbackProcedure:         readers,
-	feedbackv1connect.FeedbackServiceListFeedbackProcedure:        readers,
-	feedbackv1connect.FeedbackServiceTransitionComplaintProcedure: adminOnly,
-	feedbackv1connect.FeedbackServiceGetFeedbackSummaryProcedure:  readers,
-	feedbackv1connect.FeedbackServiceCreateTopicRuleProcedure:     adminOnly,
-	feedbackv1connect.FeedbackServiceGetTopicRuleProcedure:        readers,
-	feedbackv1connect.FeedbackServiceListTopicRulesProcedure:      readers,
-	feedbackv1connect.FeedbackServiceUpdateTopicRuleProcedure:     adminOnly,
-	feedbackv1connect.FeedbackServiceDeleteTopicRuleProcedure:     adminOnly,
 }
 
 // RolesFor returns the roles allowed to call procedure (its full name,

@@ -11,6 +11,8 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -1044,11 +1046,1504 @@ func (x *StageTransition) GetCount() int64 {
 	return 0
 }
 
+// CreateScoringModelRequest carries the new model.
+type CreateScoringModelRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The model; id and output-only fields are ignored.
+	Model         *ScoringModel `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateScoringModelRequest) Reset() {
+	*x = CreateScoringModelRequest{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateScoringModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateScoringModelRequest) ProtoMessage() {}
+
+func (x *CreateScoringModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateScoringModelRequest.ProtoReflect.Descriptor instead.
+func (*CreateScoringModelRequest) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CreateScoringModelRequest) GetModel() *ScoringModel {
+	if x != nil {
+		return x.Model
+	}
+	return nil
+}
+
+// GetScoringModelRequest names a model.
+type GetScoringModelRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The model's id.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetScoringModelRequest) Reset() {
+	*x = GetScoringModelRequest{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetScoringModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetScoringModelRequest) ProtoMessage() {}
+
+func (x *GetScoringModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetScoringModelRequest.ProtoReflect.Descriptor instead.
+func (*GetScoringModelRequest) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetScoringModelRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// ListScoringModelsRequest asks for the tenant's models.
+type ListScoringModelsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListScoringModelsRequest) Reset() {
+	*x = ListScoringModelsRequest{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListScoringModelsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListScoringModelsRequest) ProtoMessage() {}
+
+func (x *ListScoringModelsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListScoringModelsRequest.ProtoReflect.Descriptor instead.
+func (*ListScoringModelsRequest) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{19}
+}
+
+// ListScoringModelsResponse lists the tenant's models by name.
+type ListScoringModelsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The models (at most 50 per tenant).
+	Models        []*ScoringModel `protobuf:"bytes,1,rep,name=models,proto3" json:"models,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListScoringModelsResponse) Reset() {
+	*x = ListScoringModelsResponse{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListScoringModelsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListScoringModelsResponse) ProtoMessage() {}
+
+func (x *ListScoringModelsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListScoringModelsResponse.ProtoReflect.Descriptor instead.
+func (*ListScoringModelsResponse) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListScoringModelsResponse) GetModels() []*ScoringModel {
+	if x != nil {
+		return x.Models
+	}
+	return nil
+}
+
+// DeleteScoringModelRequest names a model.
+type DeleteScoringModelRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The model's id.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteScoringModelRequest) Reset() {
+	*x = DeleteScoringModelRequest{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteScoringModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteScoringModelRequest) ProtoMessage() {}
+
+func (x *DeleteScoringModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteScoringModelRequest.ProtoReflect.Descriptor instead.
+func (*DeleteScoringModelRequest) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DeleteScoringModelRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// CreateScoringRuleRequest carries the new rule.
+type CreateScoringRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule, with model_id; id and output-only fields are ignored.
+	Rule          *ScoringRule `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateScoringRuleRequest) Reset() {
+	*x = CreateScoringRuleRequest{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateScoringRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateScoringRuleRequest) ProtoMessage() {}
+
+func (x *CreateScoringRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateScoringRuleRequest.ProtoReflect.Descriptor instead.
+func (*CreateScoringRuleRequest) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CreateScoringRuleRequest) GetRule() *ScoringRule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+// GetScoringRuleRequest names a rule.
+type GetScoringRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule's id.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetScoringRuleRequest) Reset() {
+	*x = GetScoringRuleRequest{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetScoringRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetScoringRuleRequest) ProtoMessage() {}
+
+func (x *GetScoringRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetScoringRuleRequest.ProtoReflect.Descriptor instead.
+func (*GetScoringRuleRequest) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *GetScoringRuleRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// ListScoringRulesRequest selects the rules to list.
+type ListScoringRulesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The model whose rules to list; empty for every model.
+	ModelId       string `protobuf:"bytes,1,opt,name=model_id,json=modelId,proto3" json:"model_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListScoringRulesRequest) Reset() {
+	*x = ListScoringRulesRequest{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListScoringRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListScoringRulesRequest) ProtoMessage() {}
+
+func (x *ListScoringRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListScoringRulesRequest.ProtoReflect.Descriptor instead.
+func (*ListScoringRulesRequest) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListScoringRulesRequest) GetModelId() string {
+	if x != nil {
+		return x.ModelId
+	}
+	return ""
+}
+
+// ListScoringRulesResponse lists rules by model, then creation.
+type ListScoringRulesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rules (at most 200 per model).
+	Rules         []*ScoringRule `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListScoringRulesResponse) Reset() {
+	*x = ListScoringRulesResponse{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListScoringRulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListScoringRulesResponse) ProtoMessage() {}
+
+func (x *ListScoringRulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListScoringRulesResponse.ProtoReflect.Descriptor instead.
+func (*ListScoringRulesResponse) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListScoringRulesResponse) GetRules() []*ScoringRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+// ListScoringRuleVersionsRequest names a rule.
+type ListScoringRuleVersionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule's id.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListScoringRuleVersionsRequest) Reset() {
+	*x = ListScoringRuleVersionsRequest{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListScoringRuleVersionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListScoringRuleVersionsRequest) ProtoMessage() {}
+
+func (x *ListScoringRuleVersionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListScoringRuleVersionsRequest.ProtoReflect.Descriptor instead.
+func (*ListScoringRuleVersionsRequest) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListScoringRuleVersionsRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// ListScoringRuleVersionsResponse lists a rule's versions.
+type ListScoringRuleVersionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every version, oldest first; a deleted rule's last one has delete_time.
+	Versions      []*ScoringRule `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListScoringRuleVersionsResponse) Reset() {
+	*x = ListScoringRuleVersionsResponse{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListScoringRuleVersionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListScoringRuleVersionsResponse) ProtoMessage() {}
+
+func (x *ListScoringRuleVersionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListScoringRuleVersionsResponse.ProtoReflect.Descriptor instead.
+func (*ListScoringRuleVersionsResponse) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListScoringRuleVersionsResponse) GetVersions() []*ScoringRule {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+// UpdateScoringRuleRequest carries the new field values and which to apply.
+type UpdateScoringRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule, with id set; etag set for a conditional update.
+	Rule *ScoringRule `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// Fields to change: display_name, description, event_kind, condition,
+	// points, validity, cap, or "*" for all. Empty: the fields set in `rule`.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateScoringRuleRequest) Reset() {
+	*x = UpdateScoringRuleRequest{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateScoringRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateScoringRuleRequest) ProtoMessage() {}
+
+func (x *UpdateScoringRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateScoringRuleRequest.ProtoReflect.Descriptor instead.
+func (*UpdateScoringRuleRequest) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *UpdateScoringRuleRequest) GetRule() *ScoringRule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+func (x *UpdateScoringRuleRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// DeleteScoringRuleRequest names a rule.
+type DeleteScoringRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule's id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Delete only if the rule is still at this etag.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteScoringRuleRequest) Reset() {
+	*x = DeleteScoringRuleRequest{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteScoringRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteScoringRuleRequest) ProtoMessage() {}
+
+func (x *DeleteScoringRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteScoringRuleRequest.ProtoReflect.Descriptor instead.
+func (*DeleteScoringRuleRequest) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *DeleteScoringRuleRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DeleteScoringRuleRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// PreviewRuleChangeRequest carries a proposed change of one rule.
+type PreviewRuleChangeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The change.
+	//
+	// Types that are valid to be assigned to Change:
+	//
+	//	*PreviewRuleChangeRequest_Create
+	//	*PreviewRuleChangeRequest_Update
+	//	*PreviewRuleChangeRequest_DeleteRuleId
+	Change        isPreviewRuleChangeRequest_Change `protobuf_oneof:"change"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewRuleChangeRequest) Reset() {
+	*x = PreviewRuleChangeRequest{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewRuleChangeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewRuleChangeRequest) ProtoMessage() {}
+
+func (x *PreviewRuleChangeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewRuleChangeRequest.ProtoReflect.Descriptor instead.
+func (*PreviewRuleChangeRequest) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *PreviewRuleChangeRequest) GetChange() isPreviewRuleChangeRequest_Change {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+func (x *PreviewRuleChangeRequest) GetCreate() *ScoringRule {
+	if x != nil {
+		if x, ok := x.Change.(*PreviewRuleChangeRequest_Create); ok {
+			return x.Create
+		}
+	}
+	return nil
+}
+
+func (x *PreviewRuleChangeRequest) GetUpdate() *UpdateScoringRuleRequest {
+	if x != nil {
+		if x, ok := x.Change.(*PreviewRuleChangeRequest_Update); ok {
+			return x.Update
+		}
+	}
+	return nil
+}
+
+func (x *PreviewRuleChangeRequest) GetDeleteRuleId() string {
+	if x != nil {
+		if x, ok := x.Change.(*PreviewRuleChangeRequest_DeleteRuleId); ok {
+			return x.DeleteRuleId
+		}
+	}
+	return ""
+}
+
+type isPreviewRuleChangeRequest_Change interface {
+	isPreviewRuleChangeRequest_Change()
+}
+
+type PreviewRuleChangeRequest_Create struct {
+	// A new rule, as CreateScoringRule would take it.
+	Create *ScoringRule `protobuf:"bytes,1,opt,name=create,proto3,oneof"`
+}
+
+type PreviewRuleChangeRequest_Update struct {
+	// A change of a rule, as UpdateScoringRule would take it.
+	Update *UpdateScoringRuleRequest `protobuf:"bytes,2,opt,name=update,proto3,oneof"`
+}
+
+type PreviewRuleChangeRequest_DeleteRuleId struct {
+	// The id of a rule to delete.
+	DeleteRuleId string `protobuf:"bytes,3,opt,name=delete_rule_id,json=deleteRuleId,proto3,oneof"`
+}
+
+func (*PreviewRuleChangeRequest_Create) isPreviewRuleChangeRequest_Change() {}
+
+func (*PreviewRuleChangeRequest_Update) isPreviewRuleChangeRequest_Change() {}
+
+func (*PreviewRuleChangeRequest_DeleteRuleId) isPreviewRuleChangeRequest_Change() {}
+
+// GetScoreRequest names a customer, a model and a time.
+type GetScoreRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Exactly one way of addressing the customer.
+	//
+	// Types that are valid to be assigned to Ref:
+	//
+	//	*GetScoreRequest_CustomerId
+	//	*GetScoreRequest_ExternalId
+	Ref isGetScoreRequest_Ref `protobuf_oneof:"ref"`
+	// The scoring model; empty: the grading policy's engagement model, or the
+	// tenant's only model.
+	ModelId string `protobuf:"bytes,3,opt,name=model_id,json=modelId,proto3" json:"model_id,omitempty"`
+	// The time of the score; unset: now.
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetScoreRequest) Reset() {
+	*x = GetScoreRequest{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetScoreRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetScoreRequest) ProtoMessage() {}
+
+func (x *GetScoreRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetScoreRequest.ProtoReflect.Descriptor instead.
+func (*GetScoreRequest) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *GetScoreRequest) GetRef() isGetScoreRequest_Ref {
+	if x != nil {
+		return x.Ref
+	}
+	return nil
+}
+
+func (x *GetScoreRequest) GetCustomerId() string {
+	if x != nil {
+		if x, ok := x.Ref.(*GetScoreRequest_CustomerId); ok {
+			return x.CustomerId
+		}
+	}
+	return ""
+}
+
+func (x *GetScoreRequest) GetExternalId() string {
+	if x != nil {
+		if x, ok := x.Ref.(*GetScoreRequest_ExternalId); ok {
+			return x.ExternalId
+		}
+	}
+	return ""
+}
+
+func (x *GetScoreRequest) GetModelId() string {
+	if x != nil {
+		return x.ModelId
+	}
+	return ""
+}
+
+func (x *GetScoreRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+type isGetScoreRequest_Ref interface {
+	isGetScoreRequest_Ref()
+}
+
+type GetScoreRequest_CustomerId struct {
+	// Potential's id.
+	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3,oneof"`
+}
+
+type GetScoreRequest_ExternalId struct {
+	// The CRM's id.
+	ExternalId string `protobuf:"bytes,2,opt,name=external_id,json=externalId,proto3,oneof"`
+}
+
+func (*GetScoreRequest_CustomerId) isGetScoreRequest_Ref() {}
+
+func (*GetScoreRequest_ExternalId) isGetScoreRequest_Ref() {}
+
+// ExplainScoreRequest names a customer, a model and a time, as GetScoreRequest.
+type ExplainScoreRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Exactly one way of addressing the customer.
+	//
+	// Types that are valid to be assigned to Ref:
+	//
+	//	*ExplainScoreRequest_CustomerId
+	//	*ExplainScoreRequest_ExternalId
+	Ref isExplainScoreRequest_Ref `protobuf_oneof:"ref"`
+	// The scoring model (see GetScoreRequest).
+	ModelId string `protobuf:"bytes,3,opt,name=model_id,json=modelId,proto3" json:"model_id,omitempty"`
+	// The time of the score; unset: now.
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainScoreRequest) Reset() {
+	*x = ExplainScoreRequest{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainScoreRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainScoreRequest) ProtoMessage() {}
+
+func (x *ExplainScoreRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainScoreRequest.ProtoReflect.Descriptor instead.
+func (*ExplainScoreRequest) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ExplainScoreRequest) GetRef() isExplainScoreRequest_Ref {
+	if x != nil {
+		return x.Ref
+	}
+	return nil
+}
+
+func (x *ExplainScoreRequest) GetCustomerId() string {
+	if x != nil {
+		if x, ok := x.Ref.(*ExplainScoreRequest_CustomerId); ok {
+			return x.CustomerId
+		}
+	}
+	return ""
+}
+
+func (x *ExplainScoreRequest) GetExternalId() string {
+	if x != nil {
+		if x, ok := x.Ref.(*ExplainScoreRequest_ExternalId); ok {
+			return x.ExternalId
+		}
+	}
+	return ""
+}
+
+func (x *ExplainScoreRequest) GetModelId() string {
+	if x != nil {
+		return x.ModelId
+	}
+	return ""
+}
+
+func (x *ExplainScoreRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+type isExplainScoreRequest_Ref interface {
+	isExplainScoreRequest_Ref()
+}
+
+type ExplainScoreRequest_CustomerId struct {
+	// Potential's id.
+	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3,oneof"`
+}
+
+type ExplainScoreRequest_ExternalId struct {
+	// The CRM's id.
+	ExternalId string `protobuf:"bytes,2,opt,name=external_id,json=externalId,proto3,oneof"`
+}
+
+func (*ExplainScoreRequest_CustomerId) isExplainScoreRequest_Ref() {}
+
+func (*ExplainScoreRequest_ExternalId) isExplainScoreRequest_Ref() {}
+
+// ExplainScoreResponse is a score with the entries that make it up.
+type ExplainScoreResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The score.
+	Score *Score `protobuf:"bytes,1,opt,name=score,proto3" json:"score,omitempty"`
+	// The ledger entries valid at the score's time, largest (in absolute
+	// points) first; their points sum to the score.
+	Entries       []*LedgerEntry `protobuf:"bytes,2,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainScoreResponse) Reset() {
+	*x = ExplainScoreResponse{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainScoreResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainScoreResponse) ProtoMessage() {}
+
+func (x *ExplainScoreResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainScoreResponse.ProtoReflect.Descriptor instead.
+func (*ExplainScoreResponse) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ExplainScoreResponse) GetScore() *Score {
+	if x != nil {
+		return x.Score
+	}
+	return nil
+}
+
+func (x *ExplainScoreResponse) GetEntries() []*LedgerEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+// GetGradingPolicyRequest asks for the tenant's grading policy.
+type GetGradingPolicyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetGradingPolicyRequest) Reset() {
+	*x = GetGradingPolicyRequest{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetGradingPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetGradingPolicyRequest) ProtoMessage() {}
+
+func (x *GetGradingPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetGradingPolicyRequest.ProtoReflect.Descriptor instead.
+func (*GetGradingPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{34}
+}
+
+// UpdateGradingPolicyRequest carries the new policy.
+type UpdateGradingPolicyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The whole policy (it replaces the current one); etag set for a
+	// conditional update.
+	Policy        *GradingPolicy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateGradingPolicyRequest) Reset() {
+	*x = UpdateGradingPolicyRequest{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateGradingPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateGradingPolicyRequest) ProtoMessage() {}
+
+func (x *UpdateGradingPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateGradingPolicyRequest.ProtoReflect.Descriptor instead.
+func (*UpdateGradingPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *UpdateGradingPolicyRequest) GetPolicy() *GradingPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+// PreviewPolicyChangeRequest carries a proposed policy.
+type PreviewPolicyChangeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The whole proposed policy.
+	Policy        *GradingPolicy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewPolicyChangeRequest) Reset() {
+	*x = PreviewPolicyChangeRequest{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewPolicyChangeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewPolicyChangeRequest) ProtoMessage() {}
+
+func (x *PreviewPolicyChangeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewPolicyChangeRequest.ProtoReflect.Descriptor instead.
+func (*PreviewPolicyChangeRequest) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *PreviewPolicyChangeRequest) GetPolicy() *GradingPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+// GetCustomerGradeRequest names the customer.
+type GetCustomerGradeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Exactly one way of addressing the customer.
+	//
+	// Types that are valid to be assigned to Ref:
+	//
+	//	*GetCustomerGradeRequest_CustomerId
+	//	*GetCustomerGradeRequest_ExternalId
+	Ref           isGetCustomerGradeRequest_Ref `protobuf_oneof:"ref"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCustomerGradeRequest) Reset() {
+	*x = GetCustomerGradeRequest{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCustomerGradeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCustomerGradeRequest) ProtoMessage() {}
+
+func (x *GetCustomerGradeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCustomerGradeRequest.ProtoReflect.Descriptor instead.
+func (*GetCustomerGradeRequest) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *GetCustomerGradeRequest) GetRef() isGetCustomerGradeRequest_Ref {
+	if x != nil {
+		return x.Ref
+	}
+	return nil
+}
+
+func (x *GetCustomerGradeRequest) GetCustomerId() string {
+	if x != nil {
+		if x, ok := x.Ref.(*GetCustomerGradeRequest_CustomerId); ok {
+			return x.CustomerId
+		}
+	}
+	return ""
+}
+
+func (x *GetCustomerGradeRequest) GetExternalId() string {
+	if x != nil {
+		if x, ok := x.Ref.(*GetCustomerGradeRequest_ExternalId); ok {
+			return x.ExternalId
+		}
+	}
+	return ""
+}
+
+type isGetCustomerGradeRequest_Ref interface {
+	isGetCustomerGradeRequest_Ref()
+}
+
+type GetCustomerGradeRequest_CustomerId struct {
+	// Potential's id.
+	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3,oneof"`
+}
+
+type GetCustomerGradeRequest_ExternalId struct {
+	// The CRM's id.
+	ExternalId string `protobuf:"bytes,2,opt,name=external_id,json=externalId,proto3,oneof"`
+}
+
+func (*GetCustomerGradeRequest_CustomerId) isGetCustomerGradeRequest_Ref() {}
+
+func (*GetCustomerGradeRequest_ExternalId) isGetCustomerGradeRequest_Ref() {}
+
+// ListGradeChangesRequest asks for a page of grade changes.
+type ListGradeChangesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The customer whose changes to list; unset: every customer.
+	//
+	// Types that are valid to be assigned to Ref:
+	//
+	//	*ListGradeChangesRequest_CustomerId
+	//	*ListGradeChangesRequest_ExternalId
+	Ref isListGradeChangesRequest_Ref `protobuf_oneof:"ref"`
+	// Maximum changes per page: default 50, at most 1000.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListGradeChangesRequest) Reset() {
+	*x = ListGradeChangesRequest{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListGradeChangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListGradeChangesRequest) ProtoMessage() {}
+
+func (x *ListGradeChangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListGradeChangesRequest.ProtoReflect.Descriptor instead.
+func (*ListGradeChangesRequest) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ListGradeChangesRequest) GetRef() isListGradeChangesRequest_Ref {
+	if x != nil {
+		return x.Ref
+	}
+	return nil
+}
+
+func (x *ListGradeChangesRequest) GetCustomerId() string {
+	if x != nil {
+		if x, ok := x.Ref.(*ListGradeChangesRequest_CustomerId); ok {
+			return x.CustomerId
+		}
+	}
+	return ""
+}
+
+func (x *ListGradeChangesRequest) GetExternalId() string {
+	if x != nil {
+		if x, ok := x.Ref.(*ListGradeChangesRequest_ExternalId); ok {
+			return x.ExternalId
+		}
+	}
+	return ""
+}
+
+func (x *ListGradeChangesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListGradeChangesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type isListGradeChangesRequest_Ref interface {
+	isListGradeChangesRequest_Ref()
+}
+
+type ListGradeChangesRequest_CustomerId struct {
+	// Potential's id.
+	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3,oneof"`
+}
+
+type ListGradeChangesRequest_ExternalId struct {
+	// The CRM's id.
+	ExternalId string `protobuf:"bytes,2,opt,name=external_id,json=externalId,proto3,oneof"`
+}
+
+func (*ListGradeChangesRequest_CustomerId) isListGradeChangesRequest_Ref() {}
+
+func (*ListGradeChangesRequest_ExternalId) isListGradeChangesRequest_Ref() {}
+
+// ListGradeChangesResponse is one page of grade changes, newest first.
+type ListGradeChangesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The changes.
+	Changes []*GradeChange `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListGradeChangesResponse) Reset() {
+	*x = ListGradeChangesResponse{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListGradeChangesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListGradeChangesResponse) ProtoMessage() {}
+
+func (x *ListGradeChangesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListGradeChangesResponse.ProtoReflect.Descriptor instead.
+func (*ListGradeChangesResponse) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListGradeChangesResponse) GetChanges() []*GradeChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *ListGradeChangesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// ListTopCustomersRequest asks for a page of a ranked list.
+type ListTopCustomersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What to rank by; default score.
+	OrderBy TopCustomerOrder `protobuf:"varint,1,opt,name=order_by,json=orderBy,proto3,enum=potential.scoring.v1.TopCustomerOrder" json:"order_by,omitempty"`
+	// The scoring model of the scores (see GetScoreRequest).
+	ModelId string `protobuf:"bytes,2,opt,name=model_id,json=modelId,proto3" json:"model_id,omitempty"`
+	// Maximum customers per page: default 50, at most 1000.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTopCustomersRequest) Reset() {
+	*x = ListTopCustomersRequest{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTopCustomersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTopCustomersRequest) ProtoMessage() {}
+
+func (x *ListTopCustomersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTopCustomersRequest.ProtoReflect.Descriptor instead.
+func (*ListTopCustomersRequest) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListTopCustomersRequest) GetOrderBy() TopCustomerOrder {
+	if x != nil {
+		return x.OrderBy
+	}
+	return TopCustomerOrder_TOP_CUSTOMER_ORDER_UNSPECIFIED
+}
+
+func (x *ListTopCustomersRequest) GetModelId() string {
+	if x != nil {
+		return x.ModelId
+	}
+	return ""
+}
+
+func (x *ListTopCustomersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTopCustomersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListTopCustomersResponse is one page of a ranked list.
+type ListTopCustomersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The customers, best first.
+	Customers []*TopCustomer `protobuf:"bytes,1,rep,name=customers,proto3" json:"customers,omitempty"`
+	// The scoring model of the scores; empty when the tenant has none.
+	ModelId string `protobuf:"bytes,2,opt,name=model_id,json=modelId,proto3" json:"model_id,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTopCustomersResponse) Reset() {
+	*x = ListTopCustomersResponse{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTopCustomersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTopCustomersResponse) ProtoMessage() {}
+
+func (x *ListTopCustomersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTopCustomersResponse.ProtoReflect.Descriptor instead.
+func (*ListTopCustomersResponse) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ListTopCustomersResponse) GetCustomers() []*TopCustomer {
+	if x != nil {
+		return x.Customers
+	}
+	return nil
+}
+
+func (x *ListTopCustomersResponse) GetModelId() string {
+	if x != nil {
+		return x.ModelId
+	}
+	return ""
+}
+
+func (x *ListTopCustomersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_potential_scoring_v1_scoring_service_proto protoreflect.FileDescriptor
 
 const file_potential_scoring_v1_scoring_service_proto_rawDesc = "" +
 	"\n" +
-	"*potential/scoring/v1/scoring_service.proto\x12\x14potential.scoring.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%potential/scoring/v1/assessment.proto\x1a&potential/scoring/v1/value_model.proto\"\x88\x01\n" +
+	"*potential/scoring/v1/scoring_service.proto\x12\x14potential.scoring.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%potential/scoring/v1/assessment.proto\x1a\"potential/scoring/v1/grading.proto\x1a potential/scoring/v1/rules.proto\x1a&potential/scoring/v1/value_model.proto\"\x88\x01\n" +
 	"\x1cGetCustomerAssessmentRequest\x12+\n" +
 	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01H\x00R\n" +
 	"customerId\x12-\n" +
@@ -1108,14 +2603,122 @@ const file_potential_scoring_v1_scoring_service_proto_rawDesc = "" +
 	"\x0fStageTransition\x128\n" +
 	"\x04from\x18\x01 \x01(\x0e2$.potential.scoring.v1.LifecycleStageR\x04from\x124\n" +
 	"\x02to\x18\x02 \x01(\x0e2$.potential.scoring.v1.LifecycleStageR\x02to\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x03R\x05count2\xd0\x05\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\"`\n" +
+	"\x19CreateScoringModelRequest\x12C\n" +
+	"\x05model\x18\x01 \x01(\v2\".potential.scoring.v1.ScoringModelB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x05model\"2\n" +
+	"\x16GetScoringModelRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"\x1a\n" +
+	"\x18ListScoringModelsRequest\"W\n" +
+	"\x19ListScoringModelsResponse\x12:\n" +
+	"\x06models\x18\x01 \x03(\v2\".potential.scoring.v1.ScoringModelR\x06models\"5\n" +
+	"\x19DeleteScoringModelRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"\\\n" +
+	"\x18CreateScoringRuleRequest\x12@\n" +
+	"\x04rule\x18\x01 \x01(\v2!.potential.scoring.v1.ScoringRuleB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x04rule\"1\n" +
+	"\x15GetScoringRuleRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"A\n" +
+	"\x17ListScoringRulesRequest\x12&\n" +
+	"\bmodel_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\amodelId\"S\n" +
+	"\x18ListScoringRulesResponse\x127\n" +
+	"\x05rules\x18\x01 \x03(\v2!.potential.scoring.v1.ScoringRuleR\x05rules\":\n" +
+	"\x1eListScoringRuleVersionsRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"`\n" +
+	"\x1fListScoringRuleVersionsResponse\x12=\n" +
+	"\bversions\x18\x01 \x03(\v2!.potential.scoring.v1.ScoringRuleR\bversions\"\x99\x01\n" +
+	"\x18UpdateScoringRuleRequest\x12@\n" +
+	"\x04rule\x18\x01 \x01(\v2!.potential.scoring.v1.ScoringRuleB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x04rule\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"H\n" +
+	"\x18DeleteScoringRuleRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xe4\x01\n" +
+	"\x18PreviewRuleChangeRequest\x12;\n" +
+	"\x06create\x18\x01 \x01(\v2!.potential.scoring.v1.ScoringRuleH\x00R\x06create\x12H\n" +
+	"\x06update\x18\x02 \x01(\v2..potential.scoring.v1.UpdateScoringRuleRequestH\x00R\x06update\x120\n" +
+	"\x0edelete_rule_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01H\x00R\fdeleteRuleIdB\x0f\n" +
+	"\x06change\x12\x05\xbaH\x02\b\x01\"\xd4\x01\n" +
+	"\x0fGetScoreRequest\x12+\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01H\x00R\n" +
+	"customerId\x12-\n" +
+	"\vexternal_id\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01H\x00R\n" +
+	"externalId\x12&\n" +
+	"\bmodel_id\x18\x03 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\amodelId\x12/\n" +
+	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOfB\f\n" +
+	"\x03ref\x12\x05\xbaH\x02\b\x01\"\xd8\x01\n" +
+	"\x13ExplainScoreRequest\x12+\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01H\x00R\n" +
+	"customerId\x12-\n" +
+	"\vexternal_id\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01H\x00R\n" +
+	"externalId\x12&\n" +
+	"\bmodel_id\x18\x03 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\amodelId\x12/\n" +
+	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOfB\f\n" +
+	"\x03ref\x12\x05\xbaH\x02\b\x01\"\x86\x01\n" +
+	"\x14ExplainScoreResponse\x121\n" +
+	"\x05score\x18\x01 \x01(\v2\x1b.potential.scoring.v1.ScoreR\x05score\x12;\n" +
+	"\aentries\x18\x02 \x03(\v2!.potential.scoring.v1.LedgerEntryR\aentries\"\x19\n" +
+	"\x17GetGradingPolicyRequest\"d\n" +
+	"\x1aUpdateGradingPolicyRequest\x12F\n" +
+	"\x06policy\x18\x01 \x01(\v2#.potential.scoring.v1.GradingPolicyB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06policy\"d\n" +
+	"\x1aPreviewPolicyChangeRequest\x12F\n" +
+	"\x06policy\x18\x01 \x01(\v2#.potential.scoring.v1.GradingPolicyB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06policy\"\x83\x01\n" +
+	"\x17GetCustomerGradeRequest\x12+\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01H\x00R\n" +
+	"customerId\x12-\n" +
+	"\vexternal_id\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01H\x00R\n" +
+	"externalIdB\f\n" +
+	"\x03ref\x12\x05\xbaH\x02\b\x01\"\xcb\x01\n" +
+	"\x17ListGradeChangesRequest\x12+\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01H\x00R\n" +
+	"customerId\x12-\n" +
+	"\vexternal_id\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01H\x00R\n" +
+	"externalId\x12$\n" +
+	"\tpage_size\x18\x03 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageTokenB\x05\n" +
+	"\x03ref\"\x7f\n" +
+	"\x18ListGradeChangesResponse\x12;\n" +
+	"\achanges\x18\x01 \x03(\v2!.potential.scoring.v1.GradeChangeR\achanges\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xdd\x01\n" +
+	"\x17ListTopCustomersRequest\x12K\n" +
+	"\border_by\x18\x01 \x01(\x0e2&.potential.scoring.v1.TopCustomerOrderB\b\xbaH\x05\x82\x01\x02\x10\x01R\aorderBy\x12&\n" +
+	"\bmodel_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\amodelId\x12$\n" +
+	"\tpage_size\x18\x03 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\"\x9e\x01\n" +
+	"\x18ListTopCustomersResponse\x12?\n" +
+	"\tcustomers\x18\x01 \x03(\v2!.potential.scoring.v1.TopCustomerR\tcustomers\x12\x19\n" +
+	"\bmodel_id\x18\x02 \x01(\tR\amodelId\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\xf2\x15\n" +
 	"\x0eScoringService\x12z\n" +
 	"\x15GetCustomerAssessment\x122.potential.scoring.v1.GetCustomerAssessmentRequest\x1a(.potential.scoring.v1.CustomerAssessment\"\x03\x90\x02\x02\x12b\n" +
 	"\rGetValueModel\x12*.potential.scoring.v1.GetValueModelRequest\x1a .potential.scoring.v1.ValueModel\"\x03\x90\x02\x01\x12j\n" +
 	"\rFitValueModel\x12*.potential.scoring.v1.FitValueModelRequest\x1a+.potential.scoring.v1.FitValueModelResponse0\x01\x12|\n" +
 	"\x12GetRfmDistribution\x12/.potential.scoring.v1.GetRfmDistributionRequest\x1a0.potential.scoring.v1.GetRfmDistributionResponse\"\x03\x90\x02\x01\x12s\n" +
 	"\x0fGetChurnSummary\x12,.potential.scoring.v1.GetChurnSummaryRequest\x1a-.potential.scoring.v1.GetChurnSummaryResponse\"\x03\x90\x02\x01\x12\x7f\n" +
-	"\x13GetLifecycleSummary\x120.potential.scoring.v1.GetLifecycleSummaryRequest\x1a1.potential.scoring.v1.GetLifecycleSummaryResponse\"\x03\x90\x02\x01B\xe9\x01\n" +
+	"\x13GetLifecycleSummary\x120.potential.scoring.v1.GetLifecycleSummaryRequest\x1a1.potential.scoring.v1.GetLifecycleSummaryResponse\"\x03\x90\x02\x01\x12i\n" +
+	"\x12CreateScoringModel\x12/.potential.scoring.v1.CreateScoringModelRequest\x1a\".potential.scoring.v1.ScoringModel\x12h\n" +
+	"\x0fGetScoringModel\x12,.potential.scoring.v1.GetScoringModelRequest\x1a\".potential.scoring.v1.ScoringModel\"\x03\x90\x02\x01\x12y\n" +
+	"\x11ListScoringModels\x12..potential.scoring.v1.ListScoringModelsRequest\x1a/.potential.scoring.v1.ListScoringModelsResponse\"\x03\x90\x02\x01\x12]\n" +
+	"\x12DeleteScoringModel\x12/.potential.scoring.v1.DeleteScoringModelRequest\x1a\x16.google.protobuf.Empty\x12f\n" +
+	"\x11CreateScoringRule\x12..potential.scoring.v1.CreateScoringRuleRequest\x1a!.potential.scoring.v1.ScoringRule\x12e\n" +
+	"\x0eGetScoringRule\x12+.potential.scoring.v1.GetScoringRuleRequest\x1a!.potential.scoring.v1.ScoringRule\"\x03\x90\x02\x01\x12v\n" +
+	"\x10ListScoringRules\x12-.potential.scoring.v1.ListScoringRulesRequest\x1a..potential.scoring.v1.ListScoringRulesResponse\"\x03\x90\x02\x01\x12\x8b\x01\n" +
+	"\x17ListScoringRuleVersions\x124.potential.scoring.v1.ListScoringRuleVersionsRequest\x1a5.potential.scoring.v1.ListScoringRuleVersionsResponse\"\x03\x90\x02\x01\x12f\n" +
+	"\x11UpdateScoringRule\x12..potential.scoring.v1.UpdateScoringRuleRequest\x1a!.potential.scoring.v1.ScoringRule\x12[\n" +
+	"\x11DeleteScoringRule\x12..potential.scoring.v1.DeleteScoringRuleRequest\x1a\x16.google.protobuf.Empty\x12l\n" +
+	"\x11PreviewRuleChange\x12..potential.scoring.v1.PreviewRuleChangeRequest\x1a\".potential.scoring.v1.GradePreview\"\x03\x90\x02\x01\x12S\n" +
+	"\bGetScore\x12%.potential.scoring.v1.GetScoreRequest\x1a\x1b.potential.scoring.v1.Score\"\x03\x90\x02\x01\x12j\n" +
+	"\fExplainScore\x12).potential.scoring.v1.ExplainScoreRequest\x1a*.potential.scoring.v1.ExplainScoreResponse\"\x03\x90\x02\x01\x12k\n" +
+	"\x10GetGradingPolicy\x12-.potential.scoring.v1.GetGradingPolicyRequest\x1a#.potential.scoring.v1.GradingPolicy\"\x03\x90\x02\x01\x12l\n" +
+	"\x13UpdateGradingPolicy\x120.potential.scoring.v1.UpdateGradingPolicyRequest\x1a#.potential.scoring.v1.GradingPolicy\x12p\n" +
+	"\x13PreviewPolicyChange\x120.potential.scoring.v1.PreviewPolicyChangeRequest\x1a\".potential.scoring.v1.GradePreview\"\x03\x90\x02\x01\x12k\n" +
+	"\x10GetCustomerGrade\x12-.potential.scoring.v1.GetCustomerGradeRequest\x1a#.potential.scoring.v1.CustomerGrade\"\x03\x90\x02\x02\x12v\n" +
+	"\x10ListGradeChanges\x12-.potential.scoring.v1.ListGradeChangesRequest\x1a..potential.scoring.v1.ListGradeChangesResponse\"\x03\x90\x02\x01\x12v\n" +
+	"\x10ListTopCustomers\x12-.potential.scoring.v1.ListTopCustomersRequest\x1a..potential.scoring.v1.ListTopCustomersResponse\"\x03\x90\x02\x01B\xe9\x01\n" +
 	"\x18com.potential.scoring.v1B\x13ScoringServiceProtoP\x01ZFgithub.com/potentialhq/potential/gen/go/potential/scoring/v1;scoringv1\xa2\x02\x03PSX\xaa\x02\x14Potential.Scoring.V1\xca\x02\x14Potential\\Scoring\\V1\xe2\x02 Potential\\Scoring\\V1\\GPBMetadata\xea\x02\x16Potential::Scoring::V1b\x06proto3"
 
 var (
@@ -1130,69 +2733,162 @@ func file_potential_scoring_v1_scoring_service_proto_rawDescGZIP() []byte {
 	return file_potential_scoring_v1_scoring_service_proto_rawDescData
 }
 
-var file_potential_scoring_v1_scoring_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_potential_scoring_v1_scoring_service_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_potential_scoring_v1_scoring_service_proto_goTypes = []any{
-	(*GetCustomerAssessmentRequest)(nil), // 0: potential.scoring.v1.GetCustomerAssessmentRequest
-	(*GetValueModelRequest)(nil),         // 1: potential.scoring.v1.GetValueModelRequest
-	(*FitValueModelRequest)(nil),         // 2: potential.scoring.v1.FitValueModelRequest
-	(*FitValueModelResponse)(nil),        // 3: potential.scoring.v1.FitValueModelResponse
-	(*FitProgress)(nil),                  // 4: potential.scoring.v1.FitProgress
-	(*GetRfmDistributionRequest)(nil),    // 5: potential.scoring.v1.GetRfmDistributionRequest
-	(*GetRfmDistributionResponse)(nil),   // 6: potential.scoring.v1.GetRfmDistributionResponse
-	(*RfmGridCell)(nil),                  // 7: potential.scoring.v1.RfmGridCell
-	(*SegmentCount)(nil),                 // 8: potential.scoring.v1.SegmentCount
-	(*GetChurnSummaryRequest)(nil),       // 9: potential.scoring.v1.GetChurnSummaryRequest
-	(*GetChurnSummaryResponse)(nil),      // 10: potential.scoring.v1.GetChurnSummaryResponse
-	(*ChurnLevelSummary)(nil),            // 11: potential.scoring.v1.ChurnLevelSummary
-	(*ChurnReasonSummary)(nil),           // 12: potential.scoring.v1.ChurnReasonSummary
-	(*GetLifecycleSummaryRequest)(nil),   // 13: potential.scoring.v1.GetLifecycleSummaryRequest
-	(*GetLifecycleSummaryResponse)(nil),  // 14: potential.scoring.v1.GetLifecycleSummaryResponse
-	(*StageCount)(nil),                   // 15: potential.scoring.v1.StageCount
-	(*StageTransition)(nil),              // 16: potential.scoring.v1.StageTransition
-	(*timestamppb.Timestamp)(nil),        // 17: google.protobuf.Timestamp
-	(*ValueSettings)(nil),                // 18: potential.scoring.v1.ValueSettings
-	(*ValueModel)(nil),                   // 19: potential.scoring.v1.ValueModel
-	(RfmSegment)(0),                      // 20: potential.scoring.v1.RfmSegment
-	(ChurnLevel)(0),                      // 21: potential.scoring.v1.ChurnLevel
-	(ChurnReason)(0),                     // 22: potential.scoring.v1.ChurnReason
-	(LifecycleStage)(0),                  // 23: potential.scoring.v1.LifecycleStage
-	(*CustomerAssessment)(nil),           // 24: potential.scoring.v1.CustomerAssessment
+	(*GetCustomerAssessmentRequest)(nil),    // 0: potential.scoring.v1.GetCustomerAssessmentRequest
+	(*GetValueModelRequest)(nil),            // 1: potential.scoring.v1.GetValueModelRequest
+	(*FitValueModelRequest)(nil),            // 2: potential.scoring.v1.FitValueModelRequest
+	(*FitValueModelResponse)(nil),           // 3: potential.scoring.v1.FitValueModelResponse
+	(*FitProgress)(nil),                     // 4: potential.scoring.v1.FitProgress
+	(*GetRfmDistributionRequest)(nil),       // 5: potential.scoring.v1.GetRfmDistributionRequest
+	(*GetRfmDistributionResponse)(nil),      // 6: potential.scoring.v1.GetRfmDistributionResponse
+	(*RfmGridCell)(nil),                     // 7: potential.scoring.v1.RfmGridCell
+	(*SegmentCount)(nil),                    // 8: potential.scoring.v1.SegmentCount
+	(*GetChurnSummaryRequest)(nil),          // 9: potential.scoring.v1.GetChurnSummaryRequest
+	(*GetChurnSummaryResponse)(nil),         // 10: potential.scoring.v1.GetChurnSummaryResponse
+	(*ChurnLevelSummary)(nil),               // 11: potential.scoring.v1.ChurnLevelSummary
+	(*ChurnReasonSummary)(nil),              // 12: potential.scoring.v1.ChurnReasonSummary
+	(*GetLifecycleSummaryRequest)(nil),      // 13: potential.scoring.v1.GetLifecycleSummaryRequest
+	(*GetLifecycleSummaryResponse)(nil),     // 14: potential.scoring.v1.GetLifecycleSummaryResponse
+	(*StageCount)(nil),                      // 15: potential.scoring.v1.StageCount
+	(*StageTransition)(nil),                 // 16: potential.scoring.v1.StageTransition
+	(*CreateScoringModelRequest)(nil),       // 17: potential.scoring.v1.CreateScoringModelRequest
+	(*GetScoringModelRequest)(nil),          // 18: potential.scoring.v1.GetScoringModelRequest
+	(*ListScoringModelsRequest)(nil),        // 19: potential.scoring.v1.ListScoringModelsRequest
+	(*ListScoringModelsResponse)(nil),       // 20: potential.scoring.v1.ListScoringModelsResponse
+	(*DeleteScoringModelRequest)(nil),       // 21: potential.scoring.v1.DeleteScoringModelRequest
+	(*CreateScoringRuleRequest)(nil),        // 22: potential.scoring.v1.CreateScoringRuleRequest
+	(*GetScoringRuleRequest)(nil),           // 23: potential.scoring.v1.GetScoringRuleRequest
+	(*ListScoringRulesRequest)(nil),         // 24: potential.scoring.v1.ListScoringRulesRequest
+	(*ListScoringRulesResponse)(nil),        // 25: potential.scoring.v1.ListScoringRulesResponse
+	(*ListScoringRuleVersionsRequest)(nil),  // 26: potential.scoring.v1.ListScoringRuleVersionsRequest
+	(*ListScoringRuleVersionsResponse)(nil), // 27: potential.scoring.v1.ListScoringRuleVersionsResponse
+	(*UpdateScoringRuleRequest)(nil),        // 28: potential.scoring.v1.UpdateScoringRuleRequest
+	(*DeleteScoringRuleRequest)(nil),        // 29: potential.scoring.v1.DeleteScoringRuleRequest
+	(*PreviewRuleChangeRequest)(nil),        // 30: potential.scoring.v1.PreviewRuleChangeRequest
+	(*GetScoreRequest)(nil),                 // 31: potential.scoring.v1.GetScoreRequest
+	(*ExplainScoreRequest)(nil),             // 32: potential.scoring.v1.ExplainScoreRequest
+	(*ExplainScoreResponse)(nil),            // 33: potential.scoring.v1.ExplainScoreResponse
+	(*GetGradingPolicyRequest)(nil),         // 34: potential.scoring.v1.GetGradingPolicyRequest
+	(*UpdateGradingPolicyRequest)(nil),      // 35: potential.scoring.v1.UpdateGradingPolicyRequest
+	(*PreviewPolicyChangeRequest)(nil),      // 36: potential.scoring.v1.PreviewPolicyChangeRequest
+	(*GetCustomerGradeRequest)(nil),         // 37: potential.scoring.v1.GetCustomerGradeRequest
+	(*ListGradeChangesRequest)(nil),         // 38: potential.scoring.v1.ListGradeChangesRequest
+	(*ListGradeChangesResponse)(nil),        // 39: potential.scoring.v1.ListGradeChangesResponse
+	(*ListTopCustomersRequest)(nil),         // 40: potential.scoring.v1.ListTopCustomersRequest
+	(*ListTopCustomersResponse)(nil),        // 41: potential.scoring.v1.ListTopCustomersResponse
+	(*timestamppb.Timestamp)(nil),           // 42: google.protobuf.Timestamp
+	(*ValueSettings)(nil),                   // 43: potential.scoring.v1.ValueSettings
+	(*ValueModel)(nil),                      // 44: potential.scoring.v1.ValueModel
+	(RfmSegment)(0),                         // 45: potential.scoring.v1.RfmSegment
+	(ChurnLevel)(0),                         // 46: potential.scoring.v1.ChurnLevel
+	(ChurnReason)(0),                        // 47: potential.scoring.v1.ChurnReason
+	(LifecycleStage)(0),                     // 48: potential.scoring.v1.LifecycleStage
+	(*ScoringModel)(nil),                    // 49: potential.scoring.v1.ScoringModel
+	(*ScoringRule)(nil),                     // 50: potential.scoring.v1.ScoringRule
+	(*fieldmaskpb.FieldMask)(nil),           // 51: google.protobuf.FieldMask
+	(*Score)(nil),                           // 52: potential.scoring.v1.Score
+	(*LedgerEntry)(nil),                     // 53: potential.scoring.v1.LedgerEntry
+	(*GradingPolicy)(nil),                   // 54: potential.scoring.v1.GradingPolicy
+	(*GradeChange)(nil),                     // 55: potential.scoring.v1.GradeChange
+	(TopCustomerOrder)(0),                   // 56: potential.scoring.v1.TopCustomerOrder
+	(*TopCustomer)(nil),                     // 57: potential.scoring.v1.TopCustomer
+	(*CustomerAssessment)(nil),              // 58: potential.scoring.v1.CustomerAssessment
+	(*emptypb.Empty)(nil),                   // 59: google.protobuf.Empty
+	(*GradePreview)(nil),                    // 60: potential.scoring.v1.GradePreview
+	(*CustomerGrade)(nil),                   // 61: potential.scoring.v1.CustomerGrade
 }
 var file_potential_scoring_v1_scoring_service_proto_depIdxs = []int32{
-	17, // 0: potential.scoring.v1.FitValueModelRequest.observation_end:type_name -> google.protobuf.Timestamp
-	17, // 1: potential.scoring.v1.FitValueModelRequest.holdout_end:type_name -> google.protobuf.Timestamp
-	18, // 2: potential.scoring.v1.FitValueModelRequest.settings:type_name -> potential.scoring.v1.ValueSettings
+	42, // 0: potential.scoring.v1.FitValueModelRequest.observation_end:type_name -> google.protobuf.Timestamp
+	42, // 1: potential.scoring.v1.FitValueModelRequest.holdout_end:type_name -> google.protobuf.Timestamp
+	43, // 2: potential.scoring.v1.FitValueModelRequest.settings:type_name -> potential.scoring.v1.ValueSettings
 	4,  // 3: potential.scoring.v1.FitValueModelResponse.progress:type_name -> potential.scoring.v1.FitProgress
-	19, // 4: potential.scoring.v1.FitValueModelResponse.model:type_name -> potential.scoring.v1.ValueModel
+	44, // 4: potential.scoring.v1.FitValueModelResponse.model:type_name -> potential.scoring.v1.ValueModel
 	7,  // 5: potential.scoring.v1.GetRfmDistributionResponse.grid:type_name -> potential.scoring.v1.RfmGridCell
 	8,  // 6: potential.scoring.v1.GetRfmDistributionResponse.segments:type_name -> potential.scoring.v1.SegmentCount
-	20, // 7: potential.scoring.v1.SegmentCount.segment:type_name -> potential.scoring.v1.RfmSegment
+	45, // 7: potential.scoring.v1.SegmentCount.segment:type_name -> potential.scoring.v1.RfmSegment
 	11, // 8: potential.scoring.v1.GetChurnSummaryResponse.levels:type_name -> potential.scoring.v1.ChurnLevelSummary
 	12, // 9: potential.scoring.v1.GetChurnSummaryResponse.reasons:type_name -> potential.scoring.v1.ChurnReasonSummary
-	21, // 10: potential.scoring.v1.ChurnLevelSummary.level:type_name -> potential.scoring.v1.ChurnLevel
-	22, // 11: potential.scoring.v1.ChurnReasonSummary.reason:type_name -> potential.scoring.v1.ChurnReason
+	46, // 10: potential.scoring.v1.ChurnLevelSummary.level:type_name -> potential.scoring.v1.ChurnLevel
+	47, // 11: potential.scoring.v1.ChurnReasonSummary.reason:type_name -> potential.scoring.v1.ChurnReason
 	15, // 12: potential.scoring.v1.GetLifecycleSummaryResponse.stages:type_name -> potential.scoring.v1.StageCount
 	16, // 13: potential.scoring.v1.GetLifecycleSummaryResponse.transitions:type_name -> potential.scoring.v1.StageTransition
-	23, // 14: potential.scoring.v1.StageCount.stage:type_name -> potential.scoring.v1.LifecycleStage
-	23, // 15: potential.scoring.v1.StageTransition.from:type_name -> potential.scoring.v1.LifecycleStage
-	23, // 16: potential.scoring.v1.StageTransition.to:type_name -> potential.scoring.v1.LifecycleStage
-	0,  // 17: potential.scoring.v1.ScoringService.GetCustomerAssessment:input_type -> potential.scoring.v1.GetCustomerAssessmentRequest
-	1,  // 18: potential.scoring.v1.ScoringService.GetValueModel:input_type -> potential.scoring.v1.GetValueModelRequest
-	2,  // 19: potential.scoring.v1.ScoringService.FitValueModel:input_type -> potential.scoring.v1.FitValueModelRequest
-	5,  // 20: potential.scoring.v1.ScoringService.GetRfmDistribution:input_type -> potential.scoring.v1.GetRfmDistributionRequest
-	9,  // 21: potential.scoring.v1.ScoringService.GetChurnSummary:input_type -> potential.scoring.v1.GetChurnSummaryRequest
-	13, // 22: potential.scoring.v1.ScoringService.GetLifecycleSummary:input_type -> potential.scoring.v1.GetLifecycleSummaryRequest
-	24, // 23: potential.scoring.v1.ScoringService.GetCustomerAssessment:output_type -> potential.scoring.v1.CustomerAssessment
-	19, // 24: potential.scoring.v1.ScoringService.GetValueModel:output_type -> potential.scoring.v1.ValueModel
-	3,  // 25: potential.scoring.v1.ScoringService.FitValueModel:output_type -> potential.scoring.v1.FitValueModelResponse
-	6,  // 26: potential.scoring.v1.ScoringService.GetRfmDistribution:output_type -> potential.scoring.v1.GetRfmDistributionResponse
-	10, // 27: potential.scoring.v1.ScoringService.GetChurnSummary:output_type -> potential.scoring.v1.GetChurnSummaryResponse
-	14, // 28: potential.scoring.v1.ScoringService.GetLifecycleSummary:output_type -> potential.scoring.v1.GetLifecycleSummaryResponse
-	23, // [23:29] is the sub-list for method output_type
-	17, // [17:23] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	48, // 14: potential.scoring.v1.StageCount.stage:type_name -> potential.scoring.v1.LifecycleStage
+	48, // 15: potential.scoring.v1.StageTransition.from:type_name -> potential.scoring.v1.LifecycleStage
+	48, // 16: potential.scoring.v1.StageTransition.to:type_name -> potential.scoring.v1.LifecycleStage
+	49, // 17: potential.scoring.v1.CreateScoringModelRequest.model:type_name -> potential.scoring.v1.ScoringModel
+	49, // 18: potential.scoring.v1.ListScoringModelsResponse.models:type_name -> potential.scoring.v1.ScoringModel
+	50, // 19: potential.scoring.v1.CreateScoringRuleRequest.rule:type_name -> potential.scoring.v1.ScoringRule
+	50, // 20: potential.scoring.v1.ListScoringRulesResponse.rules:type_name -> potential.scoring.v1.ScoringRule
+	50, // 21: potential.scoring.v1.ListScoringRuleVersionsResponse.versions:type_name -> potential.scoring.v1.ScoringRule
+	50, // 22: potential.scoring.v1.UpdateScoringRuleRequest.rule:type_name -> potential.scoring.v1.ScoringRule
+	51, // 23: potential.scoring.v1.UpdateScoringRuleRequest.update_mask:type_name -> google.protobuf.FieldMask
+	50, // 24: potential.scoring.v1.PreviewRuleChangeRequest.create:type_name -> potential.scoring.v1.ScoringRule
+	28, // 25: potential.scoring.v1.PreviewRuleChangeRequest.update:type_name -> potential.scoring.v1.UpdateScoringRuleRequest
+	42, // 26: potential.scoring.v1.GetScoreRequest.as_of:type_name -> google.protobuf.Timestamp
+	42, // 27: potential.scoring.v1.ExplainScoreRequest.as_of:type_name -> google.protobuf.Timestamp
+	52, // 28: potential.scoring.v1.ExplainScoreResponse.score:type_name -> potential.scoring.v1.Score
+	53, // 29: potential.scoring.v1.ExplainScoreResponse.entries:type_name -> potential.scoring.v1.LedgerEntry
+	54, // 30: potential.scoring.v1.UpdateGradingPolicyRequest.policy:type_name -> potential.scoring.v1.GradingPolicy
+	54, // 31: potential.scoring.v1.PreviewPolicyChangeRequest.policy:type_name -> potential.scoring.v1.GradingPolicy
+	55, // 32: potential.scoring.v1.ListGradeChangesResponse.changes:type_name -> potential.scoring.v1.GradeChange
+	56, // 33: potential.scoring.v1.ListTopCustomersRequest.order_by:type_name -> potential.scoring.v1.TopCustomerOrder
+	57, // 34: potential.scoring.v1.ListTopCustomersResponse.customers:type_name -> potential.scoring.v1.TopCustomer
+	0,  // 35: potential.scoring.v1.ScoringService.GetCustomerAssessment:input_type -> potential.scoring.v1.GetCustomerAssessmentRequest
+	1,  // 36: potential.scoring.v1.ScoringService.GetValueModel:input_type -> potential.scoring.v1.GetValueModelRequest
+	2,  // 37: potential.scoring.v1.ScoringService.FitValueModel:input_type -> potential.scoring.v1.FitValueModelRequest
+	5,  // 38: potential.scoring.v1.ScoringService.GetRfmDistribution:input_type -> potential.scoring.v1.GetRfmDistributionRequest
+	9,  // 39: potential.scoring.v1.ScoringService.GetChurnSummary:input_type -> potential.scoring.v1.GetChurnSummaryRequest
+	13, // 40: potential.scoring.v1.ScoringService.GetLifecycleSummary:input_type -> potential.scoring.v1.GetLifecycleSummaryRequest
+	17, // 41: potential.scoring.v1.ScoringService.CreateScoringModel:input_type -> potential.scoring.v1.CreateScoringModelRequest
+	18, // 42: potential.scoring.v1.ScoringService.GetScoringModel:input_type -> potential.scoring.v1.GetScoringModelRequest
+	19, // 43: potential.scoring.v1.ScoringService.ListScoringModels:input_type -> potential.scoring.v1.ListScoringModelsRequest
+	21, // 44: potential.scoring.v1.ScoringService.DeleteScoringModel:input_type -> potential.scoring.v1.DeleteScoringModelRequest
+	22, // 45: potential.scoring.v1.ScoringService.CreateScoringRule:input_type -> potential.scoring.v1.CreateScoringRuleRequest
+	23, // 46: potential.scoring.v1.ScoringService.GetScoringRule:input_type -> potential.scoring.v1.GetScoringRuleRequest
+	24, // 47: potential.scoring.v1.ScoringService.ListScoringRules:input_type -> potential.scoring.v1.ListScoringRulesRequest
+	26, // 48: potential.scoring.v1.ScoringService.ListScoringRuleVersions:input_type -> potential.scoring.v1.ListScoringRuleVersionsRequest
+	28, // 49: potential.scoring.v1.ScoringService.UpdateScoringRule:input_type -> potential.scoring.v1.UpdateScoringRuleRequest
+	29, // 50: potential.scoring.v1.ScoringService.DeleteScoringRule:input_type -> potential.scoring.v1.DeleteScoringRuleRequest
+	30, // 51: potential.scoring.v1.ScoringService.PreviewRuleChange:input_type -> potential.scoring.v1.PreviewRuleChangeRequest
+	31, // 52: potential.scoring.v1.ScoringService.GetScore:input_type -> potential.scoring.v1.GetScoreRequest
+	32, // 53: potential.scoring.v1.ScoringService.ExplainScore:input_type -> potential.scoring.v1.ExplainScoreRequest
+	34, // 54: potential.scoring.v1.ScoringService.GetGradingPolicy:input_type -> potential.scoring.v1.GetGradingPolicyRequest
+	35, // 55: potential.scoring.v1.ScoringService.UpdateGradingPolicy:input_type -> potential.scoring.v1.UpdateGradingPolicyRequest
+	36, // 56: potential.scoring.v1.ScoringService.PreviewPolicyChange:input_type -> potential.scoring.v1.PreviewPolicyChangeRequest
+	37, // 57: potential.scoring.v1.ScoringService.GetCustomerGrade:input_type -> potential.scoring.v1.GetCustomerGradeRequest
+	38, // 58: potential.scoring.v1.ScoringService.ListGradeChanges:input_type -> potential.scoring.v1.ListGradeChangesRequest
+	40, // 59: potential.scoring.v1.ScoringService.ListTopCustomers:input_type -> potential.scoring.v1.ListTopCustomersRequest
+	58, // 60: potential.scoring.v1.ScoringService.GetCustomerAssessment:output_type -> potential.scoring.v1.CustomerAssessment
+	44, // 61: potential.scoring.v1.ScoringService.GetValueModel:output_type -> potential.scoring.v1.ValueModel
+	3,  // 62: potential.scoring.v1.ScoringService.FitValueModel:output_type -> potential.scoring.v1.FitValueModelResponse
+	6,  // 63: potential.scoring.v1.ScoringService.GetRfmDistribution:output_type -> potential.scoring.v1.GetRfmDistributionResponse
+	10, // 64: potential.scoring.v1.ScoringService.GetChurnSummary:output_type -> potential.scoring.v1.GetChurnSummaryResponse
+	14, // 65: potential.scoring.v1.ScoringService.GetLifecycleSummary:output_type -> potential.scoring.v1.GetLifecycleSummaryResponse
+	49, // 66: potential.scoring.v1.ScoringService.CreateScoringModel:output_type -> potential.scoring.v1.ScoringModel
+	49, // 67: potential.scoring.v1.ScoringService.GetScoringModel:output_type -> potential.scoring.v1.ScoringModel
+	20, // 68: potential.scoring.v1.ScoringService.ListScoringModels:output_type -> potential.scoring.v1.ListScoringModelsResponse
+	59, // 69: potential.scoring.v1.ScoringService.DeleteScoringModel:output_type -> google.protobuf.Empty
+	50, // 70: potential.scoring.v1.ScoringService.CreateScoringRule:output_type -> potential.scoring.v1.ScoringRule
+	50, // 71: potential.scoring.v1.ScoringService.GetScoringRule:output_type -> potential.scoring.v1.ScoringRule
+	25, // 72: potential.scoring.v1.ScoringService.ListScoringRules:output_type -> potential.scoring.v1.ListScoringRulesResponse
+	27, // 73: potential.scoring.v1.ScoringService.ListScoringRuleVersions:output_type -> potential.scoring.v1.ListScoringRuleVersionsResponse
+	50, // 74: potential.scoring.v1.ScoringService.UpdateScoringRule:output_type -> potential.scoring.v1.ScoringRule
+	59, // 75: potential.scoring.v1.ScoringService.DeleteScoringRule:output_type -> google.protobuf.Empty
+	60, // 76: potential.scoring.v1.ScoringService.PreviewRuleChange:output_type -> potential.scoring.v1.GradePreview
+	52, // 77: potential.scoring.v1.ScoringService.GetScore:output_type -> potential.scoring.v1.Score
+	33, // 78: potential.scoring.v1.ScoringService.ExplainScore:output_type -> potential.scoring.v1.ExplainScoreResponse
+	54, // 79: potential.scoring.v1.ScoringService.GetGradingPolicy:output_type -> potential.scoring.v1.GradingPolicy
+	54, // 80: potential.scoring.v1.ScoringService.UpdateGradingPolicy:output_type -> potential.scoring.v1.GradingPolicy
+	60, // 81: potential.scoring.v1.ScoringService.PreviewPolicyChange:output_type -> potential.scoring.v1.GradePreview
+	61, // 82: potential.scoring.v1.ScoringService.GetCustomerGrade:output_type -> potential.scoring.v1.CustomerGrade
+	39, // 83: potential.scoring.v1.ScoringService.ListGradeChanges:output_type -> potential.scoring.v1.ListGradeChangesResponse
+	41, // 84: potential.scoring.v1.ScoringService.ListTopCustomers:output_type -> potential.scoring.v1.ListTopCustomersResponse
+	60, // [60:85] is the sub-list for method output_type
+	35, // [35:60] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_potential_scoring_v1_scoring_service_proto_init() }
@@ -1201,6 +2897,8 @@ func file_potential_scoring_v1_scoring_service_proto_init() {
 		return
 	}
 	file_potential_scoring_v1_assessment_proto_init()
+	file_potential_scoring_v1_grading_proto_init()
+	file_potential_scoring_v1_rules_proto_init()
 	file_potential_scoring_v1_value_model_proto_init()
 	file_potential_scoring_v1_scoring_service_proto_msgTypes[0].OneofWrappers = []any{
 		(*GetCustomerAssessmentRequest_CustomerId)(nil),
@@ -1210,13 +2908,34 @@ func file_potential_scoring_v1_scoring_service_proto_init() {
 		(*FitValueModelResponse_Progress)(nil),
 		(*FitValueModelResponse_Model)(nil),
 	}
+	file_potential_scoring_v1_scoring_service_proto_msgTypes[30].OneofWrappers = []any{
+		(*PreviewRuleChangeRequest_Create)(nil),
+		(*PreviewRuleChangeRequest_Update)(nil),
+		(*PreviewRuleChangeRequest_DeleteRuleId)(nil),
+	}
+	file_potential_scoring_v1_scoring_service_proto_msgTypes[31].OneofWrappers = []any{
+		(*GetScoreRequest_CustomerId)(nil),
+		(*GetScoreRequest_ExternalId)(nil),
+	}
+	file_potential_scoring_v1_scoring_service_proto_msgTypes[32].OneofWrappers = []any{
+		(*ExplainScoreRequest_CustomerId)(nil),
+		(*ExplainScoreRequest_ExternalId)(nil),
+	}
+	file_potential_scoring_v1_scoring_service_proto_msgTypes[37].OneofWrappers = []any{
+		(*GetCustomerGradeRequest_CustomerId)(nil),
+		(*GetCustomerGradeRequest_ExternalId)(nil),
+	}
+	file_potential_scoring_v1_scoring_service_proto_msgTypes[38].OneofWrappers = []any{
+		(*ListGradeChangesRequest_CustomerId)(nil),
+		(*ListGradeChangesRequest_ExternalId)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_potential_scoring_v1_scoring_service_proto_rawDesc), len(file_potential_scoring_v1_scoring_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

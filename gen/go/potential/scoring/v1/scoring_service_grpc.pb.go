@@ -11,6 +11,7 @@ import (
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -19,12 +20,31 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ScoringService_GetCustomerAssessment_FullMethodName = "/potential.scoring.v1.ScoringService/GetCustomerAssessment"
-	ScoringService_GetValueModel_FullMethodName         = "/potential.scoring.v1.ScoringService/GetValueModel"
-	ScoringService_FitValueModel_FullMethodName         = "/potential.scoring.v1.ScoringService/FitValueModel"
-	ScoringService_GetRfmDistribution_FullMethodName    = "/potential.scoring.v1.ScoringService/GetRfmDistribution"
-	ScoringService_GetChurnSummary_FullMethodName       = "/potential.scoring.v1.ScoringService/GetChurnSummary"
-	ScoringService_GetLifecycleSummary_FullMethodName   = "/potential.scoring.v1.ScoringService/GetLifecycleSummary"
+	ScoringService_GetCustomerAssessment_FullMethodName   = "/potential.scoring.v1.ScoringService/GetCustomerAssessment"
+	ScoringService_GetValueModel_FullMethodName           = "/potential.scoring.v1.ScoringService/GetValueModel"
+	ScoringService_FitValueModel_FullMethodName           = "/potential.scoring.v1.ScoringService/FitValueModel"
+	ScoringService_GetRfmDistribution_FullMethodName      = "/potential.scoring.v1.ScoringService/GetRfmDistribution"
+	ScoringService_GetChurnSummary_FullMethodName         = "/potential.scoring.v1.ScoringService/GetChurnSummary"
+	ScoringService_GetLifecycleSummary_FullMethodName     = "/potential.scoring.v1.ScoringService/GetLifecycleSummary"
+	ScoringService_CreateScoringModel_FullMethodName      = "/potential.scoring.v1.ScoringService/CreateScoringModel"
+	ScoringService_GetScoringModel_FullMethodName         = "/potential.scoring.v1.ScoringService/GetScoringModel"
+	ScoringService_ListScoringModels_FullMethodName       = "/potential.scoring.v1.ScoringService/ListScoringModels"
+	ScoringService_DeleteScoringModel_FullMethodName      = "/potential.scoring.v1.ScoringService/DeleteScoringModel"
+	ScoringService_CreateScoringRule_FullMethodName       = "/potential.scoring.v1.ScoringService/CreateScoringRule"
+	ScoringService_GetScoringRule_FullMethodName          = "/potential.scoring.v1.ScoringService/GetScoringRule"
+	ScoringService_ListScoringRules_FullMethodName        = "/potential.scoring.v1.ScoringService/ListScoringRules"
+	ScoringService_ListScoringRuleVersions_FullMethodName = "/potential.scoring.v1.ScoringService/ListScoringRuleVersions"
+	ScoringService_UpdateScoringRule_FullMethodName       = "/potential.scoring.v1.ScoringService/UpdateScoringRule"
+	ScoringService_DeleteScoringRule_FullMethodName       = "/potential.scoring.v1.ScoringService/DeleteScoringRule"
+	ScoringService_PreviewRuleChange_FullMethodName       = "/potential.scoring.v1.ScoringService/PreviewRuleChange"
+	ScoringService_GetScore_FullMethodName                = "/potential.scoring.v1.ScoringService/GetScore"
+	ScoringService_ExplainScore_FullMethodName            = "/potential.scoring.v1.ScoringService/ExplainScore"
+	ScoringService_GetGradingPolicy_FullMethodName        = "/potential.scoring.v1.ScoringService/GetGradingPolicy"
+	ScoringService_UpdateGradingPolicy_FullMethodName     = "/potential.scoring.v1.ScoringService/UpdateGradingPolicy"
+	ScoringService_PreviewPolicyChange_FullMethodName     = "/potential.scoring.v1.ScoringService/PreviewPolicyChange"
+	ScoringService_GetCustomerGrade_FullMethodName        = "/potential.scoring.v1.ScoringService/GetCustomerGrade"
+	ScoringService_ListGradeChanges_FullMethodName        = "/potential.scoring.v1.ScoringService/ListGradeChanges"
+	ScoringService_ListTopCustomers_FullMethodName        = "/potential.scoring.v1.ScoringService/ListTopCustomers"
 )
 
 // ScoringServiceClient is the client API for ScoringService service.
@@ -51,6 +71,58 @@ type ScoringServiceClient interface {
 	// GetLifecycleSummary returns customers per lifecycle stage and the
 	// transitions between stages.
 	GetLifecycleSummary(ctx context.Context, in *GetLifecycleSummaryRequest, opts ...grpc.CallOption) (*GetLifecycleSummaryResponse, error)
+	// CreateScoringModel creates a named set of scoring rules with a score of
+	// its own.
+	CreateScoringModel(ctx context.Context, in *CreateScoringModelRequest, opts ...grpc.CallOption) (*ScoringModel, error)
+	// GetScoringModel returns a scoring model.
+	GetScoringModel(ctx context.Context, in *GetScoringModelRequest, opts ...grpc.CallOption) (*ScoringModel, error)
+	// ListScoringModels returns the tenant's scoring models by name.
+	ListScoringModels(ctx context.Context, in *ListScoringModelsRequest, opts ...grpc.CallOption) (*ListScoringModelsResponse, error)
+	// DeleteScoringModel deletes a model with its rules and points. The model
+	// the grading policy takes engagement from cannot be deleted.
+	DeleteScoringModel(ctx context.Context, in *DeleteScoringModelRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// CreateScoringRule validates a rule (compiling its condition), saves it
+	// and re-scores and re-grades every customer from the stored events.
+	CreateScoringRule(ctx context.Context, in *CreateScoringRuleRequest, opts ...grpc.CallOption) (*ScoringRule, error)
+	// GetScoringRule returns a rule's current version.
+	GetScoringRule(ctx context.Context, in *GetScoringRuleRequest, opts ...grpc.CallOption) (*ScoringRule, error)
+	// ListScoringRules returns the current rules of a model, or of every model.
+	ListScoringRules(ctx context.Context, in *ListScoringRulesRequest, opts ...grpc.CallOption) (*ListScoringRulesResponse, error)
+	// ListScoringRuleVersions returns every version of a rule, oldest first,
+	// a deleted rule's included.
+	ListScoringRuleVersions(ctx context.Context, in *ListScoringRuleVersionsRequest, opts ...grpc.CallOption) (*ListScoringRuleVersionsResponse, error)
+	// UpdateScoringRule saves a rule's next version and re-scores and
+	// re-grades every customer. An invalid change changes nothing.
+	UpdateScoringRule(ctx context.Context, in *UpdateScoringRuleRequest, opts ...grpc.CallOption) (*ScoringRule, error)
+	// DeleteScoringRule deletes a rule; its points leave every ledger.
+	DeleteScoringRule(ctx context.Context, in *DeleteScoringRuleRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// PreviewRuleChange re-scores every customer from the stored events
+	// under the rules as a proposed change would leave them, and grades
+	// them, without saving anything.
+	PreviewRuleChange(ctx context.Context, in *PreviewRuleChangeRequest, opts ...grpc.CallOption) (*GradePreview, error)
+	// GetScore returns a customer's score in a model, now or as of a time:
+	// the sum of the points valid then.
+	GetScore(ctx context.Context, in *GetScoreRequest, opts ...grpc.CallOption) (*Score, error)
+	// ExplainScore returns the score with the ledger entries that make it
+	// up, largest first, with the rules' names and when each expires.
+	ExplainScore(ctx context.Context, in *ExplainScoreRequest, opts ...grpc.CallOption) (*ExplainScoreResponse, error)
+	// GetGradingPolicy returns the tenant's grading policy (the default one
+	// until it sets its own).
+	GetGradingPolicy(ctx context.Context, in *GetGradingPolicyRequest, opts ...grpc.CallOption) (*GradingPolicy, error)
+	// UpdateGradingPolicy saves the policy as its next version and re-grades
+	// every customer. An invalid policy changes nothing.
+	UpdateGradingPolicy(ctx context.Context, in *UpdateGradingPolicyRequest, opts ...grpc.CallOption) (*GradingPolicy, error)
+	// PreviewPolicyChange grades every customer under a proposed policy
+	// without saving anything.
+	PreviewPolicyChange(ctx context.Context, in *PreviewPolicyChangeRequest, opts ...grpc.CallOption) (*GradePreview, error)
+	// GetCustomerGrade grades a customer now and explains the grade.
+	GetCustomerGrade(ctx context.Context, in *GetCustomerGradeRequest, opts ...grpc.CallOption) (*CustomerGrade, error)
+	// ListGradeChanges pages through grade changes, newest first, with what
+	// caused each and why.
+	ListGradeChanges(ctx context.Context, in *ListGradeChangesRequest, opts ...grpc.CallOption) (*ListGradeChangesResponse, error)
+	// ListTopCustomers ranks customers by score, grade, predicted lifetime
+	// value or value at risk.
+	ListTopCustomers(ctx context.Context, in *ListTopCustomersRequest, opts ...grpc.CallOption) (*ListTopCustomersResponse, error)
 }
 
 type scoringServiceClient struct {
@@ -130,6 +202,196 @@ func (c *scoringServiceClient) GetLifecycleSummary(ctx context.Context, in *GetL
 	return out, nil
 }
 
+func (c *scoringServiceClient) CreateScoringModel(ctx context.Context, in *CreateScoringModelRequest, opts ...grpc.CallOption) (*ScoringModel, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScoringModel)
+	err := c.cc.Invoke(ctx, ScoringService_CreateScoringModel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *scoringServiceClient) GetScoringModel(ctx context.Context, in *GetScoringModelRequest, opts ...grpc.CallOption) (*ScoringModel, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScoringModel)
+	err := c.cc.Invoke(ctx, ScoringService_GetScoringModel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *scoringServiceClient) ListScoringModels(ctx context.Context, in *ListScoringModelsRequest, opts ...grpc.CallOption) (*ListScoringModelsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListScoringModelsResponse)
+	err := c.cc.Invoke(ctx, ScoringService_ListScoringModels_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *scoringServiceClient) DeleteScoringModel(ctx context.Context, in *DeleteScoringModelRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, ScoringService_DeleteScoringModel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *scoringServiceClient) CreateScoringRule(ctx context.Context, in *CreateScoringRuleRequest, opts ...grpc.CallOption) (*ScoringRule, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScoringRule)
+	err := c.cc.Invoke(ctx, ScoringService_CreateScoringRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *scoringServiceClient) GetScoringRule(ctx context.Context, in *GetScoringRuleRequest, opts ...grpc.CallOption) (*ScoringRule, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScoringRule)
+	err := c.cc.Invoke(ctx, ScoringService_GetScoringRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *scoringServiceClient) ListScoringRules(ctx context.Context, in *ListScoringRulesRequest, opts ...grpc.CallOption) (*ListScoringRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListScoringRulesResponse)
+	err := c.cc.Invoke(ctx, ScoringService_ListScoringRules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *scoringServiceClient) ListScoringRuleVersions(ctx context.Context, in *ListScoringRuleVersionsRequest, opts ...grpc.CallOption) (*ListScoringRuleVersionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListScoringRuleVersionsResponse)
+	err := c.cc.Invoke(ctx, ScoringService_ListScoringRuleVersions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *scoringServiceClient) UpdateScoringRule(ctx context.Context, in *UpdateScoringRuleRequest, opts ...grpc.CallOption) (*ScoringRule, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScoringRule)
+	err := c.cc.Invoke(ctx, ScoringService_UpdateScoringRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *scoringServiceClient) DeleteScoringRule(ctx context.Context, in *DeleteScoringRuleRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, ScoringService_DeleteScoringRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *scoringServiceClient) PreviewRuleChange(ctx context.Context, in *PreviewRuleChangeRequest, opts ...grpc.CallOption) (*GradePreview, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GradePreview)
+	err := c.cc.Invoke(ctx, ScoringService_PreviewRuleChange_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *scoringServiceClient) GetScore(ctx context.Context, in *GetScoreRequest, opts ...grpc.CallOption) (*Score, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Score)
+	err := c.cc.Invoke(ctx, ScoringService_GetScore_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *scoringServiceClient) ExplainScore(ctx context.Context, in *ExplainScoreRequest, opts ...grpc.CallOption) (*ExplainScoreResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExplainScoreResponse)
+	err := c.cc.Invoke(ctx, ScoringService_ExplainScore_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *scoringServiceClient) GetGradingPolicy(ctx context.Context, in *GetGradingPolicyRequest, opts ...grpc.CallOption) (*GradingPolicy, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GradingPolicy)
+	err := c.cc.Invoke(ctx, ScoringService_GetGradingPolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *scoringServiceClient) UpdateGradingPolicy(ctx context.Context, in *UpdateGradingPolicyRequest, opts ...grpc.CallOption) (*GradingPolicy, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GradingPolicy)
+	err := c.cc.Invoke(ctx, ScoringService_UpdateGradingPolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *scoringServiceClient) PreviewPolicyChange(ctx context.Context, in *PreviewPolicyChangeRequest, opts ...grpc.CallOption) (*GradePreview, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GradePreview)
+	err := c.cc.Invoke(ctx, ScoringService_PreviewPolicyChange_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *scoringServiceClient) GetCustomerGrade(ctx context.Context, in *GetCustomerGradeRequest, opts ...grpc.CallOption) (*CustomerGrade, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CustomerGrade)
+	err := c.cc.Invoke(ctx, ScoringService_GetCustomerGrade_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *scoringServiceClient) ListGradeChanges(ctx context.Context, in *ListGradeChangesRequest, opts ...grpc.CallOption) (*ListGradeChangesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListGradeChangesResponse)
+	err := c.cc.Invoke(ctx, ScoringService_ListGradeChanges_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *scoringServiceClient) ListTopCustomers(ctx context.Context, in *ListTopCustomersRequest, opts ...grpc.CallOption) (*ListTopCustomersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTopCustomersResponse)
+	err := c.cc.Invoke(ctx, ScoringService_ListTopCustomers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ScoringServiceServer is the server API for ScoringService service.
 // All implementations must embed UnimplementedScoringServiceServer
 // for forward compatibility.
@@ -154,6 +416,58 @@ type ScoringServiceServer interface {
 	// GetLifecycleSummary returns customers per lifecycle stage and the
 	// transitions between stages.
 	GetLifecycleSummary(context.Context, *GetLifecycleSummaryRequest) (*GetLifecycleSummaryResponse, error)
+	// CreateScoringModel creates a named set of scoring rules with a score of
+	// its own.
+	CreateScoringModel(context.Context, *CreateScoringModelRequest) (*ScoringModel, error)
+	// GetScoringModel returns a scoring model.
+	GetScoringModel(context.Context, *GetScoringModelRequest) (*ScoringModel, error)
+	// ListScoringModels returns the tenant's scoring models by name.
+	ListScoringModels(context.Context, *ListScoringModelsRequest) (*ListScoringModelsResponse, error)
+	// DeleteScoringModel deletes a model with its rules and points. The model
+	// the grading policy takes engagement from cannot be deleted.
+	DeleteScoringModel(context.Context, *DeleteScoringModelRequest) (*emptypb.Empty, error)
+	// CreateScoringRule validates a rule (compiling its condition), saves it
+	// and re-scores and re-grades every customer from the stored events.
+	CreateScoringRule(context.Context, *CreateScoringRuleRequest) (*ScoringRule, error)
+	// GetScoringRule returns a rule's current version.
+	GetScoringRule(context.Context, *GetScoringRuleRequest) (*ScoringRule, error)
+	// ListScoringRules returns the current rules of a model, or of every model.
+	ListScoringRules(context.Context, *ListScoringRulesRequest) (*ListScoringRulesResponse, error)
+	// ListScoringRuleVersions returns every version of a rule, oldest first,
+	// a deleted rule's included.
+	ListScoringRuleVersions(context.Context, *ListScoringRuleVersionsRequest) (*ListScoringRuleVersionsResponse, error)
+	// UpdateScoringRule saves a rule's next version and re-scores and
+	// re-grades every customer. An invalid change changes nothing.
+	UpdateScoringRule(context.Context, *UpdateScoringRuleRequest) (*ScoringRule, error)
+	// DeleteScoringRule deletes a rule; its points leave every ledger.
+	DeleteScoringRule(context.Context, *DeleteScoringRuleRequest) (*emptypb.Empty, error)
+	// PreviewRuleChange re-scores every customer from the stored events
+	// under the rules as a proposed change would leave them, and grades
+	// them, without saving anything.
+	PreviewRuleChange(context.Context, *PreviewRuleChangeRequest) (*GradePreview, error)
+	// GetScore returns a customer's score in a model, now or as of a time:
+	// the sum of the points valid then.
+	GetScore(context.Context, *GetScoreRequest) (*Score, error)
+	// ExplainScore returns the score with the ledger entries that make it
+	// up, largest first, with the rules' names and when each expires.
+	ExplainScore(context.Context, *ExplainScoreRequest) (*ExplainScoreResponse, error)
+	// GetGradingPolicy returns the tenant's grading policy (the default one
+	// until it sets its own).
+	GetGradingPolicy(context.Context, *GetGradingPolicyRequest) (*GradingPolicy, error)
+	// UpdateGradingPolicy saves the policy as its next version and re-grades
+	// every customer. An invalid policy changes nothing.
+	UpdateGradingPolicy(context.Context, *UpdateGradingPolicyRequest) (*GradingPolicy, error)
+	// PreviewPolicyChange grades every customer under a proposed policy
+	// without saving anything.
+	PreviewPolicyChange(context.Context, *PreviewPolicyChangeRequest) (*GradePreview, error)
+	// GetCustomerGrade grades a customer now and explains the grade.
+	GetCustomerGrade(context.Context, *GetCustomerGradeRequest) (*CustomerGrade, error)
+	// ListGradeChanges pages through grade changes, newest first, with what
+	// caused each and why.
+	ListGradeChanges(context.Context, *ListGradeChangesRequest) (*ListGradeChangesResponse, error)
+	// ListTopCustomers ranks customers by score, grade, predicted lifetime
+	// value or value at risk.
+	ListTopCustomers(context.Context, *ListTopCustomersRequest) (*ListTopCustomersResponse, error)
 	mustEmbedUnimplementedScoringServiceServer()
 }
 
@@ -181,6 +495,63 @@ func (UnimplementedScoringServiceServer) GetChurnSummary(context.Context, *GetCh
 }
 func (UnimplementedScoringServiceServer) GetLifecycleSummary(context.Context, *GetLifecycleSummaryRequest) (*GetLifecycleSummaryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetLifecycleSummary not implemented")
+}
+func (UnimplementedScoringServiceServer) CreateScoringModel(context.Context, *CreateScoringModelRequest) (*ScoringModel, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateScoringModel not implemented")
+}
+func (UnimplementedScoringServiceServer) GetScoringModel(context.Context, *GetScoringModelRequest) (*ScoringModel, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetScoringModel not implemented")
+}
+func (UnimplementedScoringServiceServer) ListScoringModels(context.Context, *ListScoringModelsRequest) (*ListScoringModelsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListScoringModels not implemented")
+}
+func (UnimplementedScoringServiceServer) DeleteScoringModel(context.Context, *DeleteScoringModelRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteScoringModel not implemented")
+}
+func (UnimplementedScoringServiceServer) CreateScoringRule(context.Context, *CreateScoringRuleRequest) (*ScoringRule, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateScoringRule not implemented")
+}
+func (UnimplementedScoringServiceServer) GetScoringRule(context.Context, *GetScoringRuleRequest) (*ScoringRule, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetScoringRule not implemented")
+}
+func (UnimplementedScoringServiceServer) ListScoringRules(context.Context, *ListScoringRulesRequest) (*ListScoringRulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListScoringRules not implemented")
+}
+func (UnimplementedScoringServiceServer) ListScoringRuleVersions(context.Context, *ListScoringRuleVersionsRequest) (*ListScoringRuleVersionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListScoringRuleVersions not implemented")
+}
+func (UnimplementedScoringServiceServer) UpdateScoringRule(context.Context, *UpdateScoringRuleRequest) (*ScoringRule, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateScoringRule not implemented")
+}
+func (UnimplementedScoringServiceServer) DeleteScoringRule(context.Context, *DeleteScoringRuleRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteScoringRule not implemented")
+}
+func (UnimplementedScoringServiceServer) PreviewRuleChange(context.Context, *PreviewRuleChangeRequest) (*GradePreview, error) {
+	return nil, status.Error(codes.Unimplemented, "method PreviewRuleChange not implemented")
+}
+func (UnimplementedScoringServiceServer) GetScore(context.Context, *GetScoreRequest) (*Score, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetScore not implemented")
+}
+func (UnimplementedScoringServiceServer) ExplainScore(context.Context, *ExplainScoreRequest) (*ExplainScoreResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExplainScore not implemented")
+}
+func (UnimplementedScoringServiceServer) GetGradingPolicy(context.Context, *GetGradingPolicyRequest) (*GradingPolicy, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetGradingPolicy not implemented")
+}
+func (UnimplementedScoringServiceServer) UpdateGradingPolicy(context.Context, *UpdateGradingPolicyRequest) (*GradingPolicy, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateGradingPolicy not implemented")
+}
+func (UnimplementedScoringServiceServer) PreviewPolicyChange(context.Context, *PreviewPolicyChangeRequest) (*GradePreview, error) {
+	return nil, status.Error(codes.Unimplemented, "method PreviewPolicyChange not implemented")
+}
+func (UnimplementedScoringServiceServer) GetCustomerGrade(context.Context, *GetCustomerGradeRequest) (*CustomerGrade, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCustomerGrade not implemented")
+}
+func (UnimplementedScoringServiceServer) ListGradeChanges(context.Context, *ListGradeChangesRequest) (*ListGradeChangesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListGradeChanges not implemented")
+}
+func (UnimplementedScoringServiceServer) ListTopCustomers(context.Context, *ListTopCustomersRequest) (*ListTopCustomersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTopCustomers not implemented")
 }
 func (UnimplementedScoringServiceServer) mustEmbedUnimplementedScoringServiceServer() {}
 func (UnimplementedScoringServiceServer) testEmbeddedByValue()                        {}
@@ -304,6 +675,348 @@ func _ScoringService_GetLifecycleSummary_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ScoringService_CreateScoringModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateScoringModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).CreateScoringModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_CreateScoringModel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).CreateScoringModel(ctx, req.(*CreateScoringModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ScoringService_GetScoringModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetScoringModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).GetScoringModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_GetScoringModel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).GetScoringModel(ctx, req.(*GetScoringModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ScoringService_ListScoringModels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListScoringModelsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).ListScoringModels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_ListScoringModels_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).ListScoringModels(ctx, req.(*ListScoringModelsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ScoringService_DeleteScoringModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteScoringModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).DeleteScoringModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_DeleteScoringModel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).DeleteScoringModel(ctx, req.(*DeleteScoringModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ScoringService_CreateScoringRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateScoringRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).CreateScoringRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_CreateScoringRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).CreateScoringRule(ctx, req.(*CreateScoringRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ScoringService_GetScoringRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetScoringRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).GetScoringRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_GetScoringRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).GetScoringRule(ctx, req.(*GetScoringRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ScoringService_ListScoringRules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListScoringRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).ListScoringRules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_ListScoringRules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).ListScoringRules(ctx, req.(*ListScoringRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ScoringService_ListScoringRuleVersions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListScoringRuleVersionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).ListScoringRuleVersions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_ListScoringRuleVersions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).ListScoringRuleVersions(ctx, req.(*ListScoringRuleVersionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ScoringService_UpdateScoringRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateScoringRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).UpdateScoringRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_UpdateScoringRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).UpdateScoringRule(ctx, req.(*UpdateScoringRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ScoringService_DeleteScoringRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteScoringRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).DeleteScoringRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_DeleteScoringRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).DeleteScoringRule(ctx, req.(*DeleteScoringRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ScoringService_PreviewRuleChange_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PreviewRuleChangeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).PreviewRuleChange(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_PreviewRuleChange_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).PreviewRuleChange(ctx, req.(*PreviewRuleChangeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ScoringService_GetScore_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetScoreRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).GetScore(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_GetScore_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).GetScore(ctx, req.(*GetScoreRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ScoringService_ExplainScore_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExplainScoreRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).ExplainScore(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_ExplainScore_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).ExplainScore(ctx, req.(*ExplainScoreRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ScoringService_GetGradingPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetGradingPolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).GetGradingPolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_GetGradingPolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).GetGradingPolicy(ctx, req.(*GetGradingPolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ScoringService_UpdateGradingPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateGradingPolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).UpdateGradingPolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_UpdateGradingPolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).UpdateGradingPolicy(ctx, req.(*UpdateGradingPolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ScoringService_PreviewPolicyChange_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PreviewPolicyChangeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).PreviewPolicyChange(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_PreviewPolicyChange_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).PreviewPolicyChange(ctx, req.(*PreviewPolicyChangeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ScoringService_GetCustomerGrade_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCustomerGradeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).GetCustomerGrade(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_GetCustomerGrade_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).GetCustomerGrade(ctx, req.(*GetCustomerGradeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ScoringService_ListGradeChanges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListGradeChangesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).ListGradeChanges(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_ListGradeChanges_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).ListGradeChanges(ctx, req.(*ListGradeChangesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ScoringService_ListTopCustomers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTopCustomersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).ListTopCustomers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_ListTopCustomers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).ListTopCustomers(ctx, req.(*ListTopCustomersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ScoringService_ServiceDesc is the grpc.ServiceDesc for ScoringService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -330,6 +1043,82 @@ var ScoringService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetLifecycleSummary",
 			Handler:    _ScoringService_GetLifecycleSummary_Handler,
+		},
+		{
+			MethodName: "CreateScoringModel",
+			Handler:    _ScoringService_CreateScoringModel_Handler,
+		},
+		{
+			MethodName: "GetScoringModel",
+			Handler:    _ScoringService_GetScoringModel_Handler,
+		},
+		{
+			MethodName: "ListScoringModels",
+			Handler:    _ScoringService_ListScoringModels_Handler,
+		},
+		{
+			MethodName: "DeleteScoringModel",
+			Handler:    _ScoringService_DeleteScoringModel_Handler,
+		},
+		{
+			MethodName: "CreateScoringRule",
+			Handler:    _ScoringService_CreateScoringRule_Handler,
+		},
+		{
+			MethodName: "GetScoringRule",
+			Handler:    _ScoringService_GetScoringRule_Handler,
+		},
+		{
+			MethodName: "ListScoringRules",
+			Handler:    _ScoringService_ListScoringRules_Handler,
+		},
+		{
+			MethodName: "ListScoringRuleVersions",
+			Handler:    _ScoringService_ListScoringRuleVersions_Handler,
+		},
+		{
+			MethodName: "UpdateScoringRule",
+			Handler:    _ScoringService_UpdateScoringRule_Handler,
+		},
+		{
+			MethodName: "DeleteScoringRule",
+			Handler:    _ScoringService_DeleteScoringRule_Handler,
+		},
+		{
+			MethodName: "PreviewRuleChange",
+			Handler:    _ScoringService_PreviewRuleChange_Handler,
+		},
+		{
+			MethodName: "GetScore",
+			Handler:    _ScoringService_GetScore_Handler,
+		},
+		{
+			MethodName: "ExplainScore",
+			Handler:    _ScoringService_ExplainScore_Handler,
+		},
+		{
+			MethodName: "GetGradingPolicy",
+			Handler:    _ScoringService_GetGradingPolicy_Handler,
+		},
+		{
+			MethodName: "UpdateGradingPolicy",
+			Handler:    _ScoringService_UpdateGradingPolicy_Handler,
+		},
+		{
+			MethodName: "PreviewPolicyChange",
+			Handler:    _ScoringService_PreviewPolicyChange_Handler,
+		},
+		{
+			MethodName: "GetCustomerGrade",
+			Handler:    _ScoringService_GetCustomerGrade_Handler,
+		},
+		{
+			MethodName: "ListGradeChanges",
+			Handler:    _ScoringService_ListGradeChanges_Handler,
+		},
+		{
+			MethodName: "ListTopCustomers",
+			Handler:    _ScoringService_ListTopCustomers_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

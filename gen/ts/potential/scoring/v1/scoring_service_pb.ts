@@ -6,10 +6,14 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
 import { file_google_api_field_behavior } from "../../../google/api/field_behavior_pb.js";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { EmptySchema, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_empty, file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { ChurnLevel, ChurnReason, CustomerAssessmentSchema, LifecycleStage, RfmSegment } from "./assessment_pb.js";
 import { file_potential_scoring_v1_assessment } from "./assessment_pb.js";
+import type { CustomerGradeSchema, GradeChange, GradePreviewSchema, GradingPolicy, GradingPolicySchema, TopCustomer, TopCustomerOrder } from "./grading_pb.js";
+import { file_potential_scoring_v1_grading } from "./grading_pb.js";
+import type { LedgerEntry, Score, ScoreSchema, ScoringModel, ScoringModelSchema, ScoringRule, ScoringRuleSchema } from "./rules_pb.js";
+import { file_potential_scoring_v1_rules } from "./rules_pb.js";
 import type { ValueModel, ValueModelSchema, ValueSettings } from "./value_model_pb.js";
 import { file_potential_scoring_v1_value_model } from "./value_model_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -18,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file potential/scoring/v1/scoring_service.proto.
  */
 export const file_potential_scoring_v1_scoring_service: GenFile = /*@__PURE__*/
-  fileDesc("Cipwb3RlbnRpYWwvc2NvcmluZy92MS9zY29yaW5nX3NlcnZpY2UucHJvdG8SFHBvdGVudGlhbC5zY29yaW5nLnYxInAKHEdldEN1c3RvbWVyQXNzZXNzbWVudFJlcXVlc3QSHwoLY3VzdG9tZXJfaWQYASABKAlCCLpIBXIDsAEBSAASIQoLZXh0ZXJuYWxfaWQYAiABKAlCCrpIB3IFEAEYgAFIAEIMCgNyZWYSBbpIAggBIhYKFEdldFZhbHVlTW9kZWxSZXF1ZXN0IsoBChRGaXRWYWx1ZU1vZGVsUmVxdWVzdBIzCg9vYnNlcnZhdGlvbl9lbmQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2hvbGRvdXRfZW5kGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1CghzZXR0aW5ncxgDIAEoCzIjLnBvdGVudGlhbC5zY29yaW5nLnYxLlZhbHVlU2V0dGluZ3MSFQoNc2tpcF9yZWFzc2VzcxgEIAEoCCKLAQoVRml0VmFsdWVNb2RlbFJlc3BvbnNlEjUKCHByb2dyZXNzGAEgASgLMiEucG90ZW50aWFsLnNjb3JpbmcudjEuRml0UHJvZ3Jlc3NIABIxCgVtb2RlbBgCIAEoCzIgLnBvdGVudGlhbC5zY29yaW5nLnYxLlZhbHVlTW9kZWxIAEIICgZyZXN1bHQiOQoLRml0UHJvZ3Jlc3MSDQoFc3RhZ2UYASABKAkSDAoEZG9uZRgCIAEoAxINCgV0b3RhbBgDIAEoAyIbChlHZXRSZm1EaXN0cmlidXRpb25SZXF1ZXN0IqUBChpHZXRSZm1EaXN0cmlidXRpb25SZXNwb25zZRIWCgljdXN0b21lcnMYASABKANCA+BBAxI0CgRncmlkGAIgAygLMiEucG90ZW50aWFsLnNjb3JpbmcudjEuUmZtR3JpZENlbGxCA+BBAxI5CghzZWdtZW50cxgDIAMoCzIiLnBvdGVudGlhbC5zY29yaW5nLnYxLlNlZ21lbnRDb3VudEID4EEDIlAKC1JmbUdyaWRDZWxsEhUKDXJlY2VuY3lfc2NvcmUYASABKAUSFwoPZnJlcXVlbmN5X3Njb3JlGAIgASgFEhEKCWN1c3RvbWVycxgDIAEoAyJUCgxTZWdtZW50Q291bnQSMQoHc2VnbWVudBgBIAEoDjIgLnBvdGVudGlhbC5zY29yaW5nLnYxLlJmbVNlZ21lbnQSEQoJY3VzdG9tZXJzGAIgASgDIhgKFkdldENodXJuU3VtbWFyeVJlcXVlc3QilwEKF0dldENodXJuU3VtbWFyeVJlc3BvbnNlEjwKBmxldmVscxgBIAMoCzInLnBvdGVudGlhbC5zY29yaW5nLnYxLkNodXJuTGV2ZWxTdW1tYXJ5QgPgQQMSPgoHcmVhc29ucxgCIAMoCzIoLnBvdGVudGlhbC5zY29yaW5nLnYxLkNodXJuUmVhc29uU3VtbWFyeUID4EEDIocBChFDaHVybkxldmVsU3VtbWFyeRIvCgVsZXZlbBgBIAEoDjIgLnBvdGVudGlhbC5zY29yaW5nLnYxLkNodXJuTGV2ZWwSEQoJY3VzdG9tZXJzGAIgASgDEhcKD3ByZWRpY3RlZF92YWx1ZRgDIAEoCRIVCg12YWx1ZV9hdF9yaXNrGAQgASgJIooBChJDaHVyblJlYXNvblN1bW1hcnkSMQoGcmVhc29uGAEgASgOMiEucG90ZW50aWFsLnNjb3JpbmcudjEuQ2h1cm5SZWFzb24SEQoJY3VzdG9tZXJzGAIgASgDEhcKD3ByZWRpY3RlZF92YWx1ZRgDIAEoCRIVCg12YWx1ZV9hdF9yaXNrGAQgASgJIhwKGkdldExpZmVjeWNsZVN1bW1hcnlSZXF1ZXN0IpUBChtHZXRMaWZlY3ljbGVTdW1tYXJ5UmVzcG9uc2USNQoGc3RhZ2VzGAEgAygLMiAucG90ZW50aWFsLnNjb3JpbmcudjEuU3RhZ2VDb3VudEID4EEDEj8KC3RyYW5zaXRpb25zGAIgAygLMiUucG90ZW50aWFsLnNjb3JpbmcudjEuU3RhZ2VUcmFuc2l0aW9uQgPgQQMiVAoKU3RhZ2VDb3VudBIzCgVzdGFnZRgBIAEoDjIkLnBvdGVudGlhbC5zY29yaW5nLnYxLkxpZmVjeWNsZVN0YWdlEhEKCWN1c3RvbWVycxgCIAEoAyKGAQoPU3RhZ2VUcmFuc2l0aW9uEjIKBGZyb20YASABKA4yJC5wb3RlbnRpYWwuc2NvcmluZy52MS5MaWZlY3ljbGVTdGFnZRIwCgJ0bxgCIAEoDjIkLnBvdGVudGlhbC5zY29yaW5nLnYxLkxpZmVjeWNsZVN0YWdlEg0KBWNvdW50GAMgASgDMtAFCg5TY29yaW5nU2VydmljZRJ6ChVHZXRDdXN0b21lckFzc2Vzc21lbnQSMi5wb3RlbnRpYWwuc2NvcmluZy52MS5HZXRDdXN0b21lckFzc2Vzc21lbnRSZXF1ZXN0GigucG90ZW50aWFsLnNjb3JpbmcudjEuQ3VzdG9tZXJBc3Nlc3NtZW50IgOQAgISYgoNR2V0VmFsdWVNb2RlbBIqLnBvdGVudGlhbC5zY29yaW5nLnYxLkdldFZhbHVlTW9kZWxSZXF1ZXN0GiAucG90ZW50aWFsLnNjb3JpbmcudjEuVmFsdWVNb2RlbCIDkAIBEmoKDUZpdFZhbHVlTW9kZWwSKi5wb3RlbnRpYWwuc2NvcmluZy52MS5GaXRWYWx1ZU1vZGVsUmVxdWVzdBorLnBvdGVudGlhbC5zY29yaW5nLnYxLkZpdFZhbHVlTW9kZWxSZXNwb25zZTABEnwKEkdldFJmbURpc3RyaWJ1dGlvbhIvLnBvdGVudGlhbC5zY29yaW5nLnYxLkdldFJmbURpc3RyaWJ1dGlvblJlcXVlc3QaMC5wb3RlbnRpYWwuc2NvcmluZy52MS5HZXRSZm1EaXN0cmlidXRpb25SZXNwb25zZSIDkAIBEnMKD0dldENodXJuU3VtbWFyeRIsLnBvdGVudGlhbC5zY29yaW5nLnYxLkdldENodXJuU3VtbWFyeVJlcXVlc3QaLS5wb3RlbnRpYWwuc2NvcmluZy52MS5HZXRDaHVyblN1bW1hcnlSZXNwb25zZSIDkAIBEn8KE0dldExpZmVjeWNsZVN1bW1hcnkSMC5wb3RlbnRpYWwuc2NvcmluZy52MS5HZXRMaWZlY3ljbGVTdW1tYXJ5UmVxdWVzdBoxLnBvdGVudGlhbC5zY29yaW5nLnYxLkdldExpZmVjeWNsZVN1bW1hcnlSZXNwb25zZSIDkAIBQukBChhjb20ucG90ZW50aWFsLnNjb3JpbmcudjFCE1Njb3JpbmdTZXJ2aWNlUHJvdG9QAVpGZ2l0aHViLmNvbS9wb3RlbnRpYWxocS9wb3RlbnRpYWwvZ2VuL2dvL3BvdGVudGlhbC9zY29yaW5nL3YxO3Njb3Jpbmd2MaICA1BTWKoCFFBvdGVudGlhbC5TY29yaW5nLlYxygIUUG90ZW50aWFsXFNjb3JpbmdcVjHiAiBQb3RlbnRpYWxcU2NvcmluZ1xWMVxHUEJNZXRhZGF0YeoCFlBvdGVudGlhbDo6U2NvcmluZzo6VjFiBnByb3RvMw", [file_buf_validate_validate, file_google_api_field_behavior, file_google_protobuf_timestamp, file_potential_scoring_v1_assessment, file_potential_scoring_v1_value_model]);
+  fileDesc("Cipwb3RlbnRpYWwvc2NvcmluZy92MS9zY29yaW5nX3NlcnZpY2UucHJvdG8SFHBvdGVudGlhbC5zY29yaW5nLnYxInAKHEdldEN1c3RvbWVyQXNzZXNzbWVudFJlcXVlc3QSHwoLY3VzdG9tZXJfaWQYASABKAlCCLpIBXIDsAEBSAASIQoLZXh0ZXJuYWxfaWQYAiABKAlCCrpIB3IFEAEYgAFIAEIMCgNyZWYSBbpIAggBIhYKFEdldFZhbHVlTW9kZWxSZXF1ZXN0IsoBChRGaXRWYWx1ZU1vZGVsUmVxdWVzdBIzCg9vYnNlcnZhdGlvbl9lbmQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2hvbGRvdXRfZW5kGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1CghzZXR0aW5ncxgDIAEoCzIjLnBvdGVudGlhbC5zY29yaW5nLnYxLlZhbHVlU2V0dGluZ3MSFQoNc2tpcF9yZWFzc2VzcxgEIAEoCCKLAQoVRml0VmFsdWVNb2RlbFJlc3BvbnNlEjUKCHByb2dyZXNzGAEgASgLMiEucG90ZW50aWFsLnNjb3JpbmcudjEuRml0UHJvZ3Jlc3NIABIxCgVtb2RlbBgCIAEoCzIgLnBvdGVudGlhbC5zY29yaW5nLnYxLlZhbHVlTW9kZWxIAEIICgZyZXN1bHQiOQoLRml0UHJvZ3Jlc3MSDQoFc3RhZ2UYASABKAkSDAoEZG9uZRgCIAEoAxINCgV0b3RhbBgDIAEoAyIbChlHZXRSZm1EaXN0cmlidXRpb25SZXF1ZXN0IqUBChpHZXRSZm1EaXN0cmlidXRpb25SZXNwb25zZRIWCgljdXN0b21lcnMYASABKANCA+BBAxI0CgRncmlkGAIgAygLMiEucG90ZW50aWFsLnNjb3JpbmcudjEuUmZtR3JpZENlbGxCA+BBAxI5CghzZWdtZW50cxgDIAMoCzIiLnBvdGVudGlhbC5zY29yaW5nLnYxLlNlZ21lbnRDb3VudEID4EEDIlAKC1JmbUdyaWRDZWxsEhUKDXJlY2VuY3lfc2NvcmUYASABKAUSFwoPZnJlcXVlbmN5X3Njb3JlGAIgASgFEhEKCWN1c3RvbWVycxgDIAEoAyJUCgxTZWdtZW50Q291bnQSMQoHc2VnbWVudBgBIAEoDjIgLnBvdGVudGlhbC5zY29yaW5nLnYxLlJmbVNlZ21lbnQSEQoJY3VzdG9tZXJzGAIgASgDIhgKFkdldENodXJuU3VtbWFyeVJlcXVlc3QilwEKF0dldENodXJuU3VtbWFyeVJlc3BvbnNlEjwKBmxldmVscxgBIAMoCzInLnBvdGVudGlhbC5zY29yaW5nLnYxLkNodXJuTGV2ZWxTdW1tYXJ5QgPgQQMSPgoHcmVhc29ucxgCIAMoCzIoLnBvdGVudGlhbC5zY29yaW5nLnYxLkNodXJuUmVhc29uU3VtbWFyeUID4EEDIocBChFDaHVybkxldmVsU3VtbWFyeRIvCgVsZXZlbBgBIAEoDjIgLnBvdGVudGlhbC5zY29yaW5nLnYxLkNodXJuTGV2ZWwSEQoJY3VzdG9tZXJzGAIgASgDEhcKD3ByZWRpY3RlZF92YWx1ZRgDIAEoCRIVCg12YWx1ZV9hdF9yaXNrGAQgASgJIooBChJDaHVyblJlYXNvblN1bW1hcnkSMQoGcmVhc29uGAEgASgOMiEucG90ZW50aWFsLnNjb3JpbmcudjEuQ2h1cm5SZWFzb24SEQoJY3VzdG9tZXJzGAIgASgDEhcKD3ByZWRpY3RlZF92YWx1ZRgDIAEoCRIVCg12YWx1ZV9hdF9yaXNrGAQgASgJIhwKGkdldExpZmVjeWNsZVN1bW1hcnlSZXF1ZXN0IpUBChtHZXRMaWZlY3ljbGVTdW1tYXJ5UmVzcG9uc2USNQoGc3RhZ2VzGAEgAygLMiAucG90ZW50aWFsLnNjb3JpbmcudjEuU3RhZ2VDb3VudEID4EEDEj8KC3RyYW5zaXRpb25zGAIgAygLMiUucG90ZW50aWFsLnNjb3JpbmcudjEuU3RhZ2VUcmFuc2l0aW9uQgPgQQMiVAoKU3RhZ2VDb3VudBIzCgVzdGFnZRgBIAEoDjIkLnBvdGVudGlhbC5zY29yaW5nLnYxLkxpZmVjeWNsZVN0YWdlEhEKCWN1c3RvbWVycxgCIAEoAyKGAQoPU3RhZ2VUcmFuc2l0aW9uEjIKBGZyb20YASABKA4yJC5wb3RlbnRpYWwuc2NvcmluZy52MS5MaWZlY3ljbGVTdGFnZRIwCgJ0bxgCIAEoDjIkLnBvdGVudGlhbC5zY29yaW5nLnYxLkxpZmVjeWNsZVN0YWdlEg0KBWNvdW50GAMgASgDIlkKGUNyZWF0ZVNjb3JpbmdNb2RlbFJlcXVlc3QSPAoFbW9kZWwYASABKAsyIi5wb3RlbnRpYWwuc2NvcmluZy52MS5TY29yaW5nTW9kZWxCCeBBArpIA8gBASIuChZHZXRTY29yaW5nTW9kZWxSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABASIaChhMaXN0U2NvcmluZ01vZGVsc1JlcXVlc3QiTwoZTGlzdFNjb3JpbmdNb2RlbHNSZXNwb25zZRIyCgZtb2RlbHMYASADKAsyIi5wb3RlbnRpYWwuc2NvcmluZy52MS5TY29yaW5nTW9kZWwiMQoZRGVsZXRlU2NvcmluZ01vZGVsUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiVgoYQ3JlYXRlU2NvcmluZ1J1bGVSZXF1ZXN0EjoKBHJ1bGUYASABKAsyIS5wb3RlbnRpYWwuc2NvcmluZy52MS5TY29yaW5nUnVsZUIJ4EECukgDyAEBIi0KFUdldFNjb3JpbmdSdWxlUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiOAoXTGlzdFNjb3JpbmdSdWxlc1JlcXVlc3QSHQoIbW9kZWxfaWQYASABKAlCC7pICNgBAXIDsAEBIkwKGExpc3RTY29yaW5nUnVsZXNSZXNwb25zZRIwCgVydWxlcxgBIAMoCzIhLnBvdGVudGlhbC5zY29yaW5nLnYxLlNjb3JpbmdSdWxlIjYKHkxpc3RTY29yaW5nUnVsZVZlcnNpb25zUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiVgofTGlzdFNjb3JpbmdSdWxlVmVyc2lvbnNSZXNwb25zZRIzCgh2ZXJzaW9ucxgBIAMoCzIhLnBvdGVudGlhbC5zY29yaW5nLnYxLlNjb3JpbmdSdWxlIocBChhVcGRhdGVTY29yaW5nUnVsZVJlcXVlc3QSOgoEcnVsZRgBIAEoCzIhLnBvdGVudGlhbC5zY29yaW5nLnYxLlNjb3JpbmdSdWxlQgngQQK6SAPIAQESLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIj4KGERlbGV0ZVNjb3JpbmdSdWxlUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESDAoEZXRhZxgCIAEoCSLGAQoYUHJldmlld1J1bGVDaGFuZ2VSZXF1ZXN0EjMKBmNyZWF0ZRgBIAEoCzIhLnBvdGVudGlhbC5zY29yaW5nLnYxLlNjb3JpbmdSdWxlSAASQAoGdXBkYXRlGAIgASgLMi4ucG90ZW50aWFsLnNjb3JpbmcudjEuVXBkYXRlU2NvcmluZ1J1bGVSZXF1ZXN0SAASIgoOZGVsZXRlX3J1bGVfaWQYAyABKAlCCLpIBXIDsAEBSABCDwoGY2hhbmdlEgW6SAIIASKtAQoPR2V0U2NvcmVSZXF1ZXN0Eh8KC2N1c3RvbWVyX2lkGAEgASgJQgi6SAVyA7ABAUgAEiEKC2V4dGVybmFsX2lkGAIgASgJQgq6SAdyBRABGIABSAASHQoIbW9kZWxfaWQYAyABKAlCC7pICNgBAXIDsAEBEikKBWFzX29mGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIMCgNyZWYSBbpIAggBIrEBChNFeHBsYWluU2NvcmVSZXF1ZXN0Eh8KC2N1c3RvbWVyX2lkGAEgASgJQgi6SAVyA7ABAUgAEiEKC2V4dGVybmFsX2lkGAIgASgJQgq6SAdyBRABGIABSAASHQoIbW9kZWxfaWQYAyABKAlCC7pICNgBAXIDsAEBEikKBWFzX29mGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIMCgNyZWYSBbpIAggBInYKFEV4cGxhaW5TY29yZVJlc3BvbnNlEioKBXNjb3JlGAEgASgLMhsucG90ZW50aWFsLnNjb3JpbmcudjEuU2NvcmUSMgoHZW50cmllcxgCIAMoCzIhLnBvdGVudGlhbC5zY29yaW5nLnYxLkxlZGdlckVudHJ5IhkKF0dldEdyYWRpbmdQb2xpY3lSZXF1ZXN0IlwKGlVwZGF0ZUdyYWRpbmdQb2xpY3lSZXF1ZXN0Ej4KBnBvbGljeRgBIAEoCzIjLnBvdGVudGlhbC5zY29yaW5nLnYxLkdyYWRpbmdQb2xpY3lCCeBBArpIA8gBASJcChpQcmV2aWV3UG9saWN5Q2hhbmdlUmVxdWVzdBI+CgZwb2xpY3kYASABKAsyIy5wb3RlbnRpYWwuc2NvcmluZy52MS5HcmFkaW5nUG9saWN5QgngQQK6SAPIAQEiawoXR2V0Q3VzdG9tZXJHcmFkZVJlcXVlc3QSHwoLY3VzdG9tZXJfaWQYASABKAlCCLpIBXIDsAEBSAASIQoLZXh0ZXJuYWxfaWQYAiABKAlCCrpIB3IFEAEYgAFIAEIMCgNyZWYSBbpIAggBIp4BChdMaXN0R3JhZGVDaGFuZ2VzUmVxdWVzdBIfCgtjdXN0b21lcl9pZBgBIAEoCUIIukgFcgOwAQFIABIhCgtleHRlcm5hbF9pZBgCIAEoCUIKukgHcgUQARiAAUgAEhoKCXBhZ2Vfc2l6ZRgDIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAQgASgJQgi6SAVyAxiACEIFCgNyZWYiZwoYTGlzdEdyYWRlQ2hhbmdlc1Jlc3BvbnNlEjIKB2NoYW5nZXMYASADKAsyIS5wb3RlbnRpYWwuc2NvcmluZy52MS5HcmFkZUNoYW5nZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkitgEKF0xpc3RUb3BDdXN0b21lcnNSZXF1ZXN0EkIKCG9yZGVyX2J5GAEgASgOMiYucG90ZW50aWFsLnNjb3JpbmcudjEuVG9wQ3VzdG9tZXJPcmRlckIIukgFggECEAESHQoIbW9kZWxfaWQYAiABKAlCC7pICNgBAXIDsAEBEhoKCXBhZ2Vfc2l6ZRgDIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAQgASgJQgi6SAVyAxiACCJ7ChhMaXN0VG9wQ3VzdG9tZXJzUmVzcG9uc2USNAoJY3VzdG9tZXJzGAEgAygLMiEucG90ZW50aWFsLnNjb3JpbmcudjEuVG9wQ3VzdG9tZXISEAoIbW9kZWxfaWQYAiABKAkSFwoPbmV4dF9wYWdlX3Rva2VuGAMgASgJMvIVCg5TY29yaW5nU2VydmljZRJ6ChVHZXRDdXN0b21lckFzc2Vzc21lbnQSMi5wb3RlbnRpYWwuc2NvcmluZy52MS5HZXRDdXN0b21lckFzc2Vzc21lbnRSZXF1ZXN0GigucG90ZW50aWFsLnNjb3JpbmcudjEuQ3VzdG9tZXJBc3Nlc3NtZW50IgOQAgISYgoNR2V0VmFsdWVNb2RlbBIqLnBvdGVudGlhbC5zY29yaW5nLnYxLkdldFZhbHVlTW9kZWxSZXF1ZXN0GiAucG90ZW50aWFsLnNjb3JpbmcudjEuVmFsdWVNb2RlbCIDkAIBEmoKDUZpdFZhbHVlTW9kZWwSKi5wb3RlbnRpYWwuc2NvcmluZy52MS5GaXRWYWx1ZU1vZGVsUmVxdWVzdBorLnBvdGVudGlhbC5zY29yaW5nLnYxLkZpdFZhbHVlTW9kZWxSZXNwb25zZTABEnwKEkdldFJmbURpc3RyaWJ1dGlvbhIvLnBvdGVudGlhbC5zY29yaW5nLnYxLkdldFJmbURpc3RyaWJ1dGlvblJlcXVlc3QaMC5wb3RlbnRpYWwuc2NvcmluZy52MS5HZXRSZm1EaXN0cmlidXRpb25SZXNwb25zZSIDkAIBEnMKD0dldENodXJuU3VtbWFyeRIsLnBvdGVudGlhbC5zY29yaW5nLnYxLkdldENodXJuU3VtbWFyeVJlcXVlc3QaLS5wb3RlbnRpYWwuc2NvcmluZy52MS5HZXRDaHVyblN1bW1hcnlSZXNwb25zZSIDkAIBEn8KE0dldExpZmVjeWNsZVN1bW1hcnkSMC5wb3RlbnRpYWwuc2NvcmluZy52MS5HZXRMaWZlY3ljbGVTdW1tYXJ5UmVxdWVzdBoxLnBvdGVudGlhbC5zY29yaW5nLnYxLkdldExpZmVjeWNsZVN1bW1hcnlSZXNwb25zZSIDkAIBEmkKEkNyZWF0ZVNjb3JpbmdNb2RlbBIvLnBvdGVudGlhbC5zY29yaW5nLnYxLkNyZWF0ZVNjb3JpbmdNb2RlbFJlcXVlc3QaIi5wb3RlbnRpYWwuc2NvcmluZy52MS5TY29yaW5nTW9kZWwSaAoPR2V0U2NvcmluZ01vZGVsEiwucG90ZW50aWFsLnNjb3JpbmcudjEuR2V0U2NvcmluZ01vZGVsUmVxdWVzdBoiLnBvdGVudGlhbC5zY29yaW5nLnYxLlNjb3JpbmdNb2RlbCIDkAIBEnkKEUxpc3RTY29yaW5nTW9kZWxzEi4ucG90ZW50aWFsLnNjb3JpbmcudjEuTGlzdFNjb3JpbmdNb2RlbHNSZXF1ZXN0Gi8ucG90ZW50aWFsLnNjb3JpbmcudjEuTGlzdFNjb3JpbmdNb2RlbHNSZXNwb25zZSIDkAIBEl0KEkRlbGV0ZVNjb3JpbmdNb2RlbBIvLnBvdGVudGlhbC5zY29yaW5nLnYxLkRlbGV0ZVNjb3JpbmdNb2RlbFJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkSZgoRQ3JlYXRlU2NvcmluZ1J1bGUSLi5wb3RlbnRpYWwuc2NvcmluZy52MS5DcmVhdGVTY29yaW5nUnVsZVJlcXVlc3QaIS5wb3RlbnRpYWwuc2NvcmluZy52MS5TY29yaW5nUnVsZRJlCg5HZXRTY29yaW5nUnVsZRIrLnBvdGVudGlhbC5zY29yaW5nLnYxLkdldFNjb3JpbmdSdWxlUmVxdWVzdBohLnBvdGVudGlhbC5zY29yaW5nLnYxLlNjb3JpbmdSdWxlIgOQAgESdgoQTGlzdFNjb3JpbmdSdWxlcxItLnBvdGVudGlhbC5zY29yaW5nLnYxLkxpc3RTY29yaW5nUnVsZXNSZXF1ZXN0Gi4ucG90ZW50aWFsLnNjb3JpbmcudjEuTGlzdFNjb3JpbmdSdWxlc1Jlc3BvbnNlIgOQAgESiwEKF0xpc3RTY29yaW5nUnVsZVZlcnNpb25zEjQucG90ZW50aWFsLnNjb3JpbmcudjEuTGlzdFNjb3JpbmdSdWxlVmVyc2lvbnNSZXF1ZXN0GjUucG90ZW50aWFsLnNjb3JpbmcudjEuTGlzdFNjb3JpbmdSdWxlVmVyc2lvbnNSZXNwb25zZSIDkAIBEmYKEVVwZGF0ZVNjb3JpbmdSdWxlEi4ucG90ZW50aWFsLnNjb3JpbmcudjEuVXBkYXRlU2NvcmluZ1J1bGVSZXF1ZXN0GiEucG90ZW50aWFsLnNjb3JpbmcudjEuU2NvcmluZ1J1bGUSWwoRRGVsZXRlU2NvcmluZ1J1bGUSLi5wb3RlbnRpYWwuc2NvcmluZy52MS5EZWxldGVTY29yaW5nUnVsZVJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkSbAoRUHJldmlld1J1bGVDaGFuZ2USLi5wb3RlbnRpYWwuc2NvcmluZy52MS5QcmV2aWV3UnVsZUNoYW5nZVJlcXVlc3QaIi5wb3RlbnRpYWwuc2NvcmluZy52MS5HcmFkZVByZXZpZXciA5ACARJTCghHZXRTY29yZRIlLnBvdGVudGlhbC5zY29yaW5nLnYxLkdldFNjb3JlUmVxdWVzdBobLnBvdGVudGlhbC5zY29yaW5nLnYxLlNjb3JlIgOQAgESagoMRXhwbGFpblNjb3JlEikucG90ZW50aWFsLnNjb3JpbmcudjEuRXhwbGFpblNjb3JlUmVxdWVzdBoqLnBvdGVudGlhbC5zY29yaW5nLnYxLkV4cGxhaW5TY29yZVJlc3BvbnNlIgOQAgESawoQR2V0R3JhZGluZ1BvbGljeRItLnBvdGVudGlhbC5zY29yaW5nLnYxLkdldEdyYWRpbmdQb2xpY3lSZXF1ZXN0GiMucG90ZW50aWFsLnNjb3JpbmcudjEuR3JhZGluZ1BvbGljeSIDkAIBEmwKE1VwZGF0ZUdyYWRpbmdQb2xpY3kSMC5wb3RlbnRpYWwuc2NvcmluZy52MS5VcGRhdGVHcmFkaW5nUG9saWN5UmVxdWVzdBojLnBvdGVudGlhbC5zY29yaW5nLnYxLkdyYWRpbmdQb2xpY3kScAoTUHJldmlld1BvbGljeUNoYW5nZRIwLnBvdGVudGlhbC5zY29yaW5nLnYxLlByZXZpZXdQb2xpY3lDaGFuZ2VSZXF1ZXN0GiIucG90ZW50aWFsLnNjb3JpbmcudjEuR3JhZGVQcmV2aWV3IgOQAgESawoQR2V0Q3VzdG9tZXJHcmFkZRItLnBvdGVudGlhbC5zY29yaW5nLnYxLkdldEN1c3RvbWVyR3JhZGVSZXF1ZXN0GiMucG90ZW50aWFsLnNjb3JpbmcudjEuQ3VzdG9tZXJHcmFkZSIDkAICEnYKEExpc3RHcmFkZUNoYW5nZXMSLS5wb3RlbnRpYWwuc2NvcmluZy52MS5MaXN0R3JhZGVDaGFuZ2VzUmVxdWVzdBouLnBvdGVudGlhbC5zY29yaW5nLnYxLkxpc3RHcmFkZUNoYW5nZXNSZXNwb25zZSIDkAIBEnYKEExpc3RUb3BDdXN0b21lcnMSLS5wb3RlbnRpYWwuc2NvcmluZy52MS5MaXN0VG9wQ3VzdG9tZXJzUmVxdWVzdBouLnBvdGVudGlhbC5zY29yaW5nLnYxLkxpc3RUb3BDdXN0b21lcnNSZXNwb25zZSIDkAIBQukBChhjb20ucG90ZW50aWFsLnNjb3JpbmcudjFCE1Njb3JpbmdTZXJ2aWNlUHJvdG9QAVpGZ2l0aHViLmNvbS9wb3RlbnRpYWxocS9wb3RlbnRpYWwvZ2VuL2dvL3BvdGVudGlhbC9zY29yaW5nL3YxO3Njb3Jpbmd2MaICA1BTWKoCFFBvdGVudGlhbC5TY29yaW5nLlYxygIUUG90ZW50aWFsXFNjb3JpbmdcVjHiAiBQb3RlbnRpYWxcU2NvcmluZ1xWMVxHUEJNZXRhZGF0YeoCFlBvdGVudGlhbDo6U2NvcmluZzo6VjFiBnByb3RvMw", [file_buf_validate_validate, file_google_api_field_behavior, file_google_protobuf_empty, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_potential_scoring_v1_assessment, file_potential_scoring_v1_grading, file_potential_scoring_v1_rules, file_potential_scoring_v1_value_model]);
 
 /**
  * GetCustomerAssessmentRequest names the customer.
@@ -536,6 +540,716 @@ export const StageTransitionSchema: GenMessage<StageTransition> = /*@__PURE__*/
   messageDesc(file_potential_scoring_v1_scoring_service, 16);
 
 /**
+ * CreateScoringModelRequest carries the new model.
+ *
+ * @generated from message potential.scoring.v1.CreateScoringModelRequest
+ */
+export type CreateScoringModelRequest = Message<"potential.scoring.v1.CreateScoringModelRequest"> & {
+  /**
+   * The model; id and output-only fields are ignored.
+   *
+   * @generated from field: potential.scoring.v1.ScoringModel model = 1;
+   */
+  model?: ScoringModel | undefined;
+};
+
+/**
+ * Describes the message potential.scoring.v1.CreateScoringModelRequest.
+ * Use `create(CreateScoringModelRequestSchema)` to create a new message.
+ */
+export const CreateScoringModelRequestSchema: GenMessage<CreateScoringModelRequest> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 17);
+
+/**
+ * GetScoringModelRequest names a model.
+ *
+ * @generated from message potential.scoring.v1.GetScoringModelRequest
+ */
+export type GetScoringModelRequest = Message<"potential.scoring.v1.GetScoringModelRequest"> & {
+  /**
+   * The model's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message potential.scoring.v1.GetScoringModelRequest.
+ * Use `create(GetScoringModelRequestSchema)` to create a new message.
+ */
+export const GetScoringModelRequestSchema: GenMessage<GetScoringModelRequest> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 18);
+
+/**
+ * ListScoringModelsRequest asks for the tenant's models.
+ *
+ * @generated from message potential.scoring.v1.ListScoringModelsRequest
+ */
+export type ListScoringModelsRequest = Message<"potential.scoring.v1.ListScoringModelsRequest"> & {
+};
+
+/**
+ * Describes the message potential.scoring.v1.ListScoringModelsRequest.
+ * Use `create(ListScoringModelsRequestSchema)` to create a new message.
+ */
+export const ListScoringModelsRequestSchema: GenMessage<ListScoringModelsRequest> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 19);
+
+/**
+ * ListScoringModelsResponse lists the tenant's models by name.
+ *
+ * @generated from message potential.scoring.v1.ListScoringModelsResponse
+ */
+export type ListScoringModelsResponse = Message<"potential.scoring.v1.ListScoringModelsResponse"> & {
+  /**
+   * The models (at most 50 per tenant).
+   *
+   * @generated from field: repeated potential.scoring.v1.ScoringModel models = 1;
+   */
+  models: ScoringModel[];
+};
+
+/**
+ * Describes the message potential.scoring.v1.ListScoringModelsResponse.
+ * Use `create(ListScoringModelsResponseSchema)` to create a new message.
+ */
+export const ListScoringModelsResponseSchema: GenMessage<ListScoringModelsResponse> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 20);
+
+/**
+ * DeleteScoringModelRequest names a model.
+ *
+ * @generated from message potential.scoring.v1.DeleteScoringModelRequest
+ */
+export type DeleteScoringModelRequest = Message<"potential.scoring.v1.DeleteScoringModelRequest"> & {
+  /**
+   * The model's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message potential.scoring.v1.DeleteScoringModelRequest.
+ * Use `create(DeleteScoringModelRequestSchema)` to create a new message.
+ */
+export const DeleteScoringModelRequestSchema: GenMessage<DeleteScoringModelRequest> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 21);
+
+/**
+ * CreateScoringRuleRequest carries the new rule.
+ *
+ * @generated from message potential.scoring.v1.CreateScoringRuleRequest
+ */
+export type CreateScoringRuleRequest = Message<"potential.scoring.v1.CreateScoringRuleRequest"> & {
+  /**
+   * The rule, with model_id; id and output-only fields are ignored.
+   *
+   * @generated from field: potential.scoring.v1.ScoringRule rule = 1;
+   */
+  rule?: ScoringRule | undefined;
+};
+
+/**
+ * Describes the message potential.scoring.v1.CreateScoringRuleRequest.
+ * Use `create(CreateScoringRuleRequestSchema)` to create a new message.
+ */
+export const CreateScoringRuleRequestSchema: GenMessage<CreateScoringRuleRequest> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 22);
+
+/**
+ * GetScoringRuleRequest names a rule.
+ *
+ * @generated from message potential.scoring.v1.GetScoringRuleRequest
+ */
+export type GetScoringRuleRequest = Message<"potential.scoring.v1.GetScoringRuleRequest"> & {
+  /**
+   * The rule's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message potential.scoring.v1.GetScoringRuleRequest.
+ * Use `create(GetScoringRuleRequestSchema)` to create a new message.
+ */
+export const GetScoringRuleRequestSchema: GenMessage<GetScoringRuleRequest> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 23);
+
+/**
+ * ListScoringRulesRequest selects the rules to list.
+ *
+ * @generated from message potential.scoring.v1.ListScoringRulesRequest
+ */
+export type ListScoringRulesRequest = Message<"potential.scoring.v1.ListScoringRulesRequest"> & {
+  /**
+   * The model whose rules to list; empty for every model.
+   *
+   * @generated from field: string model_id = 1;
+   */
+  modelId: string;
+};
+
+/**
+ * Describes the message potential.scoring.v1.ListScoringRulesRequest.
+ * Use `create(ListScoringRulesRequestSchema)` to create a new message.
+ */
+export const ListScoringRulesRequestSchema: GenMessage<ListScoringRulesRequest> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 24);
+
+/**
+ * ListScoringRulesResponse lists rules by model, then creation.
+ *
+ * @generated from message potential.scoring.v1.ListScoringRulesResponse
+ */
+export type ListScoringRulesResponse = Message<"potential.scoring.v1.ListScoringRulesResponse"> & {
+  /**
+   * The rules (at most 200 per model).
+   *
+   * @generated from field: repeated potential.scoring.v1.ScoringRule rules = 1;
+   */
+  rules: ScoringRule[];
+};
+
+/**
+ * Describes the message potential.scoring.v1.ListScoringRulesResponse.
+ * Use `create(ListScoringRulesResponseSchema)` to create a new message.
+ */
+export const ListScoringRulesResponseSchema: GenMessage<ListScoringRulesResponse> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 25);
+
+/**
+ * ListScoringRuleVersionsRequest names a rule.
+ *
+ * @generated from message potential.scoring.v1.ListScoringRuleVersionsRequest
+ */
+export type ListScoringRuleVersionsRequest = Message<"potential.scoring.v1.ListScoringRuleVersionsRequest"> & {
+  /**
+   * The rule's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message potential.scoring.v1.ListScoringRuleVersionsRequest.
+ * Use `create(ListScoringRuleVersionsRequestSchema)` to create a new message.
+ */
+export const ListScoringRuleVersionsRequestSchema: GenMessage<ListScoringRuleVersionsRequest> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 26);
+
+/**
+ * ListScoringRuleVersionsResponse lists a rule's versions.
+ *
+ * @generated from message potential.scoring.v1.ListScoringRuleVersionsResponse
+ */
+export type ListScoringRuleVersionsResponse = Message<"potential.scoring.v1.ListScoringRuleVersionsResponse"> & {
+  /**
+   * Every version, oldest first; a deleted rule's last one has delete_time.
+   *
+   * @generated from field: repeated potential.scoring.v1.ScoringRule versions = 1;
+   */
+  versions: ScoringRule[];
+};
+
+/**
+ * Describes the message potential.scoring.v1.ListScoringRuleVersionsResponse.
+ * Use `create(ListScoringRuleVersionsResponseSchema)` to create a new message.
+ */
+export const ListScoringRuleVersionsResponseSchema: GenMessage<ListScoringRuleVersionsResponse> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 27);
+
+/**
+ * UpdateScoringRuleRequest carries the new field values and which to apply.
+ *
+ * @generated from message potential.scoring.v1.UpdateScoringRuleRequest
+ */
+export type UpdateScoringRuleRequest = Message<"potential.scoring.v1.UpdateScoringRuleRequest"> & {
+  /**
+   * The rule, with id set; etag set for a conditional update.
+   *
+   * @generated from field: potential.scoring.v1.ScoringRule rule = 1;
+   */
+  rule?: ScoringRule | undefined;
+
+  /**
+   * Fields to change: display_name, description, event_kind, condition,
+   * points, validity, cap, or "*" for all. Empty: the fields set in `rule`.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message potential.scoring.v1.UpdateScoringRuleRequest.
+ * Use `create(UpdateScoringRuleRequestSchema)` to create a new message.
+ */
+export const UpdateScoringRuleRequestSchema: GenMessage<UpdateScoringRuleRequest> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 28);
+
+/**
+ * DeleteScoringRuleRequest names a rule.
+ *
+ * @generated from message potential.scoring.v1.DeleteScoringRuleRequest
+ */
+export type DeleteScoringRuleRequest = Message<"potential.scoring.v1.DeleteScoringRuleRequest"> & {
+  /**
+   * The rule's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Delete only if the rule is still at this etag.
+   *
+   * @generated from field: string etag = 2;
+   */
+  etag: string;
+};
+
+/**
+ * Describes the message potential.scoring.v1.DeleteScoringRuleRequest.
+ * Use `create(DeleteScoringRuleRequestSchema)` to create a new message.
+ */
+export const DeleteScoringRuleRequestSchema: GenMessage<DeleteScoringRuleRequest> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 29);
+
+/**
+ * PreviewRuleChangeRequest carries a proposed change of one rule.
+ *
+ * @generated from message potential.scoring.v1.PreviewRuleChangeRequest
+ */
+export type PreviewRuleChangeRequest = Message<"potential.scoring.v1.PreviewRuleChangeRequest"> & {
+  /**
+   * The change.
+   *
+   * @generated from oneof potential.scoring.v1.PreviewRuleChangeRequest.change
+   */
+  change: {
+    /**
+     * A new rule, as CreateScoringRule would take it.
+     *
+     * @generated from field: potential.scoring.v1.ScoringRule create = 1;
+     */
+    value: ScoringRule;
+    case: "create";
+  } | {
+    /**
+     * A change of a rule, as UpdateScoringRule would take it.
+     *
+     * @generated from field: potential.scoring.v1.UpdateScoringRuleRequest update = 2;
+     */
+    value: UpdateScoringRuleRequest;
+    case: "update";
+  } | {
+    /**
+     * The id of a rule to delete.
+     *
+     * @generated from field: string delete_rule_id = 3;
+     */
+    value: string;
+    case: "deleteRuleId";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message potential.scoring.v1.PreviewRuleChangeRequest.
+ * Use `create(PreviewRuleChangeRequestSchema)` to create a new message.
+ */
+export const PreviewRuleChangeRequestSchema: GenMessage<PreviewRuleChangeRequest> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 30);
+
+/**
+ * GetScoreRequest names a customer, a model and a time.
+ *
+ * @generated from message potential.scoring.v1.GetScoreRequest
+ */
+export type GetScoreRequest = Message<"potential.scoring.v1.GetScoreRequest"> & {
+  /**
+   * Exactly one way of addressing the customer.
+   *
+   * @generated from oneof potential.scoring.v1.GetScoreRequest.ref
+   */
+  ref: {
+    /**
+     * Potential's id.
+     *
+     * @generated from field: string customer_id = 1;
+     */
+    value: string;
+    case: "customerId";
+  } | {
+    /**
+     * The CRM's id.
+     *
+     * @generated from field: string external_id = 2;
+     */
+    value: string;
+    case: "externalId";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * The scoring model; empty: the grading policy's engagement model, or the
+   * tenant's only model.
+   *
+   * @generated from field: string model_id = 3;
+   */
+  modelId: string;
+
+  /**
+   * The time of the score; unset: now.
+   *
+   * @generated from field: google.protobuf.Timestamp as_of = 4;
+   */
+  asOf?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message potential.scoring.v1.GetScoreRequest.
+ * Use `create(GetScoreRequestSchema)` to create a new message.
+ */
+export const GetScoreRequestSchema: GenMessage<GetScoreRequest> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 31);
+
+/**
+ * ExplainScoreRequest names a customer, a model and a time, as GetScoreRequest.
+ *
+ * @generated from message potential.scoring.v1.ExplainScoreRequest
+ */
+export type ExplainScoreRequest = Message<"potential.scoring.v1.ExplainScoreRequest"> & {
+  /**
+   * Exactly one way of addressing the customer.
+   *
+   * @generated from oneof potential.scoring.v1.ExplainScoreRequest.ref
+   */
+  ref: {
+    /**
+     * Potential's id.
+     *
+     * @generated from field: string customer_id = 1;
+     */
+    value: string;
+    case: "customerId";
+  } | {
+    /**
+     * The CRM's id.
+     *
+     * @generated from field: string external_id = 2;
+     */
+    value: string;
+    case: "externalId";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * The scoring model (see GetScoreRequest).
+   *
+   * @generated from field: string model_id = 3;
+   */
+  modelId: string;
+
+  /**
+   * The time of the score; unset: now.
+   *
+   * @generated from field: google.protobuf.Timestamp as_of = 4;
+   */
+  asOf?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message potential.scoring.v1.ExplainScoreRequest.
+ * Use `create(ExplainScoreRequestSchema)` to create a new message.
+ */
+export const ExplainScoreRequestSchema: GenMessage<ExplainScoreRequest> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 32);
+
+/**
+ * ExplainScoreResponse is a score with the entries that make it up.
+ *
+ * @generated from message potential.scoring.v1.ExplainScoreResponse
+ */
+export type ExplainScoreResponse = Message<"potential.scoring.v1.ExplainScoreResponse"> & {
+  /**
+   * The score.
+   *
+   * @generated from field: potential.scoring.v1.Score score = 1;
+   */
+  score?: Score | undefined;
+
+  /**
+   * The ledger entries valid at the score's time, largest (in absolute
+   * points) first; their points sum to the score.
+   *
+   * @generated from field: repeated potential.scoring.v1.LedgerEntry entries = 2;
+   */
+  entries: LedgerEntry[];
+};
+
+/**
+ * Describes the message potential.scoring.v1.ExplainScoreResponse.
+ * Use `create(ExplainScoreResponseSchema)` to create a new message.
+ */
+export const ExplainScoreResponseSchema: GenMessage<ExplainScoreResponse> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 33);
+
+/**
+ * GetGradingPolicyRequest asks for the tenant's grading policy.
+ *
+ * @generated from message potential.scoring.v1.GetGradingPolicyRequest
+ */
+export type GetGradingPolicyRequest = Message<"potential.scoring.v1.GetGradingPolicyRequest"> & {
+};
+
+/**
+ * Describes the message potential.scoring.v1.GetGradingPolicyRequest.
+ * Use `create(GetGradingPolicyRequestSchema)` to create a new message.
+ */
+export const GetGradingPolicyRequestSchema: GenMessage<GetGradingPolicyRequest> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 34);
+
+/**
+ * UpdateGradingPolicyRequest carries the new policy.
+ *
+ * @generated from message potential.scoring.v1.UpdateGradingPolicyRequest
+ */
+export type UpdateGradingPolicyRequest = Message<"potential.scoring.v1.UpdateGradingPolicyRequest"> & {
+  /**
+   * The whole policy (it replaces the current one); etag set for a
+   * conditional update.
+   *
+   * @generated from field: potential.scoring.v1.GradingPolicy policy = 1;
+   */
+  policy?: GradingPolicy | undefined;
+};
+
+/**
+ * Describes the message potential.scoring.v1.UpdateGradingPolicyRequest.
+ * Use `create(UpdateGradingPolicyRequestSchema)` to create a new message.
+ */
+export const UpdateGradingPolicyRequestSchema: GenMessage<UpdateGradingPolicyRequest> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 35);
+
+/**
+ * PreviewPolicyChangeRequest carries a proposed policy.
+ *
+ * @generated from message potential.scoring.v1.PreviewPolicyChangeRequest
+ */
+export type PreviewPolicyChangeRequest = Message<"potential.scoring.v1.PreviewPolicyChangeRequest"> & {
+  /**
+   * The whole proposed policy.
+   *
+   * @generated from field: potential.scoring.v1.GradingPolicy policy = 1;
+   */
+  policy?: GradingPolicy | undefined;
+};
+
+/**
+ * Describes the message potential.scoring.v1.PreviewPolicyChangeRequest.
+ * Use `create(PreviewPolicyChangeRequestSchema)` to create a new message.
+ */
+export const PreviewPolicyChangeRequestSchema: GenMessage<PreviewPolicyChangeRequest> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 36);
+
+/**
+ * GetCustomerGradeRequest names the customer.
+ *
+ * @generated from message potential.scoring.v1.GetCustomerGradeRequest
+ */
+export type GetCustomerGradeRequest = Message<"potential.scoring.v1.GetCustomerGradeRequest"> & {
+  /**
+   * Exactly one way of addressing the customer.
+   *
+   * @generated from oneof potential.scoring.v1.GetCustomerGradeRequest.ref
+   */
+  ref: {
+    /**
+     * Potential's id.
+     *
+     * @generated from field: string customer_id = 1;
+     */
+    value: string;
+    case: "customerId";
+  } | {
+    /**
+     * The CRM's id.
+     *
+     * @generated from field: string external_id = 2;
+     */
+    value: string;
+    case: "externalId";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message potential.scoring.v1.GetCustomerGradeRequest.
+ * Use `create(GetCustomerGradeRequestSchema)` to create a new message.
+ */
+export const GetCustomerGradeRequestSchema: GenMessage<GetCustomerGradeRequest> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 37);
+
+/**
+ * ListGradeChangesRequest asks for a page of grade changes.
+ *
+ * @generated from message potential.scoring.v1.ListGradeChangesRequest
+ */
+export type ListGradeChangesRequest = Message<"potential.scoring.v1.ListGradeChangesRequest"> & {
+  /**
+   * The customer whose changes to list; unset: every customer.
+   *
+   * @generated from oneof potential.scoring.v1.ListGradeChangesRequest.ref
+   */
+  ref: {
+    /**
+     * Potential's id.
+     *
+     * @generated from field: string customer_id = 1;
+     */
+    value: string;
+    case: "customerId";
+  } | {
+    /**
+     * The CRM's id.
+     *
+     * @generated from field: string external_id = 2;
+     */
+    value: string;
+    case: "externalId";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * Maximum changes per page: default 50, at most 1000.
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of the previous page.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message potential.scoring.v1.ListGradeChangesRequest.
+ * Use `create(ListGradeChangesRequestSchema)` to create a new message.
+ */
+export const ListGradeChangesRequestSchema: GenMessage<ListGradeChangesRequest> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 38);
+
+/**
+ * ListGradeChangesResponse is one page of grade changes, newest first.
+ *
+ * @generated from message potential.scoring.v1.ListGradeChangesResponse
+ */
+export type ListGradeChangesResponse = Message<"potential.scoring.v1.ListGradeChangesResponse"> & {
+  /**
+   * The changes.
+   *
+   * @generated from field: repeated potential.scoring.v1.GradeChange changes = 1;
+   */
+  changes: GradeChange[];
+
+  /**
+   * Token of the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message potential.scoring.v1.ListGradeChangesResponse.
+ * Use `create(ListGradeChangesResponseSchema)` to create a new message.
+ */
+export const ListGradeChangesResponseSchema: GenMessage<ListGradeChangesResponse> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 39);
+
+/**
+ * ListTopCustomersRequest asks for a page of a ranked list.
+ *
+ * @generated from message potential.scoring.v1.ListTopCustomersRequest
+ */
+export type ListTopCustomersRequest = Message<"potential.scoring.v1.ListTopCustomersRequest"> & {
+  /**
+   * What to rank by; default score.
+   *
+   * @generated from field: potential.scoring.v1.TopCustomerOrder order_by = 1;
+   */
+  orderBy: TopCustomerOrder;
+
+  /**
+   * The scoring model of the scores (see GetScoreRequest).
+   *
+   * @generated from field: string model_id = 2;
+   */
+  modelId: string;
+
+  /**
+   * Maximum customers per page: default 50, at most 1000.
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of the previous page.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message potential.scoring.v1.ListTopCustomersRequest.
+ * Use `create(ListTopCustomersRequestSchema)` to create a new message.
+ */
+export const ListTopCustomersRequestSchema: GenMessage<ListTopCustomersRequest> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 40);
+
+/**
+ * ListTopCustomersResponse is one page of a ranked list.
+ *
+ * @generated from message potential.scoring.v1.ListTopCustomersResponse
+ */
+export type ListTopCustomersResponse = Message<"potential.scoring.v1.ListTopCustomersResponse"> & {
+  /**
+   * The customers, best first.
+   *
+   * @generated from field: repeated potential.scoring.v1.TopCustomer customers = 1;
+   */
+  customers: TopCustomer[];
+
+  /**
+   * The scoring model of the scores; empty when the tenant has none.
+   *
+   * @generated from field: string model_id = 2;
+   */
+  modelId: string;
+
+  /**
+   * Token of the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 3;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message potential.scoring.v1.ListTopCustomersResponse.
+ * Use `create(ListTopCustomersResponseSchema)` to create a new message.
+ */
+export const ListTopCustomersResponseSchema: GenMessage<ListTopCustomersResponse> = /*@__PURE__*/
+  messageDesc(file_potential_scoring_v1_scoring_service, 41);
+
+/**
  * ScoringService says what customers are worth and whom to watch: RFM,
  * lifetime value, churn warnings and lifecycle stages, each explained, and
  * the value models behind them. Assessments stay current by themselves:
@@ -606,6 +1320,210 @@ export const ScoringService: GenService<{
     methodKind: "unary";
     input: typeof GetLifecycleSummaryRequestSchema;
     output: typeof GetLifecycleSummaryResponseSchema;
+  },
+  /**
+   * CreateScoringModel creates a named set of scoring rules with a score of
+   * its own.
+   *
+   * @generated from rpc potential.scoring.v1.ScoringService.CreateScoringModel
+   */
+  createScoringModel: {
+    methodKind: "unary";
+    input: typeof CreateScoringModelRequestSchema;
+    output: typeof ScoringModelSchema;
+  },
+  /**
+   * GetScoringModel returns a scoring model.
+   *
+   * @generated from rpc potential.scoring.v1.ScoringService.GetScoringModel
+   */
+  getScoringModel: {
+    methodKind: "unary";
+    input: typeof GetScoringModelRequestSchema;
+    output: typeof ScoringModelSchema;
+  },
+  /**
+   * ListScoringModels returns the tenant's scoring models by name.
+   *
+   * @generated from rpc potential.scoring.v1.ScoringService.ListScoringModels
+   */
+  listScoringModels: {
+    methodKind: "unary";
+    input: typeof ListScoringModelsRequestSchema;
+    output: typeof ListScoringModelsResponseSchema;
+  },
+  /**
+   * DeleteScoringModel deletes a model with its rules and points. The model
+   * the grading policy takes engagement from cannot be deleted.
+   *
+   * @generated from rpc potential.scoring.v1.ScoringService.DeleteScoringModel
+   */
+  deleteScoringModel: {
+    methodKind: "unary";
+    input: typeof DeleteScoringModelRequestSchema;
+    output: typeof EmptySchema;
+  },
+  /**
+   * CreateScoringRule validates a rule (compiling its condition), saves it
+   * and re-scores and re-grades every customer from the stored events.
+   *
+   * @generated from rpc potential.scoring.v1.ScoringService.CreateScoringRule
+   */
+  createScoringRule: {
+    methodKind: "unary";
+    input: typeof CreateScoringRuleRequestSchema;
+    output: typeof ScoringRuleSchema;
+  },
+  /**
+   * GetScoringRule returns a rule's current version.
+   *
+   * @generated from rpc potential.scoring.v1.ScoringService.GetScoringRule
+   */
+  getScoringRule: {
+    methodKind: "unary";
+    input: typeof GetScoringRuleRequestSchema;
+    output: typeof ScoringRuleSchema;
+  },
+  /**
+   * ListScoringRules returns the current rules of a model, or of every model.
+   *
+   * @generated from rpc potential.scoring.v1.ScoringService.ListScoringRules
+   */
+  listScoringRules: {
+    methodKind: "unary";
+    input: typeof ListScoringRulesRequestSchema;
+    output: typeof ListScoringRulesResponseSchema;
+  },
+  /**
+   * ListScoringRuleVersions returns every version of a rule, oldest first,
+   * a deleted rule's included.
+   *
+   * @generated from rpc potential.scoring.v1.ScoringService.ListScoringRuleVersions
+   */
+  listScoringRuleVersions: {
+    methodKind: "unary";
+    input: typeof ListScoringRuleVersionsRequestSchema;
+    output: typeof ListScoringRuleVersionsResponseSchema;
+  },
+  /**
+   * UpdateScoringRule saves a rule's next version and re-scores and
+   * re-grades every customer. An invalid change changes nothing.
+   *
+   * @generated from rpc potential.scoring.v1.ScoringService.UpdateScoringRule
+   */
+  updateScoringRule: {
+    methodKind: "unary";
+    input: typeof UpdateScoringRuleRequestSchema;
+    output: typeof ScoringRuleSchema;
+  },
+  /**
+   * DeleteScoringRule deletes a rule; its points leave every ledger.
+   *
+   * @generated from rpc potential.scoring.v1.ScoringService.DeleteScoringRule
+   */
+  deleteScoringRule: {
+    methodKind: "unary";
+    input: typeof DeleteScoringRuleRequestSchema;
+    output: typeof EmptySchema;
+  },
+  /**
+   * PreviewRuleChange re-scores every customer from the stored events
+   * under the rules as a proposed change would leave them, and grades
+   * them, without saving anything.
+   *
+   * @generated from rpc potential.scoring.v1.ScoringService.PreviewRuleChange
+   */
+  previewRuleChange: {
+    methodKind: "unary";
+    input: typeof PreviewRuleChangeRequestSchema;
+    output: typeof GradePreviewSchema;
+  },
+  /**
+   * GetScore returns a customer's score in a model, now or as of a time:
+   * the sum of the points valid then.
+   *
+   * @generated from rpc potential.scoring.v1.ScoringService.GetScore
+   */
+  getScore: {
+    methodKind: "unary";
+    input: typeof GetScoreRequestSchema;
+    output: typeof ScoreSchema;
+  },
+  /**
+   * ExplainScore returns the score with the ledger entries that make it
+   * up, largest first, with the rules' names and when each expires.
+   *
+   * @generated from rpc potential.scoring.v1.ScoringService.ExplainScore
+   */
+  explainScore: {
+    methodKind: "unary";
+    input: typeof ExplainScoreRequestSchema;
+    output: typeof ExplainScoreResponseSchema;
+  },
+  /**
+   * GetGradingPolicy returns the tenant's grading policy (the default one
+   * until it sets its own).
+   *
+   * @generated from rpc potential.scoring.v1.ScoringService.GetGradingPolicy
+   */
+  getGradingPolicy: {
+    methodKind: "unary";
+    input: typeof GetGradingPolicyRequestSchema;
+    output: typeof GradingPolicySchema;
+  },
+  /**
+   * UpdateGradingPolicy saves the policy as its next version and re-grades
+   * every customer. An invalid policy changes nothing.
+   *
+   * @generated from rpc potential.scoring.v1.ScoringService.UpdateGradingPolicy
+   */
+  updateGradingPolicy: {
+    methodKind: "unary";
+    input: typeof UpdateGradingPolicyRequestSchema;
+    output: typeof GradingPolicySchema;
+  },
+  /**
+   * PreviewPolicyChange grades every customer under a proposed policy
+   * without saving anything.
+   *
+   * @generated from rpc potential.scoring.v1.ScoringService.PreviewPolicyChange
+   */
+  previewPolicyChange: {
+    methodKind: "unary";
+    input: typeof PreviewPolicyChangeRequestSchema;
+    output: typeof GradePreviewSchema;
+  },
+  /**
+   * GetCustomerGrade grades a customer now and explains the grade.
+   *
+   * @generated from rpc potential.scoring.v1.ScoringService.GetCustomerGrade
+   */
+  getCustomerGrade: {
+    methodKind: "unary";
+    input: typeof GetCustomerGradeRequestSchema;
+    output: typeof CustomerGradeSchema;
+  },
+  /**
+   * ListGradeChanges pages through grade changes, newest first, with what
+   * caused each and why.
+   *
+   * @generated from rpc potential.scoring.v1.ScoringService.ListGradeChanges
+   */
+  listGradeChanges: {
+    methodKind: "unary";
+    input: typeof ListGradeChangesRequestSchema;
+    output: typeof ListGradeChangesResponseSchema;
+  },
+  /**
+   * ListTopCustomers ranks customers by score, grade, predicted lifetime
+   * value or value at risk.
+   *
+   * @generated from rpc potential.scoring.v1.ScoringService.ListTopCustomers
+   */
+  listTopCustomers: {
+    methodKind: "unary";
+    input: typeof ListTopCustomersRequestSchema;
+    output: typeof ListTopCustomersResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_potential_scoring_v1_scoring_service, 0);

@@ -9,6 +9,7 @@ import (
 	context "context"
 	errors "errors"
 	v1 "github.com/potentialhq/potential/gen/go/potential/scoring/v1"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	http "net/http"
 	strings "strings"
 )
@@ -51,6 +52,62 @@ const (
 	// ScoringServiceGetLifecycleSummaryProcedure is the fully-qualified name of the ScoringService's
 	// GetLifecycleSummary RPC.
 	ScoringServiceGetLifecycleSummaryProcedure = "/potential.scoring.v1.ScoringService/GetLifecycleSummary"
+	// ScoringServiceCreateScoringModelProcedure is the fully-qualified name of the ScoringService's
+	// CreateScoringModel RPC.
+	ScoringServiceCreateScoringModelProcedure = "/potential.scoring.v1.ScoringService/CreateScoringModel"
+	// ScoringServiceGetScoringModelProcedure is the fully-qualified name of the ScoringService's
+	// GetScoringModel RPC.
+	ScoringServiceGetScoringModelProcedure = "/potential.scoring.v1.ScoringService/GetScoringModel"
+	// ScoringServiceListScoringModelsProcedure is the fully-qualified name of the ScoringService's
+	// ListScoringModels RPC.
+	ScoringServiceListScoringModelsProcedure = "/potential.scoring.v1.ScoringService/ListScoringModels"
+	// ScoringServiceDeleteScoringModelProcedure is the fully-qualified name of the ScoringService's
+	// DeleteScoringModel RPC.
+	ScoringServiceDeleteScoringModelProcedure = "/potential.scoring.v1.ScoringService/DeleteScoringModel"
+	// ScoringServiceCreateScoringRuleProcedure is the fully-qualified name of the ScoringService's
+	// CreateScoringRule RPC.
+	ScoringServiceCreateScoringRuleProcedure = "/potential.scoring.v1.ScoringService/CreateScoringRule"
+	// ScoringServiceGetScoringRuleProcedure is the fully-qualified name of the ScoringService's
+	// GetScoringRule RPC.
+	ScoringServiceGetScoringRuleProcedure = "/potential.scoring.v1.ScoringService/GetScoringRule"
+	// ScoringServiceListScoringRulesProcedure is the fully-qualified name of the ScoringService's
+	// ListScoringRules RPC.
+	ScoringServiceListScoringRulesProcedure = "/potential.scoring.v1.ScoringService/ListScoringRules"
+	// ScoringServiceListScoringRuleVersionsProcedure is the fully-qualified name of the
+	// ScoringService's ListScoringRuleVersions RPC.
+	ScoringServiceListScoringRuleVersionsProcedure = "/potential.scoring.v1.ScoringService/ListScoringRuleVersions"
+	// ScoringServiceUpdateScoringRuleProcedure is the fully-qualified name of the ScoringService's
+	// UpdateScoringRule RPC.
+	ScoringServiceUpdateScoringRuleProcedure = "/potential.scoring.v1.ScoringService/UpdateScoringRule"
+	// ScoringServiceDeleteScoringRuleProcedure is the fully-qualified name of the ScoringService's
+	// DeleteScoringRule RPC.
+	ScoringServiceDeleteScoringRuleProcedure = "/potential.scoring.v1.ScoringService/DeleteScoringRule"
+	// ScoringServicePreviewRuleChangeProcedure is the fully-qualified name of the ScoringService's
+	// PreviewRuleChange RPC.
+	ScoringServicePreviewRuleChangeProcedure = "/potential.scoring.v1.ScoringService/PreviewRuleChange"
+	// ScoringServiceGetScoreProcedure is the fully-qualified name of the ScoringService's GetScore RPC.
+	ScoringServiceGetScoreProcedure = "/potential.scoring.v1.ScoringService/GetScore"
+	// ScoringServiceExplainScoreProcedure is the fully-qualified name of the ScoringService's
+	// ExplainScore RPC.
+	ScoringServiceExplainScoreProcedure = "/potential.scoring.v1.ScoringService/ExplainScore"
+	// ScoringServiceGetGradingPolicyProcedure is the fully-qualified name of the ScoringService's
+	// GetGradingPolicy RPC.
+	ScoringServiceGetGradingPolicyProcedure = "/potential.scoring.v1.ScoringService/GetGradingPolicy"
+	// ScoringServiceUpdateGradingPolicyProcedure is the fully-qualified name of the ScoringService's
+	// UpdateGradingPolicy RPC.
+	ScoringServiceUpdateGradingPolicyProcedure = "/potential.scoring.v1.ScoringService/UpdateGradingPolicy"
+	// ScoringServicePreviewPolicyChangeProcedure is the fully-qualified name of the ScoringService's
+	// PreviewPolicyChange RPC.
+	ScoringServicePreviewPolicyChangeProcedure = "/potential.scoring.v1.ScoringService/PreviewPolicyChange"
+	// ScoringServiceGetCustomerGradeProcedure is the fully-qualified name of the ScoringService's
+	// GetCustomerGrade RPC.
+	ScoringServiceGetCustomerGradeProcedure = "/potential.scoring.v1.ScoringService/GetCustomerGrade"
+	// ScoringServiceListGradeChangesProcedure is the fully-qualified name of the ScoringService's
+	// ListGradeChanges RPC.
+	ScoringServiceListGradeChangesProcedure = "/potential.scoring.v1.ScoringService/ListGradeChanges"
+	// ScoringServiceListTopCustomersProcedure is the fully-qualified name of the ScoringService's
+	// ListTopCustomers RPC.
+	ScoringServiceListTopCustomersProcedure = "/potential.scoring.v1.ScoringService/ListTopCustomers"
 )
 
 // ScoringServiceClient is a client for the potential.scoring.v1.ScoringService service.
@@ -69,6 +126,58 @@ type ScoringServiceClient interface {
 	// GetLifecycleSummary returns customers per lifecycle stage and the
 	// transitions between stages.
 	GetLifecycleSummary(context.Context, *v1.GetLifecycleSummaryRequest) (*v1.GetLifecycleSummaryResponse, error)
+	// CreateScoringModel creates a named set of scoring rules with a score of
+	// its own.
+	CreateScoringModel(context.Context, *v1.CreateScoringModelRequest) (*v1.ScoringModel, error)
+	// GetScoringModel returns a scoring model.
+	GetScoringModel(context.Context, *v1.GetScoringModelRequest) (*v1.ScoringModel, error)
+	// ListScoringModels returns the tenant's scoring models by name.
+	ListScoringModels(context.Context, *v1.ListScoringModelsRequest) (*v1.ListScoringModelsResponse, error)
+	// DeleteScoringModel deletes a model with its rules and points. The model
+	// the grading policy takes engagement from cannot be deleted.
+	DeleteScoringModel(context.Context, *v1.DeleteScoringModelRequest) (*emptypb.Empty, error)
+	// CreateScoringRule validates a rule (compiling its condition), saves it
+	// and re-scores and re-grades every customer from the stored events.
+	CreateScoringRule(context.Context, *v1.CreateScoringRuleRequest) (*v1.ScoringRule, error)
+	// GetScoringRule returns a rule's current version.
+	GetScoringRule(context.Context, *v1.GetScoringRuleRequest) (*v1.ScoringRule, error)
+	// ListScoringRules returns the current rules of a model, or of every model.
+	ListScoringRules(context.Context, *v1.ListScoringRulesRequest) (*v1.ListScoringRulesResponse, error)
+	// ListScoringRuleVersions returns every version of a rule, oldest first,
+	// a deleted rule's included.
+	ListScoringRuleVersions(context.Context, *v1.ListScoringRuleVersionsRequest) (*v1.ListScoringRuleVersionsResponse, error)
+	// UpdateScoringRule saves a rule's next version and re-scores and
+	// re-grades every customer. An invalid change changes nothing.
+	UpdateScoringRule(context.Context, *v1.UpdateScoringRuleRequest) (*v1.ScoringRule, error)
+	// DeleteScoringRule deletes a rule; its points leave every ledger.
+	DeleteScoringRule(context.Context, *v1.DeleteScoringRuleRequest) (*emptypb.Empty, error)
+	// PreviewRuleChange re-scores every customer from the stored events
+	// under the rules as a proposed change would leave them, and grades
+	// them, without saving anything.
+	PreviewRuleChange(context.Context, *v1.PreviewRuleChangeRequest) (*v1.GradePreview, error)
+	// GetScore returns a customer's score in a model, now or as of a time:
+	// the sum of the points valid then.
+	GetScore(context.Context, *v1.GetScoreRequest) (*v1.Score, error)
+	// ExplainScore returns the score with the ledger entries that make it
+	// up, largest first, with the rules' names and when each expires.
+	ExplainScore(context.Context, *v1.ExplainScoreRequest) (*v1.ExplainScoreResponse, error)
+	// GetGradingPolicy returns the tenant's grading policy (the default one
+	// until it sets its own).
+	GetGradingPolicy(context.Context, *v1.GetGradingPolicyRequest) (*v1.GradingPolicy, error)
+	// UpdateGradingPolicy saves the policy as its next version and re-grades
+	// every customer. An invalid policy changes nothing.
+	UpdateGradingPolicy(context.Context, *v1.UpdateGradingPolicyRequest) (*v1.GradingPolicy, error)
+	// PreviewPolicyChange grades every customer under a proposed policy
+	// without saving anything.
+	PreviewPolicyChange(context.Context, *v1.PreviewPolicyChangeRequest) (*v1.GradePreview, error)
+	// GetCustomerGrade grades a customer now and explains the grade.
+	GetCustomerGrade(context.Context, *v1.GetCustomerGradeRequest) (*v1.CustomerGrade, error)
+	// ListGradeChanges pages through grade changes, newest first, with what
+	// caused each and why.
+	ListGradeChanges(context.Context, *v1.ListGradeChangesRequest) (*v1.ListGradeChangesResponse, error)
+	// ListTopCustomers ranks customers by score, grade, predicted lifetime
+	// value or value at risk.
+	ListTopCustomers(context.Context, *v1.ListTopCustomersRequest) (*v1.ListTopCustomersResponse, error)
 }
 
 // NewScoringServiceClient constructs a client for the potential.scoring.v1.ScoringService service.
@@ -123,17 +232,163 @@ func NewScoringServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		createScoringModel: connect.NewClient[v1.CreateScoringModelRequest, v1.ScoringModel](
+			httpClient,
+			baseURL+ScoringServiceCreateScoringModelProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("CreateScoringModel")),
+			connect.WithClientOptions(opts...),
+		),
+		getScoringModel: connect.NewClient[v1.GetScoringModelRequest, v1.ScoringModel](
+			httpClient,
+			baseURL+ScoringServiceGetScoringModelProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("GetScoringModel")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listScoringModels: connect.NewClient[v1.ListScoringModelsRequest, v1.ListScoringModelsResponse](
+			httpClient,
+			baseURL+ScoringServiceListScoringModelsProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("ListScoringModels")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		deleteScoringModel: connect.NewClient[v1.DeleteScoringModelRequest, emptypb.Empty](
+			httpClient,
+			baseURL+ScoringServiceDeleteScoringModelProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("DeleteScoringModel")),
+			connect.WithClientOptions(opts...),
+		),
+		createScoringRule: connect.NewClient[v1.CreateScoringRuleRequest, v1.ScoringRule](
+			httpClient,
+			baseURL+ScoringServiceCreateScoringRuleProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("CreateScoringRule")),
+			connect.WithClientOptions(opts...),
+		),
+		getScoringRule: connect.NewClient[v1.GetScoringRuleRequest, v1.ScoringRule](
+			httpClient,
+			baseURL+ScoringServiceGetScoringRuleProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("GetScoringRule")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listScoringRules: connect.NewClient[v1.ListScoringRulesRequest, v1.ListScoringRulesResponse](
+			httpClient,
+			baseURL+ScoringServiceListScoringRulesProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("ListScoringRules")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listScoringRuleVersions: connect.NewClient[v1.ListScoringRuleVersionsRequest, v1.ListScoringRuleVersionsResponse](
+			httpClient,
+			baseURL+ScoringServiceListScoringRuleVersionsProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("ListScoringRuleVersions")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		updateScoringRule: connect.NewClient[v1.UpdateScoringRuleRequest, v1.ScoringRule](
+			httpClient,
+			baseURL+ScoringServiceUpdateScoringRuleProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("UpdateScoringRule")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteScoringRule: connect.NewClient[v1.DeleteScoringRuleRequest, emptypb.Empty](
+			httpClient,
+			baseURL+ScoringServiceDeleteScoringRuleProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("DeleteScoringRule")),
+			connect.WithClientOptions(opts...),
+		),
+		previewRuleChange: connect.NewClient[v1.PreviewRuleChangeRequest, v1.GradePreview](
+			httpClient,
+			baseURL+ScoringServicePreviewRuleChangeProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("PreviewRuleChange")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		getScore: connect.NewClient[v1.GetScoreRequest, v1.Score](
+			httpClient,
+			baseURL+ScoringServiceGetScoreProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("GetScore")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		explainScore: connect.NewClient[v1.ExplainScoreRequest, v1.ExplainScoreResponse](
+			httpClient,
+			baseURL+ScoringServiceExplainScoreProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("ExplainScore")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		getGradingPolicy: connect.NewClient[v1.GetGradingPolicyRequest, v1.GradingPolicy](
+			httpClient,
+			baseURL+ScoringServiceGetGradingPolicyProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("GetGradingPolicy")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		updateGradingPolicy: connect.NewClient[v1.UpdateGradingPolicyRequest, v1.GradingPolicy](
+			httpClient,
+			baseURL+ScoringServiceUpdateGradingPolicyProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("UpdateGradingPolicy")),
+			connect.WithClientOptions(opts...),
+		),
+		previewPolicyChange: connect.NewClient[v1.PreviewPolicyChangeRequest, v1.GradePreview](
+			httpClient,
+			baseURL+ScoringServicePreviewPolicyChangeProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("PreviewPolicyChange")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		getCustomerGrade: connect.NewClient[v1.GetCustomerGradeRequest, v1.CustomerGrade](
+			httpClient,
+			baseURL+ScoringServiceGetCustomerGradeProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("GetCustomerGrade")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		listGradeChanges: connect.NewClient[v1.ListGradeChangesRequest, v1.ListGradeChangesResponse](
+			httpClient,
+			baseURL+ScoringServiceListGradeChangesProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("ListGradeChanges")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listTopCustomers: connect.NewClient[v1.ListTopCustomersRequest, v1.ListTopCustomersResponse](
+			httpClient,
+			baseURL+ScoringServiceListTopCustomersProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("ListTopCustomers")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // scoringServiceClient implements ScoringServiceClient.
 type scoringServiceClient struct {
-	getCustomerAssessment *connect.Client[v1.GetCustomerAssessmentRequest, v1.CustomerAssessment]
-	getValueModel         *connect.Client[v1.GetValueModelRequest, v1.ValueModel]
-	fitValueModel         *connect.Client[v1.FitValueModelRequest, v1.FitValueModelResponse]
-	getRfmDistribution    *connect.Client[v1.GetRfmDistributionRequest, v1.GetRfmDistributionResponse]
-	getChurnSummary       *connect.Client[v1.GetChurnSummaryRequest, v1.GetChurnSummaryResponse]
-	getLifecycleSummary   *connect.Client[v1.GetLifecycleSummaryRequest, v1.GetLifecycleSummaryResponse]
+	getCustomerAssessment   *connect.Client[v1.GetCustomerAssessmentRequest, v1.CustomerAssessment]
+	getValueModel           *connect.Client[v1.GetValueModelRequest, v1.ValueModel]
+	fitValueModel           *connect.Client[v1.FitValueModelRequest, v1.FitValueModelResponse]
+	getRfmDistribution      *connect.Client[v1.GetRfmDistributionRequest, v1.GetRfmDistributionResponse]
+	getChurnSummary         *connect.Client[v1.GetChurnSummaryRequest, v1.GetChurnSummaryResponse]
+	getLifecycleSummary     *connect.Client[v1.GetLifecycleSummaryRequest, v1.GetLifecycleSummaryResponse]
+	createScoringModel      *connect.Client[v1.CreateScoringModelRequest, v1.ScoringModel]
+	getScoringModel         *connect.Client[v1.GetScoringModelRequest, v1.ScoringModel]
+	listScoringModels       *connect.Client[v1.ListScoringModelsRequest, v1.ListScoringModelsResponse]
+	deleteScoringModel      *connect.Client[v1.DeleteScoringModelRequest, emptypb.Empty]
+	createScoringRule       *connect.Client[v1.CreateScoringRuleRequest, v1.ScoringRule]
+	getScoringRule          *connect.Client[v1.GetScoringRuleRequest, v1.ScoringRule]
+	listScoringRules        *connect.Client[v1.ListScoringRulesRequest, v1.ListScoringRulesResponse]
+	listScoringRuleVersions *connect.Client[v1.ListScoringRuleVersionsRequest, v1.ListScoringRuleVersionsResponse]
+	updateScoringRule       *connect.Client[v1.UpdateScoringRuleRequest, v1.ScoringRule]
+	deleteScoringRule       *connect.Client[v1.DeleteScoringRuleRequest, emptypb.Empty]
+	previewRuleChange       *connect.Client[v1.PreviewRuleChangeRequest, v1.GradePreview]
+	getScore                *connect.Client[v1.GetScoreRequest, v1.Score]
+	explainScore            *connect.Client[v1.ExplainScoreRequest, v1.ExplainScoreResponse]
+	getGradingPolicy        *connect.Client[v1.GetGradingPolicyRequest, v1.GradingPolicy]
+	updateGradingPolicy     *connect.Client[v1.UpdateGradingPolicyRequest, v1.GradingPolicy]
+	previewPolicyChange     *connect.Client[v1.PreviewPolicyChangeRequest, v1.GradePreview]
+	getCustomerGrade        *connect.Client[v1.GetCustomerGradeRequest, v1.CustomerGrade]
+	listGradeChanges        *connect.Client[v1.ListGradeChangesRequest, v1.ListGradeChangesResponse]
+	listTopCustomers        *connect.Client[v1.ListTopCustomersRequest, v1.ListTopCustomersResponse]
 }
 
 // GetCustomerAssessment calls potential.scoring.v1.ScoringService.GetCustomerAssessment.
@@ -186,6 +441,177 @@ func (c *scoringServiceClient) GetLifecycleSummary(ctx context.Context, req *v1.
 	return nil, err
 }
 
+// CreateScoringModel calls potential.scoring.v1.ScoringService.CreateScoringModel.
+func (c *scoringServiceClient) CreateScoringModel(ctx context.Context, req *v1.CreateScoringModelRequest) (*v1.ScoringModel, error) {
+	response, err := c.createScoringModel.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetScoringModel calls potential.scoring.v1.ScoringService.GetScoringModel.
+func (c *scoringServiceClient) GetScoringModel(ctx context.Context, req *v1.GetScoringModelRequest) (*v1.ScoringModel, error) {
+	response, err := c.getScoringModel.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListScoringModels calls potential.scoring.v1.ScoringService.ListScoringModels.
+func (c *scoringServiceClient) ListScoringModels(ctx context.Context, req *v1.ListScoringModelsRequest) (*v1.ListScoringModelsResponse, error) {
+	response, err := c.listScoringModels.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// DeleteScoringModel calls potential.scoring.v1.ScoringService.DeleteScoringModel.
+func (c *scoringServiceClient) DeleteScoringModel(ctx context.Context, req *v1.DeleteScoringModelRequest) (*emptypb.Empty, error) {
+	response, err := c.deleteScoringModel.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// CreateScoringRule calls potential.scoring.v1.ScoringService.CreateScoringRule.
+func (c *scoringServiceClient) CreateScoringRule(ctx context.Context, req *v1.CreateScoringRuleRequest) (*v1.ScoringRule, error) {
+	response, err := c.createScoringRule.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetScoringRule calls potential.scoring.v1.ScoringService.GetScoringRule.
+func (c *scoringServiceClient) GetScoringRule(ctx context.Context, req *v1.GetScoringRuleRequest) (*v1.ScoringRule, error) {
+	response, err := c.getScoringRule.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListScoringRules calls potential.scoring.v1.ScoringService.ListScoringRules.
+func (c *scoringServiceClient) ListScoringRules(ctx context.Context, req *v1.ListScoringRulesRequest) (*v1.ListScoringRulesResponse, error) {
+	response, err := c.listScoringRules.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListScoringRuleVersions calls potential.scoring.v1.ScoringService.ListScoringRuleVersions.
+func (c *scoringServiceClient) ListScoringRuleVersions(ctx context.Context, req *v1.ListScoringRuleVersionsRequest) (*v1.ListScoringRuleVersionsResponse, error) {
+	response, err := c.listScoringRuleVersions.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// UpdateScoringRule calls potential.scoring.v1.ScoringService.UpdateScoringRule.
+func (c *scoringServiceClient) UpdateScoringRule(ctx context.Context, req *v1.UpdateScoringRuleRequest) (*v1.ScoringRule, error) {
+	response, err := c.updateScoringRule.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// DeleteScoringRule calls potential.scoring.v1.ScoringService.DeleteScoringRule.
+func (c *scoringServiceClient) DeleteScoringRule(ctx context.Context, req *v1.DeleteScoringRuleRequest) (*emptypb.Empty, error) {
+	response, err := c.deleteScoringRule.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// PreviewRuleChange calls potential.scoring.v1.ScoringService.PreviewRuleChange.
+func (c *scoringServiceClient) PreviewRuleChange(ctx context.Context, req *v1.PreviewRuleChangeRequest) (*v1.GradePreview, error) {
+	response, err := c.previewRuleChange.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetScore calls potential.scoring.v1.ScoringService.GetScore.
+func (c *scoringServiceClient) GetScore(ctx context.Context, req *v1.GetScoreRequest) (*v1.Score, error) {
+	response, err := c.getScore.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ExplainScore calls potential.scoring.v1.ScoringService.ExplainScore.
+func (c *scoringServiceClient) ExplainScore(ctx context.Context, req *v1.ExplainScoreRequest) (*v1.ExplainScoreResponse, error) {
+	response, err := c.explainScore.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetGradingPolicy calls potential.scoring.v1.ScoringService.GetGradingPolicy.
+func (c *scoringServiceClient) GetGradingPolicy(ctx context.Context, req *v1.GetGradingPolicyRequest) (*v1.GradingPolicy, error) {
+	response, err := c.getGradingPolicy.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// UpdateGradingPolicy calls potential.scoring.v1.ScoringService.UpdateGradingPolicy.
+func (c *scoringServiceClient) UpdateGradingPolicy(ctx context.Context, req *v1.UpdateGradingPolicyRequest) (*v1.GradingPolicy, error) {
+	response, err := c.updateGradingPolicy.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// PreviewPolicyChange calls potential.scoring.v1.ScoringService.PreviewPolicyChange.
+func (c *scoringServiceClient) PreviewPolicyChange(ctx context.Context, req *v1.PreviewPolicyChangeRequest) (*v1.GradePreview, error) {
+	response, err := c.previewPolicyChange.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetCustomerGrade calls potential.scoring.v1.ScoringService.GetCustomerGrade.
+func (c *scoringServiceClient) GetCustomerGrade(ctx context.Context, req *v1.GetCustomerGradeRequest) (*v1.CustomerGrade, error) {
+	response, err := c.getCustomerGrade.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListGradeChanges calls potential.scoring.v1.ScoringService.ListGradeChanges.
+func (c *scoringServiceClient) ListGradeChanges(ctx context.Context, req *v1.ListGradeChangesRequest) (*v1.ListGradeChangesResponse, error) {
+	response, err := c.listGradeChanges.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListTopCustomers calls potential.scoring.v1.ScoringService.ListTopCustomers.
+func (c *scoringServiceClient) ListTopCustomers(ctx context.Context, req *v1.ListTopCustomersRequest) (*v1.ListTopCustomersResponse, error) {
+	response, err := c.listTopCustomers.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // ScoringServiceHandler is an implementation of the potential.scoring.v1.ScoringService service.
 type ScoringServiceHandler interface {
 	// GetCustomerAssessment assesses one customer now and explains it.
@@ -202,6 +628,58 @@ type ScoringServiceHandler interface {
 	// GetLifecycleSummary returns customers per lifecycle stage and the
 	// transitions between stages.
 	GetLifecycleSummary(context.Context, *v1.GetLifecycleSummaryRequest) (*v1.GetLifecycleSummaryResponse, error)
+	// CreateScoringModel creates a named set of scoring rules with a score of
+	// its own.
+	CreateScoringModel(context.Context, *v1.CreateScoringModelRequest) (*v1.ScoringModel, error)
+	// GetScoringModel returns a scoring model.
+	GetScoringModel(context.Context, *v1.GetScoringModelRequest) (*v1.ScoringModel, error)
+	// ListScoringModels returns the tenant's scoring models by name.
+	ListScoringModels(context.Context, *v1.ListScoringModelsRequest) (*v1.ListScoringModelsResponse, error)
+	// DeleteScoringModel deletes a model with its rules and points. The model
+	// the grading policy takes engagement from cannot be deleted.
+	DeleteScoringModel(context.Context, *v1.DeleteScoringModelRequest) (*emptypb.Empty, error)
+	// CreateScoringRule validates a rule (compiling its condition), saves it
+	// and re-scores and re-grades every customer from the stored events.
+	CreateScoringRule(context.Context, *v1.CreateScoringRuleRequest) (*v1.ScoringRule, error)
+	// GetScoringRule returns a rule's current version.
+	GetScoringRule(context.Context, *v1.GetScoringRuleRequest) (*v1.ScoringRule, error)
+	// ListScoringRules returns the current rules of a model, or of every model.
+	ListScoringRules(context.Context, *v1.ListScoringRulesRequest) (*v1.ListScoringRulesResponse, error)
+	// ListScoringRuleVersions returns every version of a rule, oldest first,
+	// a deleted rule's included.
+	ListScoringRuleVersions(context.Context, *v1.ListScoringRuleVersionsRequest) (*v1.ListScoringRuleVersionsResponse, error)
+	// UpdateScoringRule saves a rule's next version and re-scores and
+	// re-grades every customer. An invalid change changes nothing.
+	UpdateScoringRule(context.Context, *v1.UpdateScoringRuleRequest) (*v1.ScoringRule, error)
+	// DeleteScoringRule deletes a rule; its points leave every ledger.
+	DeleteScoringRule(context.Context, *v1.DeleteScoringRuleRequest) (*emptypb.Empty, error)
+	// PreviewRuleChange re-scores every customer from the stored events
+	// under the rules as a proposed change would leave them, and grades
+	// them, without saving anything.
+	PreviewRuleChange(context.Context, *v1.PreviewRuleChangeRequest) (*v1.GradePreview, error)
+	// GetScore returns a customer's score in a model, now or as of a time:
+	// the sum of the points valid then.
+	GetScore(context.Context, *v1.GetScoreRequest) (*v1.Score, error)
+	// ExplainScore returns the score with the ledger entries that make it
+	// up, largest first, with the rules' names and when each expires.
+	ExplainScore(context.Context, *v1.ExplainScoreRequest) (*v1.ExplainScoreResponse, error)
+	// GetGradingPolicy returns the tenant's grading policy (the default one
+	// until it sets its own).
+	GetGradingPolicy(context.Context, *v1.GetGradingPolicyRequest) (*v1.GradingPolicy, error)
+	// UpdateGradingPolicy saves the policy as its next version and re-grades
+	// every customer. An invalid policy changes nothing.
+	UpdateGradingPolicy(context.Context, *v1.UpdateGradingPolicyRequest) (*v1.GradingPolicy, error)
+	// PreviewPolicyChange grades every customer under a proposed policy
+	// without saving anything.
+	PreviewPolicyChange(context.Context, *v1.PreviewPolicyChangeRequest) (*v1.GradePreview, error)
+	// GetCustomerGrade grades a customer now and explains the grade.
+	GetCustomerGrade(context.Context, *v1.GetCustomerGradeRequest) (*v1.CustomerGrade, error)
+	// ListGradeChanges pages through grade changes, newest first, with what
+	// caused each and why.
+	ListGradeChanges(context.Context, *v1.ListGradeChangesRequest) (*v1.ListGradeChangesResponse, error)
+	// ListTopCustomers ranks customers by score, grade, predicted lifetime
+	// value or value at risk.
+	ListTopCustomers(context.Context, *v1.ListTopCustomersRequest) (*v1.ListTopCustomersResponse, error)
 }
 
 // NewScoringServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -252,6 +730,133 @@ func NewScoringServiceHandler(svc ScoringServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	scoringServiceCreateScoringModelHandler := connect.NewUnaryHandlerSimple(
+		ScoringServiceCreateScoringModelProcedure,
+		svc.CreateScoringModel,
+		connect.WithSchema(scoringServiceMethods.ByName("CreateScoringModel")),
+		connect.WithHandlerOptions(opts...),
+	)
+	scoringServiceGetScoringModelHandler := connect.NewUnaryHandlerSimple(
+		ScoringServiceGetScoringModelProcedure,
+		svc.GetScoringModel,
+		connect.WithSchema(scoringServiceMethods.ByName("GetScoringModel")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	scoringServiceListScoringModelsHandler := connect.NewUnaryHandlerSimple(
+		ScoringServiceListScoringModelsProcedure,
+		svc.ListScoringModels,
+		connect.WithSchema(scoringServiceMethods.ByName("ListScoringModels")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	scoringServiceDeleteScoringModelHandler := connect.NewUnaryHandlerSimple(
+		ScoringServiceDeleteScoringModelProcedure,
+		svc.DeleteScoringModel,
+		connect.WithSchema(scoringServiceMethods.ByName("DeleteScoringModel")),
+		connect.WithHandlerOptions(opts...),
+	)
+	scoringServiceCreateScoringRuleHandler := connect.NewUnaryHandlerSimple(
+		ScoringServiceCreateScoringRuleProcedure,
+		svc.CreateScoringRule,
+		connect.WithSchema(scoringServiceMethods.ByName("CreateScoringRule")),
+		connect.WithHandlerOptions(opts...),
+	)
+	scoringServiceGetScoringRuleHandler := connect.NewUnaryHandlerSimple(
+		ScoringServiceGetScoringRuleProcedure,
+		svc.GetScoringRule,
+		connect.WithSchema(scoringServiceMethods.ByName("GetScoringRule")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	scoringServiceListScoringRulesHandler := connect.NewUnaryHandlerSimple(
+		ScoringServiceListScoringRulesProcedure,
+		svc.ListScoringRules,
+		connect.WithSchema(scoringServiceMethods.ByName("ListScoringRules")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	scoringServiceListScoringRuleVersionsHandler := connect.NewUnaryHandlerSimple(
+		ScoringServiceListScoringRuleVersionsProcedure,
+		svc.ListScoringRuleVersions,
+		connect.WithSchema(scoringServiceMethods.ByName("ListScoringRuleVersions")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	scoringServiceUpdateScoringRuleHandler := connect.NewUnaryHandlerSimple(
+		ScoringServiceUpdateScoringRuleProcedure,
+		svc.UpdateScoringRule,
+		connect.WithSchema(scoringServiceMethods.ByName("UpdateScoringRule")),
+		connect.WithHandlerOptions(opts...),
+	)
+	scoringServiceDeleteScoringRuleHandler := connect.NewUnaryHandlerSimple(
+		ScoringServiceDeleteScoringRuleProcedure,
+		svc.DeleteScoringRule,
+		connect.WithSchema(scoringServiceMethods.ByName("DeleteScoringRule")),
+		connect.WithHandlerOptions(opts...),
+	)
+	scoringServicePreviewRuleChangeHandler := connect.NewUnaryHandlerSimple(
+		ScoringServicePreviewRuleChangeProcedure,
+		svc.PreviewRuleChange,
+		connect.WithSchema(scoringServiceMethods.ByName("PreviewRuleChange")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	scoringServiceGetScoreHandler := connect.NewUnaryHandlerSimple(
+		ScoringServiceGetScoreProcedure,
+		svc.GetScore,
+		connect.WithSchema(scoringServiceMethods.ByName("GetScore")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	scoringServiceExplainScoreHandler := connect.NewUnaryHandlerSimple(
+		ScoringServiceExplainScoreProcedure,
+		svc.ExplainScore,
+		connect.WithSchema(scoringServiceMethods.ByName("ExplainScore")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	scoringServiceGetGradingPolicyHandler := connect.NewUnaryHandlerSimple(
+		ScoringServiceGetGradingPolicyProcedure,
+		svc.GetGradingPolicy,
+		connect.WithSchema(scoringServiceMethods.ByName("GetGradingPolicy")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	scoringServiceUpdateGradingPolicyHandler := connect.NewUnaryHandlerSimple(
+		ScoringServiceUpdateGradingPolicyProcedure,
+		svc.UpdateGradingPolicy,
+		connect.WithSchema(scoringServiceMethods.ByName("UpdateGradingPolicy")),
+		connect.WithHandlerOptions(opts...),
+	)
+	scoringServicePreviewPolicyChangeHandler := connect.NewUnaryHandlerSimple(
+		ScoringServicePreviewPolicyChangeProcedure,
+		svc.PreviewPolicyChange,
+		connect.WithSchema(scoringServiceMethods.ByName("PreviewPolicyChange")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	scoringServiceGetCustomerGradeHandler := connect.NewUnaryHandlerSimple(
+		ScoringServiceGetCustomerGradeProcedure,
+		svc.GetCustomerGrade,
+		connect.WithSchema(scoringServiceMethods.ByName("GetCustomerGrade")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	scoringServiceListGradeChangesHandler := connect.NewUnaryHandlerSimple(
+		ScoringServiceListGradeChangesProcedure,
+		svc.ListGradeChanges,
+		connect.WithSchema(scoringServiceMethods.ByName("ListGradeChanges")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	scoringServiceListTopCustomersHandler := connect.NewUnaryHandlerSimple(
+		ScoringServiceListTopCustomersProcedure,
+		svc.ListTopCustomers,
+		connect.WithSchema(scoringServiceMethods.ByName("ListTopCustomers")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/potential.scoring.v1.ScoringService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ScoringServiceGetCustomerAssessmentProcedure:
@@ -266,6 +871,44 @@ func NewScoringServiceHandler(svc ScoringServiceHandler, opts ...connect.Handler
 			scoringServiceGetChurnSummaryHandler.ServeHTTP(w, r)
 		case ScoringServiceGetLifecycleSummaryProcedure:
 			scoringServiceGetLifecycleSummaryHandler.ServeHTTP(w, r)
+		case ScoringServiceCreateScoringModelProcedure:
+			scoringServiceCreateScoringModelHandler.ServeHTTP(w, r)
+		case ScoringServiceGetScoringModelProcedure:
+			scoringServiceGetScoringModelHandler.ServeHTTP(w, r)
+		case ScoringServiceListScoringModelsProcedure:
+			scoringServiceListScoringModelsHandler.ServeHTTP(w, r)
+		case ScoringServiceDeleteScoringModelProcedure:
+			scoringServiceDeleteScoringModelHandler.ServeHTTP(w, r)
+		case ScoringServiceCreateScoringRuleProcedure:
+			scoringServiceCreateScoringRuleHandler.ServeHTTP(w, r)
+		case ScoringServiceGetScoringRuleProcedure:
+			scoringServiceGetScoringRuleHandler.ServeHTTP(w, r)
+		case ScoringServiceListScoringRulesProcedure:
+			scoringServiceListScoringRulesHandler.ServeHTTP(w, r)
+		case ScoringServiceListScoringRuleVersionsProcedure:
+			scoringServiceListScoringRuleVersionsHandler.ServeHTTP(w, r)
+		case ScoringServiceUpdateScoringRuleProcedure:
+			scoringServiceUpdateScoringRuleHandler.ServeHTTP(w, r)
+		case ScoringServiceDeleteScoringRuleProcedure:
+			scoringServiceDeleteScoringRuleHandler.ServeHTTP(w, r)
+		case ScoringServicePreviewRuleChangeProcedure:
+			scoringServicePreviewRuleChangeHandler.ServeHTTP(w, r)
+		case ScoringServiceGetScoreProcedure:
+			scoringServiceGetScoreHandler.ServeHTTP(w, r)
+		case ScoringServiceExplainScoreProcedure:
+			scoringServiceExplainScoreHandler.ServeHTTP(w, r)
+		case ScoringServiceGetGradingPolicyProcedure:
+			scoringServiceGetGradingPolicyHandler.ServeHTTP(w, r)
+		case ScoringServiceUpdateGradingPolicyProcedure:
+			scoringServiceUpdateGradingPolicyHandler.ServeHTTP(w, r)
+		case ScoringServicePreviewPolicyChangeProcedure:
+			scoringServicePreviewPolicyChangeHandler.ServeHTTP(w, r)
+		case ScoringServiceGetCustomerGradeProcedure:
+			scoringServiceGetCustomerGradeHandler.ServeHTTP(w, r)
+		case ScoringServiceListGradeChangesProcedure:
+			scoringServiceListGradeChangesHandler.ServeHTTP(w, r)
+		case ScoringServiceListTopCustomersProcedure:
+			scoringServiceListTopCustomersHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -297,4 +940,80 @@ func (UnimplementedScoringServiceHandler) GetChurnSummary(context.Context, *v1.G
 
 func (UnimplementedScoringServiceHandler) GetLifecycleSummary(context.Context, *v1.GetLifecycleSummaryRequest) (*v1.GetLifecycleSummaryResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.GetLifecycleSummary is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) CreateScoringModel(context.Context, *v1.CreateScoringModelRequest) (*v1.ScoringModel, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.CreateScoringModel is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) GetScoringModel(context.Context, *v1.GetScoringModelRequest) (*v1.ScoringModel, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.GetScoringModel is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) ListScoringModels(context.Context, *v1.ListScoringModelsRequest) (*v1.ListScoringModelsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.ListScoringModels is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) DeleteScoringModel(context.Context, *v1.DeleteScoringModelRequest) (*emptypb.Empty, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.DeleteScoringModel is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) CreateScoringRule(context.Context, *v1.CreateScoringRuleRequest) (*v1.ScoringRule, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.CreateScoringRule is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) GetScoringRule(context.Context, *v1.GetScoringRuleRequest) (*v1.ScoringRule, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.GetScoringRule is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) ListScoringRules(context.Context, *v1.ListScoringRulesRequest) (*v1.ListScoringRulesResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.ListScoringRules is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) ListScoringRuleVersions(context.Context, *v1.ListScoringRuleVersionsRequest) (*v1.ListScoringRuleVersionsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.ListScoringRuleVersions is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) UpdateScoringRule(context.Context, *v1.UpdateScoringRuleRequest) (*v1.ScoringRule, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.UpdateScoringRule is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) DeleteScoringRule(context.Context, *v1.DeleteScoringRuleRequest) (*emptypb.Empty, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.DeleteScoringRule is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) PreviewRuleChange(context.Context, *v1.PreviewRuleChangeRequest) (*v1.GradePreview, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.PreviewRuleChange is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) GetScore(context.Context, *v1.GetScoreRequest) (*v1.Score, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.GetScore is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) ExplainScore(context.Context, *v1.ExplainScoreRequest) (*v1.ExplainScoreResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.ExplainScore is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) GetGradingPolicy(context.Context, *v1.GetGradingPolicyRequest) (*v1.GradingPolicy, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.GetGradingPolicy is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) UpdateGradingPolicy(context.Context, *v1.UpdateGradingPolicyRequest) (*v1.GradingPolicy, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.UpdateGradingPolicy is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) PreviewPolicyChange(context.Context, *v1.PreviewPolicyChangeRequest) (*v1.GradePreview, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.PreviewPolicyChange is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) GetCustomerGrade(context.Context, *v1.GetCustomerGradeRequest) (*v1.CustomerGrade, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.GetCustomerGrade is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) ListGradeChanges(context.Context, *v1.ListGradeChangesRequest) (*v1.ListGradeChangesResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.ListGradeChanges is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) ListTopCustomers(context.Context, *v1.ListTopCustomersRequest) (*v1.ListTopCustomersResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.ListTopCustomers is not implemented"))
 }
