@@ -7,6 +7,7 @@ import (
 	"github.com/potentialhq/potential/domain"
 	"github.com/potentialhq/potential/gen/go/potential/admin/v1/adminv1connect"
 	"github.com/potentialhq/potential/gen/go/potential/customer/v1/customerv1connect"
+	"github.com/potentialhq/potential/gen/go/potential/feedback/v1/feedbackv1connect"
 	"github.com/potentialhq/potential/gen/go/potential/scoring/v1/scoringv1connect"
 )
 
@@ -65,6 +66,19 @@ var rpcRoles = map[string][]domain.Role{
 	adminv1connect.AdminServiceListApiKeysProcedure:     adminOnly,
 	adminv1connect.AdminServiceRevokeApiKeyProcedure:    adminOnly,
 	adminv1connect.AdminServiceListAuditEventsProcedure: adminOnly,
+
+	// Feedback: sales and ingest submit it (sales also read it); the
+	// complaint workflow and topic rules are for admins.
+	feedbackv1connect.FeedbackServiceSubmitFeedbackProcedure:      engagement,
+	feedbackv1connect.FeedbackServiceGetFeedbackProcedure:         readers,
+	feedbackv1connect.FeedbackServiceListFeedbackProcedure:        readers,
+	feedbackv1connect.FeedbackServiceTransitionComplaintProcedure: adminOnly,
+	feedbackv1connect.FeedbackServiceGetFeedbackSummaryProcedure:  readers,
+	feedbackv1connect.FeedbackServiceCreateTopicRuleProcedure:     adminOnly,
+	feedbackv1connect.FeedbackServiceGetTopicRuleProcedure:        readers,
+	feedbackv1connect.FeedbackServiceListTopicRulesProcedure:      readers,
+	feedbackv1connect.FeedbackServiceUpdateTopicRuleProcedure:     adminOnly,
+	feedbackv1connect.FeedbackServiceDeleteTopicRuleProcedure:     adminOnly,
 }
 
 // RolesFor returns the roles allowed to call procedure (its full name,

@@ -25,6 +25,8 @@ import (
 	"github.com/potentialhq/potential/gen/go/potential/admin/v1/adminv1connect"
 	customerv1 "github.com/potentialhq/potential/gen/go/potential/customer/v1"
 	"github.com/potentialhq/potential/gen/go/potential/customer/v1/customerv1connect"
+	feedbackv1 "github.com/potentialhq/potential/gen/go/potential/feedback/v1"
+	"github.com/potentialhq/potential/gen/go/potential/feedback/v1/feedbackv1connect"
 	scoringv1 "github.com/potentialhq/potential/gen/go/potential/scoring/v1"
 	"github.com/potentialhq/potential/gen/go/potential/scoring/v1/scoringv1connect"
 	"github.com/potentialhq/potential/server"
@@ -45,6 +47,11 @@ type fixture struct {
 	auditIDs    []string
 	// Page tokens of the tenant's listings (page size 1, so there is a next page).
 	customersToken, keysToken, auditToken string
+	// Feedback of the two customers left (a complaint and an NPS answer),
+	// a page token of the feedback listing, and a topic rule's topic.
+	feedbackIDs   []string
+	feedbackToken string
+	topic         string
 	// pii and markers are strings of the tenant's data that no other
 	// tenant may ever read: its personal data, and that and its ids.
 	pii, markers []string
@@ -100,10 +107,28 @@ func newFixture(t *testing.T, e *env, name string) *fixture {
 	}}); err != nil {
 		t.Fatal(err)
 	}
+	feedback := e.feedbackClient(viaConnect, f.admin)
+	f.topic = name + "-delivery"
+	if _, err := feedback.CreateTopicRule(ctx, &feedbackv1.CreateTopicRuleRequest{TopicRule: &feedbackv1.TopicRule{Topic: f.topic, Keywords: []string{"dostaw"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, kind := range []feedbackv1.FeedbackKind{feedbackv1.FeedbackKind_FEEDBACK_KIND_COMPLAINT, feedbackv1.FeedbackKind_FEEDBACK_KIND_NPS, feedbackv1.FeedbackKind_FEEDBACK_KIND_COMPLAINT} {
+		fb := &feedbackv1.Feedback{ExternalId: fmt.Sprintf("%s-feedback-%d", name, i), Customer: ref(i), Kind: kind, Text: "Reklamacja dostawy, Secretsson-" + name, OccurredAt: at}
+		if kind == feedbackv1.FeedbackKind_FEEDBACK_KIND_NPS {
+			fb.Score = proto.Int32(2)
+		}
+		resp, err := feedback.SubmitFeedback(ctx, &feedbackv1.SubmitFeedbackRequest{Feedback: fb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.feedbackIDs = append(f.feedbackIDs, resp.GetFeedback().GetId())
+	}
 	if _, err := customers.DeleteCustomer(ctx, &customerv1.DeleteCustomerRequest{Id: f.customerIDs[2]}); err != nil {
 		t.Fatal(err)
 	}
 	f.customerIDs, f.externalIDs, f.emails = f.customerIDs[:2], f.externalIDs[:2], f.emails[:2]
+	f.feedbackIDs = f.feedbackIDs[:2] // the erased customer's went with it
+	f.markers = append(f.markers, f.feedbackIDs...)
 	for _, role := range []adminv1.Role{adminv1.Role_ROLE_INGEST, adminv1.Role_ROLE_SALES} {
 		k, err := admin.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{DisplayName: name + " spare", Role: role}})
 		if err != nil {
@@ -142,6 +167,11 @@ func newFixture(t *testing.T, e *env, name string) *fixture {
 		t.Fatalf("ListAuditEvents: %v, %v", audit, err)
 	}
 	f.auditToken = audit.GetNextPageToken()
+	fbList, err := feedback.ListFeedback(ctx, &feedbackv1.ListFeedbackRequest{PageSize: 1})
+	if err != nil || fbList.GetNextPageToken() == "" {
+		t.Fatalf("ListFeedback: %v, %v", fbList, err)
+	}
+	f.feedbackToken = fbList.GetNextPageToken()
 	addScoringFixture(t, e, f)
 	return f
 }
@@ -264,6 +294,53 @@ var rpcRequests = map[string]func(f *fixture) []request{
 			{"all", &adminv1.ListAuditEventsRequest{PageSize: 1000}, 0},
 			{"their page token", &adminv1.ListAuditEventsRequest{PageSize: 1, PageToken: f.auditToken}, connect.CodeInvalidArgument},
 		}
+	},
+
+	feedbackv1connect.FeedbackServiceSubmitFeedbackProcedure: func(f *fixture) []request {
+		fb := func(id string, ref *customerv1.CustomerRef) *feedbackv1.SubmitFeedbackRequest {
+			return &feedbackv1.SubmitFeedbackRequest{Feedback: &feedbackv1.Feedback{ExternalId: id, Customer: ref, Kind: feedbackv1.FeedbackKind_FEEDBACK_KIND_PRAISE, OccurredAt: timestamppb.New(time.Now().Add(-time.Hour))}}
+		}
+		return []request{
+			{"their external id", fb("m-1", byExt(f.externalIDs[0])), connect.CodeInvalidArgument},
+			{"their customer id", fb("m-2", byID(f.customerIDs[1])), connect.CodeInvalidArgument},
+			{"their feedback id", fb(f.tenant.Name+"-feedback-0", byExt(f.externalIDs[0])), connect.CodeInvalidArgument},
+		}
+	},
+	feedbackv1connect.FeedbackServiceGetFeedbackProcedure: func(f *fixture) []request {
+		return []request{{"their feedback", &feedbackv1.GetFeedbackRequest{Id: f.feedbackIDs[0]}, 0}, {"their nps answer", &feedbackv1.GetFeedbackRequest{Id: f.feedbackIDs[1]}, 0}}
+	},
+	feedbackv1connect.FeedbackServiceListFeedbackProcedure: func(f *fixture) []request {
+		return []request{
+			{"all", &feedbackv1.ListFeedbackRequest{PageSize: 1000}, 0},
+			{"their customer id", &feedbackv1.ListFeedbackRequest{Customer: byID(f.customerIDs[0])}, 0},
+			{"their external id", &feedbackv1.ListFeedbackRequest{Customer: byExt(f.externalIDs[1])}, 0},
+			{"their topic", &feedbackv1.ListFeedbackRequest{Topic: f.topic, PageSize: 1000}, 0},
+			{"their page token", &feedbackv1.ListFeedbackRequest{PageSize: 1, PageToken: f.feedbackToken}, connect.CodeInvalidArgument},
+		}
+	},
+	feedbackv1connect.FeedbackServiceTransitionComplaintProcedure: func(f *fixture) []request {
+		return []request{{"their complaint", &feedbackv1.TransitionComplaintRequest{Id: f.feedbackIDs[0], Status: feedbackv1.ComplaintStatus_COMPLAINT_STATUS_RESOLVED_UNJUSTIFIED, Note: "mallory"}, 0}}
+	},
+	feedbackv1connect.FeedbackServiceGetFeedbackSummaryProcedure: func(f *fixture) []request {
+		return []request{
+			{"their customers", &feedbackv1.GetFeedbackSummaryRequest{CustomerIds: f.customerIDs}, 0},
+			{"their topic", &feedbackv1.GetFeedbackSummaryRequest{Topics: []string{f.topic}}, 0},
+		}
+	},
+	feedbackv1connect.FeedbackServiceCreateTopicRuleProcedure: func(f *fixture) []request {
+		return []request{{"their topic", &feedbackv1.CreateTopicRuleRequest{TopicRule: &feedbackv1.TopicRule{Topic: f.topic, Keywords: []string{"mallory"}}}, 0}}
+	},
+	feedbackv1connect.FeedbackServiceGetTopicRuleProcedure: func(f *fixture) []request {
+		return []request{{"their topic", &feedbackv1.GetTopicRuleRequest{Topic: f.topic}, 0}}
+	},
+	feedbackv1connect.FeedbackServiceListTopicRulesProcedure: func(*fixture) []request {
+		return []request{{"all", &feedbackv1.ListTopicRulesRequest{}, 0}}
+	},
+	feedbackv1connect.FeedbackServiceUpdateTopicRuleProcedure: func(f *fixture) []request {
+		return []request{{"their topic", &feedbackv1.UpdateTopicRuleRequest{TopicRule: &feedbackv1.TopicRule{Topic: f.topic, Keywords: []string{"mallory"}}}, 0}}
+	},
+	feedbackv1connect.FeedbackServiceDeleteTopicRuleProcedure: func(f *fixture) []request {
+		return []request{{"their topic", &feedbackv1.DeleteTopicRuleRequest{Topic: f.topic}, 0}}
 	},
 }
 
@@ -513,5 +590,14 @@ func snapshot(t *testing.T, e *env, f *fixture) []proto.Message {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append([]proto.Message{customers, keys, audit}, scoringSnapshot(t, e, f)...)
+	feedback := e.feedbackClient(viaConnect, f.admin)
+	fb, err := feedback.ListFeedback(ctx, &feedbackv1.ListFeedbackRequest{PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := feedback.ListTopicRules(ctx, &feedbackv1.ListTopicRulesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]proto.Message{customers, keys, audit, fb, rules}, scoringSnapshot(t, e, f)...)
 }
