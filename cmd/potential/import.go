@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	customerv1 "github.com/potentialhq/potential/gen/go/potential/customer/v1"
+	feedbackv1 "github.com/potentialhq/potential/gen/go/potential/feedback/v1"
 )
 
 // errPartial: the import finished but rejected rows (exit code 3).
@@ -53,14 +54,14 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flagSet("import", stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: potential import [flags] FILE\n\nImports a CSV file (optionally gzip-compressed, UTF-8 with or without BOM) of customers,")
-		fmt.Fprintln(stderr, "transactions or interactions through the API, in batches. Bad rows go to a rejects file with")
+		fmt.Fprintln(stderr, "transactions, interactions or feedback through the API, in batches. Bad rows go to a rejects file with")
 		fmt.Fprintln(stderr, "their line number and reason; the rest is imported. Re-running the same import changes nothing:")
 		fmt.Fprintln(stderr, "rows without an external_id get one derived from their content.\n\nExit codes: 0 all rows imported, 1 failure, 2 usage error, 3 imported with rejects.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&cfg.addr, "addr", "localhost:9090", describe("addr", "gRPC address of the service"))
 	fs.StringVar(&cfg.key, "api-key", "", describe("api-key", "API key (role admin or ingest)"))
-	fs.StringVar(&cfg.kind, "type", "transactions", describe("type", "what the file holds: customers, transactions or interactions"))
+	fs.StringVar(&cfg.kind, "type", "transactions", describe("type", "what the file holds: customers, transactions, interactions or feedback"))
 	fs.StringVar(&cfg.format, "format", "csv", describe("format", "csv, or cdnow for the whitespace-separated CDNOW log (customer id, date YYYYMMDD, CDs, dollars)"))
 	fs.StringVar(&cfg.delimiter, "delimiter", ",", describe("delimiter", "CSV field delimiter (use \\t for tab)"))
 	fs.Var(cfg.mapping, "map", "map a field to a column header, field=Header (repeatable), e.g. --map customer_external_id=\"Customer ID\"")
@@ -84,7 +85,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	kind := importKind(cfg.kind)
 	if _, ok := importFields[kind]; !ok {
-		return fmt.Errorf("%w: --type must be customers, transactions or interactions", errUsage)
+		return fmt.Errorf("%w: --type must be customers, transactions, interactions or feedback", errUsage)
 	}
 	loc, err := time.LoadLocation(cfg.timeZone)
 	if err != nil {
@@ -129,7 +130,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer conn.Close()
 	im := &importer{
-		client: customerv1.NewCustomerServiceClient(conn), key: cfg.key, kind: kind,
+		client: customerv1.NewCustomerServiceClient(conn), feedback: feedbackv1.NewFeedbackServiceClient(conn), key: cfg.key, kind: kind,
 		createMissing: cfg.createMissing, batch: cfg.batch, concurrency: cfg.concurrency,
 	}
 	total := int64(0)
@@ -203,6 +204,7 @@ type importResult struct {
 // to retry and setting aside the rows the service rejects.
 type importer struct {
 	client        customerv1.CustomerServiceClient
+	feedback      feedbackv1.FeedbackServiceClient
 	key           string
 	kind          importKind
 	createMissing bool
@@ -336,6 +338,23 @@ func (im *importer) send(ctx context.Context, b []record) (created, known, custo
 			if resp, err = im.client.RecordInteractions(ctx, req); err == nil {
 				c, k, cc = resp.GetCreatedCount(), resp.GetAlreadyKnownCount(), resp.GetCreatedCustomersCount()
 			}
+		case importFeedback:
+			// One call per item (feedback has no batch method); a row the
+			// service refuses is rejected alone.
+			for _, r := range b {
+				resp, err := im.feedback.SubmitFeedback(ctx, &feedbackv1.SubmitFeedbackRequest{Feedback: r.msg.(*feedbackv1.Feedback)})
+				switch st, _ := status.FromError(err); {
+				case err == nil && resp.GetCreated():
+					c++
+				case err == nil:
+					k++
+				case st.Code() == codes.InvalidArgument || st.Code() == codes.NotFound || st.Code() == codes.FailedPrecondition:
+					rejects = append(rejects, reject{line: r.line, reason: st.Message(), raw: r.raw})
+				default:
+					return created + int64(c), known + int64(k), customers, rejects, err
+				}
+			}
+			err = nil
 		}
 		if err == nil {
 			return created + int64(c), known + int64(k), customers + int64(cc), rejects, nil

@@ -302,3 +302,30 @@ func FuzzReaderRow(f *testing.F) {
 		}
 	})
 }
+
+// TestImportFeedback imports feedback rows, rejecting an out-of-range score
+// and an unknown customer, and changes nothing when run again.
+func TestImportFeedback(t *testing.T) {
+	addr, conn := testServer(t)
+	c := customerv1.NewCustomerServiceClient(conn)
+	if _, err := c.BatchUpsertCustomers(authed(t.Context()), &customerv1.BatchUpsertCustomersRequest{Customers: []*customerv1.Customer{{ExternalId: "c1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	file := writeFile(t, "feedback.csv", []byte("external_id,customer_external_id,kind,score,topic,text,occurred_at\n"+
+		"f1,c1,nps,9,,Great service,2026-01-05\n"+
+		"f2,c1,rating,7,,too high,2026-01-06\n"+
+		"f3,c1,complaint,,delivery,Late parcel,2026-01-07\n"+
+		"f4,nobody,praise,,,Thanks,2026-01-08\n"))
+	code, out, errOut := runCLI(t, "import", "--addr", addr, "--api-key", testKey, "--type", "feedback", "--progress", "none", file)
+	if code != 3 || !strings.Contains(out, "2 imported (2 new, 0 already known), 2 rejected") {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	rejects, _ := os.ReadFile(file + ".rejects.csv")
+	if !strings.Contains(string(rejects), "\n3,") || !strings.Contains(string(rejects), "\n5,") {
+		t.Fatalf("rejects:\n%s", rejects)
+	}
+	code, out, _ = runCLI(t, "import", "--addr", addr, "--api-key", testKey, "--type", "feedback", "--progress", "none", file)
+	if code != 3 || !strings.Contains(out, "(0 new, 2 already known)") {
+		t.Fatalf("re-run: exit %d: %s", code, out)
+	}
+}

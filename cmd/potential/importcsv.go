@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	customerv1 "github.com/potentialhq/potential/gen/go/potential/customer/v1"
+	feedbackv1 "github.com/potentialhq/potential/gen/go/potential/feedback/v1"
 )
 
 // importKind is what a file holds.
@@ -27,6 +28,7 @@ const (
 	importCustomers    importKind = "customers"
 	importTransactions importKind = "transactions"
 	importInteractions importKind = "interactions"
+	importFeedback     importKind = "feedback"
 )
 
 // importFields are the fields each kind maps from columns; a column whose
@@ -44,6 +46,10 @@ var importFields = map[importKind]struct{ all, required []string }{
 	importInteractions: {
 		all:      []string{"external_id", "customer_external_id", "type", "direction", "channel", "occurred_at"},
 		required: []string{"customer_external_id", "type", "occurred_at"},
+	},
+	importFeedback: {
+		all:      []string{"external_id", "customer_external_id", "kind", "score", "channel", "topic", "text", "occurred_at"},
+		required: []string{"customer_external_id", "kind", "occurred_at"},
 	},
 }
 
@@ -379,6 +385,29 @@ func buildMessage(kind importKind, id string, get func(string) string, o parseOp
 			it.Direction = customerv1.Direction(dv)
 		}
 		return it, ""
+	case importFeedback:
+		v, ok := feedbackv1.FeedbackKind_value["FEEDBACK_KIND_"+strings.ToUpper(get("kind"))]
+		if !ok || v == 0 {
+			return nil, fmt.Sprintf("kind %q is not complaint, suggestion, praise, question, rating or nps", get("kind"))
+		}
+		t, err := parseTime(get("occurred_at"), o)
+		if err != nil {
+			return nil, "occurred_at: " + err.Error()
+		}
+		fb := &feedbackv1.Feedback{
+			ExternalId: id, Kind: feedbackv1.FeedbackKind(v), Channel: get("channel"), Topic: get("topic"), Text: get("text"),
+			OccurredAt: timestamppb.New(t),
+			Customer:   &customerv1.CustomerRef{Ref: &customerv1.CustomerRef_ExternalId{ExternalId: get("customer_external_id")}},
+		}
+		if sc := get("score"); sc != "" {
+			n, err := strconv.ParseInt(sc, 10, 32)
+			if err != nil {
+				return nil, fmt.Sprintf("score %q is not an integer", sc)
+			}
+			n32 := int32(n)
+			fb.Score = &n32
+		}
+		return fb, ""
 	}
 	return nil, "unknown kind"
 }
