@@ -64,6 +64,9 @@ type Options struct {
 	// Pprof serves net/http/pprof under /debug/pprof/ on the HTTP port.
 	// Off by default: profiles reveal internals and cost CPU.
 	Pprof bool
+	// Tracing instruments both ports for distributed tracing. Nil (the
+	// default) traces nothing; see Tracing.
+	Tracing *Tracing
 }
 
 // serviceNames are the services registered, for health and reflection.
@@ -93,7 +96,17 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	s := &Server{health: health.NewServer(), mux: http.NewServeMux(), checker: &checker{}, metrics: metrics}
 
 	// grpc-go: request id outermost, then recovery, metrics, logging, our chain.
-	s.grpc = grpc.NewServer(
+	grpcOpts := []grpc.ServerOption{}
+	interceptors := []connect.Interceptor{connectInterceptor{metrics}, c}
+	if t := opts.Tracing; t != nil {
+		if t.GRPC != nil {
+			grpcOpts = append(grpcOpts, grpc.StatsHandler(t.GRPC))
+		}
+		if t.Connect != nil {
+			interceptors = append([]connect.Interceptor{t.Connect}, interceptors...)
+		}
+	}
+	s.grpc = grpc.NewServer(append(grpcOpts,
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
 		grpc.MaxHeaderListSize(MaxHeaderBytes),
 		grpc.ChainUnaryInterceptor(
@@ -111,7 +124,7 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 			logging.StreamServerInterceptor(slogLogger(log)),
 			c.grpcStream,
 		),
-	)
+	)...)
 	customerv1.RegisterCustomerServiceServer(s.grpc, customers)
 	scoringv1.RegisterScoringServiceServer(s.grpc, scoringGRPC{ScoringServer: scoring})
 	adminv1.RegisterAdminServiceServer(s.grpc, admin)
@@ -122,7 +135,7 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 
 	// connect-go: the same implementations.
 	handlerOpts := []connect.HandlerOption{
-		connect.WithInterceptors(connectInterceptor{metrics}, c),
+		connect.WithInterceptors(interceptors...),
 		connect.WithReadMaxBytes(MaxRequestBytes),
 		connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
 			return toConnectError(ctx, log, spec.Procedure, recoverPanic(log)(ctx, p))
