@@ -12,11 +12,15 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { CustomerService } from "../../gen/ts/potential/customer/v1/customer_service_pb.js";
 import type { Customer } from "../../gen/ts/potential/customer/v1/customer_pb.js";
 import { ChurnLevel, ChurnReason, LifecycleStage, RfmSegment } from "../../gen/ts/potential/scoring/v1/assessment_pb.js";
+import { TopCustomerOrder } from "../../gen/ts/potential/scoring/v1/grading_pb.js";
 import { ScoringService } from "../../gen/ts/potential/scoring/v1/scoring_service_pb.js";
+import { FeedbackKind } from "../../gen/ts/potential/feedback/v1/feedback_pb.js";
+import { FeedbackService } from "../../gen/ts/potential/feedback/v1/feedback_service_pb.js";
 
 const baseUrl = process.env.POTENTIAL_URL ?? "";
 const key = process.env.POTENTIAL_API_KEY ?? "";
@@ -30,9 +34,11 @@ const auth: Interceptor = (next) => (req) => {
 const transport = createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors: [auth] });
 const customers = createClient(CustomerService, transport);
 const scoring = createClient(ScoringService, transport);
+const feedback = createClient(FeedbackService, transport);
 
 // How the page writes figures, restated here from the design rather than
 // imported from the page's code, so a wrong format fails.
+const fixed = (x: number, d = 2) => x.toFixed(d);
 const money = (s: string) =>
   Number(s).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 const percent = (p: number) => `${(p * 100).toFixed(1)} %`;
@@ -213,11 +219,125 @@ describe("dashboard", { concurrency: false }, () => {
     await expectList(both.customers);
   });
 
+  /** The scoring model the rules and grading tests set up. */
+  let model = "";
+
+  test("creates a scoring rule after a dry run that matches the API's", async () => {
+    // A model with an order rule: the tenant's first model, or a new one.
+    const models = (await scoring.listScoringModels({})).models;
+    model = models[0]?.id ?? (await scoring.createScoringModel({ model: { displayName: "Engagement" } })).id;
+    await scoring.createScoringRule({
+      rule: { modelId: model, displayName: "Order", eventKind: "order", points: 50n, validity: { seconds: 180n * 86_400n } },
+    });
+    const rulesBefore = (await scoring.listScoringRules({})).rules.length;
+
+    await page.goto(baseUrl + "/#/rules");
+    await page.locator("#rules tbody tr").first().waitFor();
+    await page.getByRole("button", { name: "New rule" }).click();
+    await page.fill("#rule-name", "E-mail click");
+    await page.selectOption("#rule-model", model);
+    await page.selectOption("#rule-event", "email_clicked");
+    await page.fill("#rule-points", "5");
+    await page.fill("#rule-validity", "90");
+    await page.fill("#rule-cap", "20");
+    const proposed = {
+      modelId: model, displayName: "E-mail click", eventKind: "email_clicked", points: 5n,
+      validity: { seconds: 90n * 86_400n }, cap: 20n,
+    };
+    const want = await scoring.previewRuleChange({ change: { case: "create", value: proposed } });
+    assert.ok(want.scoreChanges > 0n, "the demo tenant has e-mail clicks to score");
+    await page.waitForFunction(
+      (n) => document.querySelector("#score-changes")?.textContent === n,
+      Number(want.scoreChanges).toLocaleString("en-US"),
+    );
+    assert.equal(await page.locator("#grade-changes").innerText(), Number(want.gradeChanges).toLocaleString("en-US"));
+    await shot("rules", true);
+
+    await page.click("#save-rule");
+    await page.locator("#rule-editor").waitFor({ state: "detached" });
+    await page.waitForFunction((n) => document.querySelectorAll("#rules tbody tr").length === n, rulesBefore + 1);
+    const rules = (await scoring.listScoringRules({ modelId: model })).rules;
+    const click = rules.find((r) => r.displayName === "E-mail click");
+    assert.ok(click, `rules: ${rules.map((r) => r.displayName)}`);
+    assert.deepEqual(
+      [click.eventKind, click.points, click.validity?.seconds, click.cap],
+      ["email_clicked", 5n, 90n * 86_400n, 20n],
+    );
+  });
+
+  test("changes the grading policy after a dry run whose matrix matches the API's", async () => {
+    const before = await scoring.getGradingPolicy({});
+    await page.goto(baseUrl + "/#/grading");
+    await page.locator("#transition-matrix").waitFor();
+    await page.selectOption("#engagement-model", model);
+    await page.fill("#engagement-weight", "20");
+    await page.fill("#engagement-target", "100");
+    await page.fill("#cutoffs", "70, 55, 40, 25, 10");
+    const proposed = {
+      ...before,
+      engagementModelId: model,
+      engagementWeight: 20,
+      engagementTarget: 100n,
+      cutoffs: [70, 55, 40, 25, 10],
+    };
+    const want = await scoring.previewPolicyChange({ policy: proposed });
+    assert.ok(want.gradeChanges > 0n, "the change moves customers");
+    await page.waitForFunction(
+      (n) => document.querySelector("#grade-changes")?.textContent === n,
+      Number(want.gradeChanges).toLocaleString("en-US"),
+    );
+    const cells = await page
+      .locator("#transition-matrix td:not(.zero)")
+      .evaluateAll((tds) => tds.map((td) => `${td.getAttribute("data-from")}>${td.getAttribute("data-to")}=${td.textContent}`));
+    const wantCells = want.transitions
+      .filter((t) => t.count > 0n)
+      .map((t) => `${t.fromGrade}>${t.toGrade}=${Number(t.count).toLocaleString("en-US")}`);
+    assert.deepEqual(cells.sort(), wantCells.sort());
+    await shot("grading", true);
+
+    await page.click("#save");
+    await page.getByRole("status").waitFor();
+    const after = await scoring.getGradingPolicy({});
+    assert.equal(after.version, before.version + 1n);
+    assert.deepEqual([after.engagementModelId, after.engagementWeight, after.cutoffs], [model, 20, [70, 55, 40, 25, 10]]);
+  });
+
+  test("ranks the top customers by grade and by score as the API does", async () => {
+    await page.goto(baseUrl + "/#/top");
+    const byGrade = await scoring.listTopCustomers({ orderBy: TopCustomerOrder.GRADE, pageSize: 50 });
+    assert.ok(byGrade.customers.length > 0);
+    await page.locator("#top tbody tr").first().waitFor();
+    const ids = () => page.locator("#top tbody tr").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-customer-id")));
+    assert.deepEqual(await ids(), byGrade.customers.map((c) => c.customerId));
+    const first = await page.locator("#top tbody tr").first().locator("td").allInnerTexts();
+    const top = byGrade.customers[0];
+    assert.deepEqual([first[3], first[5]], [top.grade, String(top.score)]);
+
+    await page.selectOption("#top-order", String(TopCustomerOrder.SCORE));
+    const byScore = await scoring.listTopCustomers({ orderBy: TopCustomerOrder.SCORE, pageSize: 50 });
+    await page.waitForFunction(
+      (id) => document.querySelector("#top tbody tr")?.getAttribute("data-customer-id") === id,
+      byScore.customers[0].customerId,
+    );
+    assert.deepEqual(await ids(), byScore.customers.map((c) => c.customerId));
+    await shot("top");
+  });
+
   test("finds a customer by its CRM id and shows its assessment as the API returns it", async () => {
     // A customer with a full assessment: purchases, a churn warning, reasons.
     const risky = await customers.listCustomers({ filter: "churn_level = high", orderBy: "value_at_risk desc", pageSize: 1 });
     const target = risky.customers[0];
     assert.ok(target, "no customer at high churn risk");
+
+    // Some feedback of its own: an NPS answer and a complaint.
+    const ref = { ref: { case: "externalId" as const, value: target.externalId } };
+    const yesterday = timestampFromDate(new Date(Date.now() - 86_400_000));
+    for (const f of [
+      { externalId: `${target.externalId}-nps`, kind: FeedbackKind.NPS, score: 9, channel: "email", text: "Quick delivery.", occurredAt: yesterday },
+      { externalId: `${target.externalId}-c1`, kind: FeedbackKind.COMPLAINT, channel: "phone", topic: "delivery", text: "The parcel came damaged.", occurredAt: yesterday },
+    ]) {
+      await feedback.submitFeedback({ feedback: { ...f, customer: ref } });
+    }
 
     await page.goto(baseUrl + "/#/customers");
     await page.fill("#search", target.externalId);
@@ -261,13 +381,47 @@ describe("dashboard", { concurrency: false }, () => {
     assert.deepEqual(shown, want);
     assert.equal(await page.locator("h1").innerText(), c.displayName);
 
+    // Its grade, points and grade history, as the scoring RPCs give them.
+    const [g, points, history] = await Promise.all([
+      scoring.getCustomerGrade({ ref: { case: "customerId", value: target.id } }),
+      scoring.explainScore({ ref: { case: "customerId", value: target.id } }),
+      scoring.listGradeChanges({ ref: { case: "customerId", value: target.id }, pageSize: 20 }),
+    ]);
+    await page.locator("#ledger, #points p.muted").first().waitFor();
+    await page.locator("#grade-history table").waitFor();
+    const grade: Record<string, string> = {};
+    for (const field of ["grade.grade", "grade.composite", "grade.value_score", "grade.engagement_score", "grade.fit_score", "grade.explanation", "score.points"]) {
+      grade[field] = (await page.locator(`[data-field='${field}']`).innerText()).trim();
+    }
+    assert.deepEqual(grade, {
+      "grade.grade": g.grade,
+      "grade.composite": fixed(g.composite),
+      "grade.value_score": fixed(g.valueScore, 1),
+      "grade.engagement_score": fixed(g.engagementScore, 1),
+      "grade.fit_score": fixed(g.fitScore, 1),
+      "grade.explanation": g.explanation,
+      "score.points": String(points.score!.points),
+    });
+    const ledger = await page.locator("#ledger tbody tr").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-entry-id")));
+    assert.deepEqual(ledger, points.entries.map((e) => e.id));
+    assert.ok(points.entries.length > 0, "the customer has points under the rules set up above");
+    assert.equal(await page.locator("#grade-history tbody tr").count(), history.changes.length);
+    const given = await feedback.listFeedback({ customer: ref, pageSize: 20 });
+    await page.locator("#feedback table").waitFor();
+    assert.deepEqual(
+      await page.locator("#feedback tbody tr").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-feedback-id"))),
+      given.feedback.map((f) => f.id),
+    );
+    assert.equal(given.feedback.length, 2);
+    await page.locator("#grade-history").scrollIntoViewIfNeeded();
+
     // The page's address is the customer's: a reload shows it again, still
     // signed in (the key lives as long as the tab).
     await page.reload();
     await page.locator("[data-field='value.predicted']").waitFor();
     assert.equal(await page.locator("[data-field='rfm.explanation']").innerText(), a.rfm!.explanation);
     assert.ok(a.churn!.reasons.length > 0 && a.rfm!.cell !== "", "the chosen customer has reasons and an RFM cell");
-    await shot("customer");
+    await shot("customer", true);
   });
 
   test("insights show the tenant's distributions as the API returns them", async () => {
@@ -314,6 +468,10 @@ describe("dashboard", { concurrency: false }, () => {
     const values = deciles.map((d) => Number(d.replace(/,/g, "")));
     assert.ok(values.every((v, i) => i === 0 || v <= values[i - 1]), `deciles not decreasing: ${values}`);
     assert.ok(values[0] > 0);
+    await page.locator("#nps-total").waitFor();
+    const summary = await feedback.getFeedbackSummary({});
+    assert.ok(summary.nps && summary.nps.responses > 0n, "the NPS answer given above is counted");
+    assert.match(await page.locator("#nps-total").innerText(), new RegExp(`^NPS ${summary.nps.score?.toFixed(0)} over the 12 weeks, from ${summary.nps.responses} answers?\\b`));
     await shot("insights", true);
   });
 

@@ -4,6 +4,7 @@
 import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { CustomerService } from "../../gen/ts/potential/customer/v1/customer_service_pb.js";
+import { FeedbackService } from "../../gen/ts/potential/feedback/v1/feedback_service_pb.js";
 import { ScoringService } from "../../gen/ts/potential/scoring/v1/scoring_service_pb.js";
 
 export type { Customer } from "../../gen/ts/potential/customer/v1/customer_pb.js";
@@ -20,6 +21,15 @@ export type {
   GetRfmDistributionResponse,
 } from "../../gen/ts/potential/scoring/v1/scoring_service_pb.js";
 export type { ValueModel } from "../../gen/ts/potential/scoring/v1/value_model_pb.js";
+export {
+  GradeChangeCause,
+  ThresholdMode,
+  TopCustomerOrder,
+  ValueSource,
+  type GradePreview,
+  type GradingPolicy,
+} from "../../gen/ts/potential/scoring/v1/grading_pb.js";
+export type { ScoringRule } from "../../gen/ts/potential/scoring/v1/rules_pb.js";
 
 /** KEY_ITEM is where the API key is kept: this tab's sessionStorage only. */
 const KEY_ITEM = "potential.apiKey";
@@ -43,6 +53,7 @@ export function whenUnauthenticated(fn: () => void): () => void {
 export interface Clients {
   customers: Client<typeof CustomerService>;
   scoring: Client<typeof ScoringService>;
+  feedback: Client<typeof FeedbackService>;
 }
 
 function connect(key: string): Clients {
@@ -62,6 +73,7 @@ function connect(key: string): Clients {
   return {
     customers: createClient(CustomerService, transport),
     scoring: createClient(ScoringService, transport),
+    feedback: createClient(FeedbackService, transport),
   };
 }
 
@@ -76,6 +88,9 @@ export function api(): Clients {
   }
   return clients;
 }
+
+/** feedback is the FeedbackService client of the signed-in key. */
+export const feedback = () => api().feedback;
 
 /**
  * signIn checks key with one cheap call before keeping it, so a mistyped

@@ -50,7 +50,7 @@ export function BarChart(props: {
       backgroundColor: props.colors ?? s.color ?? palette[i % palette.length],
       borderRadius: 3,
     }));
-    const valueAxis = { beginAtZero: true, ticks: { callback: (v: string | number) => fmt(Number(v)) } };
+    const valueAxis = { beginAtZero: true, ticks: { precision: 0, callback: (v: string | number) => fmt(Number(v)) } };
     const chart = new Chart(canvas.current!, {
       type: "bar",
       data: { labels: props.labels, datasets },

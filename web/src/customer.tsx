@@ -3,15 +3,20 @@
 // lifecycle stage, each with the sentence that explains it. Every figure
 // carries data-field, the assessment field it shows.
 import type { ComponentChildren } from "preact";
-import { api, type Customer, type CustomerAssessment } from "./api";
+import { api, message, type Customer, type CustomerAssessment } from "./api";
 import { ChurnBadge } from "./customers";
 import { count, date, fixed, money, percent, reasonLabel, segmentLabel, stageLabel } from "./format";
+import { FeedbackCard } from "./feedback";
+import { GradeCard, GradeHistory, PointsCard } from "./grade";
 import { useLoad } from "./load";
 
-async function load(id: string): Promise<{ customer: Customer; assessment: CustomerAssessment }> {
+/** load reads the customer, and its assessment or why there is none. */
+async function load(id: string): Promise<{ customer: Customer; assessment: CustomerAssessment | string }> {
   const [customer, assessment] = await Promise.all([
     api().customers.getCustomer({ ref: { case: "id", value: id } }),
-    api().scoring.getCustomerAssessment({ ref: { case: "customerId", value: id } }),
+    api()
+      .scoring.getCustomerAssessment({ ref: { case: "customerId", value: id } })
+      .catch((err: unknown) => message(err)),
   ]);
   return { customer, assessment };
 }
@@ -25,7 +30,7 @@ export function CustomerPage({ id }: { id: string }) {
         {loaded.error}
       </p>
     );
-  const { customer: c, assessment: a } = loaded.value;
+  const { customer: c, assessment } = loaded.value;
   document.title = `${c.displayName || c.externalId} · Potential`;
   const place = [c.city, c.region, c.country].filter(Boolean).join(", ");
   return (
@@ -42,82 +47,18 @@ export function CustomerPage({ id }: { id: string }) {
       </p>
 
       <div class="cards">
-        <Card title="Value">
-          <dl>
-            <Figure label="Predicted value" field="value.predicted" big exact={a.value?.predicted}>
-              {money(a.value?.predicted)}
-            </Figure>
-            <Figure label="Value at risk" field="value.value_at_risk" big exact={a.value?.valueAtRisk}>
-              {money(a.value?.valueAtRisk)}
-            </Figure>
-            <Figure label="Historical value" field="value.historical" exact={a.value?.historical}>
-              {money(a.value?.historical)}
-            </Figure>
-            <Figure label="Probability active" field="value.p_alive">
-              {percent(a.value?.pAlive ?? 0)}
-            </Figure>
-            <Figure label="Expected purchases" field="value.expected_purchases">
-              {fixed(a.value?.expectedPurchases ?? 0)}
-            </Figure>
-            <Figure label="Expected spend per purchase" field="value.expected_spend" exact={a.value?.expectedSpend}>
-              {money(a.value?.expectedSpend)}
-            </Figure>
-            <Figure label="Horizon (months)" field="value.horizon_months">
-              {String(a.value?.horizonMonths ?? 0)}
-            </Figure>
-          </dl>
-          <Explanation field="value.explanation" text={a.value?.explanation} />
-        </Card>
+        {typeof assessment === "string" ? (
+          <article class="card wide">
+            <h2>Assessment</h2>
+            <p class="error" role="alert">
+              {assessment}
+            </p>
+          </article>
+        ) : (
+          <Assessment a={assessment} />
+        )}
 
-        <Card title="RFM">
-          <dl>
-            <Figure label="Segment" field="rfm.segment" big>
-              {segmentLabel(a.rfm?.segment)}
-            </Figure>
-            <Figure label="Cell" field="rfm.cell" big>
-              {a.rfm?.cell || "–"}
-            </Figure>
-            <Figure label="Recency" field="rfm.recency_score">
-              {String(a.rfm?.recencyScore ?? 0)}
-            </Figure>
-            <Figure label="Frequency" field="rfm.frequency_score">
-              {String(a.rfm?.frequencyScore ?? 0)}
-            </Figure>
-            <Figure label="Monetary" field="rfm.monetary_score">
-              {String(a.rfm?.monetaryScore ?? 0)}
-            </Figure>
-            <Figure label="Days since last purchase" field="rfm.recency_days">
-              {a.rfm && a.rfm.recencyDays >= 0n ? String(a.rfm.recencyDays) : "–"}
-            </Figure>
-          </dl>
-          <Explanation field="rfm.explanation" text={a.rfm?.explanation} />
-        </Card>
-
-        <Card title="Churn warning">
-          <dl>
-            <Figure label="Level" field="churn.level" big>
-              <ChurnBadge level={a.churn?.level} />
-            </Figure>
-            <Figure label="Usual days between purchases" field="churn.cadence_days">
-              {a.churn?.cadenceDays ? fixed(a.churn.cadenceDays, 1) : "–"}
-            </Figure>
-          </dl>
-          <ul class="reasons" data-field="churn.reasons">
-            {(a.churn?.reasons ?? []).map((r) => (
-              <li>{reasonLabel(r)}</li>
-            ))}
-          </ul>
-          <Explanation field="churn.explanation" text={a.churn?.explanation} />
-        </Card>
-
-        <Card title="Lifecycle">
-          <dl>
-            <Figure label="Stage" field="lifecycle.stage" big>
-              {stageLabel(a.lifecycle?.stage)}
-            </Figure>
-          </dl>
-          <Explanation field="lifecycle.explanation" text={a.lifecycle?.explanation} />
-        </Card>
+        <GradeCard id={c.id} />
 
         <Card title="Purchases">
           <dl>
@@ -147,11 +88,98 @@ export function CustomerPage({ id }: { id: string }) {
             </Figure>
           </dl>
         </Card>
+        <PointsCard id={c.id} />
+        <GradeHistory id={c.id} />
+        <FeedbackCard id={c.id} />
       </div>
-      <p class="muted small">
-        Assessed {date(a.assessTime)} with value model version {String(a.modelVersion)}.
-      </p>
     </section>
+  );
+}
+
+/** Assessment is the four cards of an assessment: value, RFM, churn, lifecycle. */
+function Assessment({ a }: { a: CustomerAssessment }) {
+  return (
+    <>
+      <Card title="Value">
+        <dl>
+          <Figure label="Predicted value" field="value.predicted" big exact={a.value?.predicted}>
+            {money(a.value?.predicted)}
+          </Figure>
+          <Figure label="Value at risk" field="value.value_at_risk" big exact={a.value?.valueAtRisk}>
+            {money(a.value?.valueAtRisk)}
+          </Figure>
+          <Figure label="Historical value" field="value.historical" exact={a.value?.historical}>
+            {money(a.value?.historical)}
+          </Figure>
+          <Figure label="Probability active" field="value.p_alive">
+            {percent(a.value?.pAlive ?? 0)}
+          </Figure>
+          <Figure label="Expected purchases" field="value.expected_purchases">
+            {fixed(a.value?.expectedPurchases ?? 0)}
+          </Figure>
+          <Figure label="Expected spend per purchase" field="value.expected_spend" exact={a.value?.expectedSpend}>
+            {money(a.value?.expectedSpend)}
+          </Figure>
+          <Figure label="Horizon (months)" field="value.horizon_months">
+            {String(a.value?.horizonMonths ?? 0)}
+          </Figure>
+        </dl>
+        <Explanation field="value.explanation" text={a.value?.explanation} />
+      </Card>
+
+      <Card title="RFM">
+        <dl>
+          <Figure label="Segment" field="rfm.segment" big>
+            {segmentLabel(a.rfm?.segment)}
+          </Figure>
+          <Figure label="Cell" field="rfm.cell" big>
+            {a.rfm?.cell || "–"}
+          </Figure>
+          <Figure label="Recency" field="rfm.recency_score">
+            {String(a.rfm?.recencyScore ?? 0)}
+          </Figure>
+          <Figure label="Frequency" field="rfm.frequency_score">
+            {String(a.rfm?.frequencyScore ?? 0)}
+          </Figure>
+          <Figure label="Monetary" field="rfm.monetary_score">
+            {String(a.rfm?.monetaryScore ?? 0)}
+          </Figure>
+          <Figure label="Days since last purchase" field="rfm.recency_days">
+            {a.rfm && a.rfm.recencyDays >= 0n ? String(a.rfm.recencyDays) : "–"}
+          </Figure>
+        </dl>
+        <Explanation field="rfm.explanation" text={a.rfm?.explanation} />
+      </Card>
+
+      <Card title="Churn warning">
+        <dl>
+          <Figure label="Level" field="churn.level" big>
+            <ChurnBadge level={a.churn?.level} />
+          </Figure>
+          <Figure label="Usual days between purchases" field="churn.cadence_days">
+            {a.churn?.cadenceDays ? fixed(a.churn.cadenceDays, 1) : "–"}
+          </Figure>
+        </dl>
+        <ul class="reasons" data-field="churn.reasons">
+          {(a.churn?.reasons ?? []).map((r) => (
+            <li>{reasonLabel(r)}</li>
+          ))}
+        </ul>
+        <Explanation field="churn.explanation" text={a.churn?.explanation} />
+      </Card>
+
+      <Card title="Lifecycle">
+        <dl>
+          <Figure label="Stage" field="lifecycle.stage" big>
+            {stageLabel(a.lifecycle?.stage)}
+          </Figure>
+        </dl>
+        <Explanation field="lifecycle.explanation" text={a.lifecycle?.explanation} />
+      </Card>
+      <p class="muted small assessed">
+      Assessed {date(a.assessTime)} with value model version {String(a.modelVersion)}.
+      </p>
+    </>
   );
 }
 

@@ -1,9 +1,10 @@
 // Insights: the tenant's distributions — R×F heatmap and RFM segments
 // (GetRfmDistribution), churn-risk counts (GetChurnSummary), the lifecycle
 // funnel (GetLifecycleSummary), CLV deciles (from ListCustomers ordered by
-// predicted value) and the value model behind them (GetValueModel).
+// predicted value), the value model behind them (GetValueModel), and the
+// weekly NPS and complaints (FeedbackService.GetFeedbackSummary).
 import { Code, ConnectError } from "@connectrpc/connect";
-import { api, ChurnLevel, LifecycleStage, type Customer } from "./api";
+import { api, ChurnLevel, feedback, LifecycleStage, type Customer } from "./api";
 import { BarChart, Heatmap, palette } from "./charts";
 import {
   churnLabel,
@@ -186,6 +187,7 @@ export function InsightsPage() {
           {dec.state === "error" && <p class="error">{dec.error}</p>}
           {dec.state === "done" && <Deciles {...dec.value} />}
         </div>
+        <NpsTrend />
       </div>
       {model && <Model model={model} />}
     </section>
@@ -243,5 +245,41 @@ function Model({ model }: { model: NonNullable<Awaited<ReturnType<typeof load>>[
         )}
       </dl>
     </details>
+  );
+}
+
+/** NpsTrend charts the tenant's weekly Net Promoter Score and complaints over 12 weeks. */
+export function NpsTrend() {
+  const s = useLoad(() => feedback().getFeedbackSummary({}), []);
+  if (s.state === "loading") return <p class="muted">Loading feedback…</p>;
+  if (s.state === "error") return <p class="error">{s.error}</p>;
+  const weeks = s.value.weeks;
+  const nps = s.value.nps;
+  return (
+    <div>
+      <BarChart
+        id="nps-trend"
+        title="Net Promoter Score per week"
+        labels={weeks.map((w) => w.week)}
+        series={[{ label: "NPS", values: weeks.map((w) => w.nps?.score ?? 0) }]}
+        format={(v) => v.toFixed(0)}
+        height={180}
+      />
+      <BarChart
+        id="complaints-trend"
+        title="Complaints opened and resolved per week"
+        labels={weeks.map((w) => w.week)}
+        series={[
+          { label: "Opened", values: weeks.map((w) => Number(w.complaintsOpened)) },
+          { label: "Resolved", values: weeks.map((w) => Number(w.complaintsResolved)) },
+        ]}
+        height={160}
+      />
+      <p class="muted small" id="nps-total">
+        {nps && nps.responses > 0n
+          ? `NPS ${nps.score?.toFixed(0)} over the 12 weeks, from ${nps.responses} answer${nps.responses === 1n ? "" : "s"} (${nps.promoters} promoters, ${nps.detractors} detractors).`
+          : "No NPS answers in the last 12 weeks."}
+      </p>
+    </div>
   );
 }

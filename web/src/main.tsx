@@ -5,14 +5,15 @@ import { useEffect, useState } from "preact/hooks";
 import { apiKey, signOut, whenUnauthenticated } from "./api";
 import { CustomerPage } from "./customer";
 import { CustomersPage } from "./customers";
+import { TopPage } from "./top";
 import { useLoad } from "./load";
 import { useRoute } from "./route";
 import { SignIn } from "./signin";
 import "./style.css";
 
-/** Insights loads its module (and Chart.js with it) on first use. */
-function Insights() {
-  const mod = useLoad(() => import("./insights"), []);
+/** Lazy shows a page whose module (and Chart.js with it) loads on first use. */
+function Lazy(props: { load: () => Promise<preact.FunctionComponent> }) {
+  const mod = useLoad(props.load, []);
   if (mod.state === "loading") return <p class="muted">Loading…</p>;
   if (mod.state === "error")
     return (
@@ -20,8 +21,13 @@ function Insights() {
         {mod.error}
       </p>
     );
-  return <mod.value.InsightsPage />;
+  const Page = mod.value;
+  return <Page />;
 }
+
+const loadInsights = () => import("./insights").then((m) => m.InsightsPage);
+const loadGrading = () => import("./grading").then((m) => m.GradingPage);
+const loadRules = () => import("./rules").then((m) => m.RulesPage);
 
 function App() {
   const route = useRoute();
@@ -37,14 +43,23 @@ function App() {
     page = <CustomerPage key={id} id={id} />;
     title = "Customer";
   } else if (section === "insights") {
-    page = <Insights />;
+    page = <Lazy key="insights" load={loadInsights} />;
     title = "Insights";
+  } else if (section === "top") {
+    page = <TopPage query={route.query} />;
+    title = "Top customers";
+  } else if (section === "rules") {
+    page = <Lazy key="rules" load={loadRules} />;
+    title = "Scoring rules";
+  } else if (section === "grading") {
+    page = <Lazy key="grading" load={loadGrading} />;
+    title = "Grading";
   } else {
     page = <CustomersPage query={route.query} />;
     title = "Customers";
   }
   document.title = `${title} · Potential`;
-  const current = section === "insights" ? "insights" : "customers";
+  const current = ["top", "insights", "rules", "grading"].includes(section) ? section : "customers";
   return (
     <>
       <header class="bar">
@@ -55,8 +70,17 @@ function App() {
           <a href="#/customers" aria-current={current === "customers" ? "page" : undefined}>
             Customers
           </a>
+          <a href="#/top" aria-current={current === "top" ? "page" : undefined}>
+            Top customers
+          </a>
           <a href="#/insights" aria-current={current === "insights" ? "page" : undefined}>
             Insights
+          </a>
+          <a href="#/rules" aria-current={current === "rules" ? "page" : undefined}>
+            Scoring rules
+          </a>
+          <a href="#/grading" aria-current={current === "grading" ? "page" : undefined}>
+            Grading
           </a>
         </nav>
         <button
