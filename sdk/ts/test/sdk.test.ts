@@ -7,9 +7,10 @@ import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import { Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { CustomerService } from "@potentialhq/potential-sdk/potential/customer/v1/customer_service_pb.js";
 import { TransactionKind } from "@potentialhq/potential-sdk/potential/customer/v1/events_pb.js";
+import { ScoringService } from "@potentialhq/potential-sdk/potential/scoring/v1/scoring_service_pb.js";
 
 const baseUrl = process.env.POTENTIAL_URL ?? "";
 const key = process.env.POTENTIAL_API_KEY ?? "";
@@ -125,3 +126,42 @@ for (const [protocol, transport] of Object.entries(transports)) {
     });
   });
 }
+
+describe("scoring", () => {
+  const t = transports.connect([bearer(key)]);
+  const customers = createClient(CustomerService, t);
+  const scoring = createClient(ScoringService, t);
+
+  test("a rule's points reach the ledger with their expiry, and the grade explains itself", async () => {
+    const policy = await scoring.getGradingPolicy({});
+    assert.ok(policy.grades.length >= 2, `grades: ${policy.grades}`);
+
+    const ext = `sdk-score-${unique()}`;
+    await customers.createCustomer({ customer: { externalId: ext } });
+    const at = new Date(Date.now() - 10 * 86_400_000);
+    await customers.recordTransactions({
+      transactions: [{ externalId: `${ext}-o1`, customer: ref(ext), kind: TransactionKind.ORDER, amount: "80",
+        occurredAt: timestampFromDate(at) }],
+    });
+
+    // A new rule scores every customer from the events already recorded.
+    const model = await scoring.createScoringModel({ model: { displayName: `SDK ${unique()}` } });
+    const rule = await scoring.createScoringRule({
+      rule: { modelId: model.id, displayName: "Order", eventKind: "order", points: 50n, validity: { seconds: 180n * 86_400n } },
+    });
+    assert.equal(rule.version, 1n);
+
+    const explained = await scoring.explainScore({ ref: { case: "externalId", value: ext }, modelId: model.id });
+    assert.equal(explained.score?.points, 50n);
+    assert.equal(explained.entries.length, 1);
+    const [entry] = explained.entries;
+    assert.equal(entry.ruleId, rule.id);
+    assert.equal(entry.eventExternalId, `${ext}-o1`);
+    const days = (timestampDate(entry.expireTime!).getTime() - timestampDate(entry.awardTime!).getTime()) / 86_400_000;
+    assert.equal(days, 180);
+
+    const grade = await scoring.getCustomerGrade({ ref: { case: "externalId", value: ext } });
+    assert.ok(policy.grades.includes(grade.grade), `grade ${grade.grade} not in ${policy.grades}`);
+    assert.match(grade.explanation, new RegExp(`^Grade ${grade.grade} `));
+  });
+});
