@@ -79,6 +79,9 @@ func (s *Service) SubmitFeedback(ctx context.Context, f Feedback) (stored Feedba
 			return Feedback{}, false, err
 		}
 	}
+	if err := s.scoreEvents(ctx, p.TenantID, []string{out.CustomerID}); err != nil {
+		return Feedback{}, false, err
+	}
 	return out, true, nil
 }
 
@@ -246,6 +249,9 @@ func (s *Service) TransitionComplaint(ctx context.Context, r TransitionRequest) 
 			return Feedback{}, err
 		}
 		if err := s.reassess(ctx, p.TenantID, []string{out.CustomerID}); err != nil {
+			return Feedback{}, err
+		}
+		if err := s.scoreEvents(ctx, p.TenantID, []string{out.CustomerID}); err != nil {
 			return Feedback{}, err
 		}
 		return out, nil
