@@ -8,7 +8,8 @@
 //     ListCustomers, RecordTransactions, RecordInteractions, …), when the
 //     service is Unavailable, resending the very same request — the same
 //     external ids — so the server's idempotency makes the retry harmless;
-//   - iterators that page through lists (AllCustomers).
+//   - iterators that page through lists (AllCustomers, and All for any
+//     List method).
 //
 // Calls go over Connect by default, or gRPC (WithGRPC), to the HTTP port
 // of potential serve.
@@ -26,8 +27,12 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/potentialhq/potential/gen/go/potential/admin/v1/adminv1connect"
 	customerv1 "github.com/potentialhq/potential/gen/go/potential/customer/v1"
 	"github.com/potentialhq/potential/gen/go/potential/customer/v1/customerv1connect"
+	"github.com/potentialhq/potential/gen/go/potential/feedback/v1/feedbackv1connect"
 	"github.com/potentialhq/potential/gen/go/potential/scoring/v1/scoringv1connect"
 )
 
@@ -36,8 +41,13 @@ type Client struct {
 	// Customers ingests and reads customers, transactions, interactions
 	// and referrals.
 	Customers customerv1connect.CustomerServiceClient
-	// Scoring reads assessments, distributions and value models.
+	// Scoring reads assessments, distributions and value models, and keeps
+	// scoring rules, scores and grades.
 	Scoring scoringv1connect.ScoringServiceClient
+	// Feedback takes and reads complaints, ratings and NPS answers.
+	Feedback feedbackv1connect.FeedbackServiceClient
+	// Admin manages API keys and reads the audit log (admin keys only).
+	Admin adminv1connect.AdminServiceClient
 }
 
 // Default retry policy: up to 4 attempts, waiting about 100 ms, 200 ms and
@@ -105,6 +115,8 @@ func New(baseURL, apiKey string, opts ...Option) *Client {
 	return &Client{
 		Customers: customerv1connect.NewCustomerServiceClient(o.httpClient, baseURL, copts...),
 		Scoring:   scoringv1connect.NewScoringServiceClient(o.httpClient, baseURL, copts...),
+		Feedback:  feedbackv1connect.NewFeedbackServiceClient(o.httpClient, baseURL, copts...),
+		Admin:     adminv1connect.NewAdminServiceClient(o.httpClient, baseURL, copts...),
 	}
 }
 
@@ -113,28 +125,56 @@ func New(baseURL, apiKey string, opts ...Option) *Client {
 // server's default). req itself is not changed. It stops at the first error,
 // which it yields.
 func (c *Client) AllCustomers(ctx context.Context, req *customerv1.ListCustomersRequest) iter.Seq2[*customerv1.Customer, error] {
-	return func(yield func(*customerv1.Customer, error) bool) {
-		r := &customerv1.ListCustomersRequest{}
-		if req != nil {
-			r = proto.CloneOf(req)
-		}
+	if req == nil {
+		req = &customerv1.ListCustomersRequest{}
+	}
+	return All(ctx, req, c.Customers.ListCustomers, (*customerv1.ListCustomersResponse).GetCustomers)
+}
+
+// All pages through any List method of the API: it calls list with req,
+// then again with req's page_token set to the answer's next_page_token
+// until that is empty, and yields the items that items takes from each
+// answer. req itself is not changed (a copy is sent). It stops at the first
+// error, which it yields. For example, every grade change of a customer:
+//
+//	req := &scoringv1.ListGradeChangesRequest{Ref: &scoringv1.ListGradeChangesRequest_CustomerId{CustomerId: id}}
+//	for ch, err := range client.All(ctx, req, c.Scoring.ListGradeChanges, (*scoringv1.ListGradeChangesResponse).GetChanges) {
+//
+// All panics if Req has no page_token field or Resp no next_page_token.
+func All[Req, Resp proto.Message, Item any](ctx context.Context, req Req, list func(context.Context, Req) (Resp, error), items func(Resp) []Item) iter.Seq2[Item, error] {
+	token := field(req.ProtoReflect().Descriptor(), "page_token")
+	var resp Resp // a nil message still has its descriptor
+	next := field(resp.ProtoReflect().Descriptor(), "next_page_token")
+	return func(yield func(Item, error) bool) {
+		r := proto.CloneOf(req)
 		for {
-			page, err := c.Customers.ListCustomers(ctx, r)
+			page, err := list(ctx, r)
 			if err != nil {
-				yield(nil, err)
+				var zero Item
+				yield(zero, err)
 				return
 			}
-			for _, cu := range page.GetCustomers() {
-				if !yield(cu, nil) {
+			for _, it := range items(page) {
+				if !yield(it, nil) {
 					return
 				}
 			}
-			if page.GetNextPageToken() == "" {
+			nt := page.ProtoReflect().Get(next).String()
+			if nt == "" {
 				return
 			}
-			r.PageToken = page.GetNextPageToken()
+			r.ProtoReflect().Set(token, protoreflect.ValueOfString(nt))
 		}
 	}
+}
+
+// field returns the string field name of a message.
+func field(md protoreflect.MessageDescriptor, name protoreflect.Name) protoreflect.FieldDescriptor {
+	fd := md.Fields().ByName(name)
+	if fd == nil || fd.Kind() != protoreflect.StringKind {
+		panic("client.All: " + string(md.FullName()) + " has no string field " + string(name))
+	}
+	return fd
 }
 
 // bearer sends the API key on every call, unary or streaming.

@@ -172,3 +172,15 @@ func TestAllCustomers(t *testing.T) {
 		t.Errorf("bad filter: err = %v, want InvalidArgument", err)
 	}
 }
+
+// TestAllNeedsAListMethod: All refuses, at once, messages without the page
+// token fields.
+func TestAllNeedsAListMethod(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("All accepted a request without page_token")
+		}
+	}()
+	c := client.New(baseURL, apiKey)
+	client.All(t.Context(), &customerv1.GetCustomerRequest{}, c.Customers.GetCustomer, func(*customerv1.Customer) []int { return nil })
+}

@@ -8,8 +8,11 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/potentialhq/potential/client"
 	customerv1 "github.com/potentialhq/potential/gen/go/potential/customer/v1"
+	feedbackv1 "github.com/potentialhq/potential/gen/go/potential/feedback/v1"
 )
 
 // A client sends the API key on every call. Recording the same orders
@@ -80,4 +83,38 @@ func ExampleClient_AllCustomers() {
 	// fair-3
 	// fair-2
 	// fair-1
+}
+
+// All pages through any List method; here a customer's NPS answers,
+// newest first, two per call.
+func ExampleAll() {
+	ctx := context.Background()
+	c := client.New(baseURL, apiKey)
+
+	if _, err := c.Customers.CreateCustomer(ctx, &customerv1.CreateCustomerRequest{Customer: &customerv1.Customer{ExternalId: "crm-77"}}); err != nil {
+		log.Fatal(err)
+	}
+	who := &customerv1.CustomerRef{Ref: &customerv1.CustomerRef_ExternalId{ExternalId: "crm-77"}}
+	for i, score := range []int32{6, 8, 9, 10} {
+		_, err := c.Feedback.SubmitFeedback(ctx, &feedbackv1.SubmitFeedbackRequest{Feedback: &feedbackv1.Feedback{
+			ExternalId: fmt.Sprintf("survey-%d", i), Customer: who, Kind: feedbackv1.FeedbackKind_FEEDBACK_KIND_NPS,
+			Score: proto.Int32(score), OccurredAt: timestamppb.New(time.Date(2026, 5, 1+i, 9, 0, 0, 0, time.UTC)),
+		}})
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	req := &feedbackv1.ListFeedbackRequest{Customer: who, PageSize: 2}
+	for f, err := range client.All(ctx, req, c.Feedback.ListFeedback, (*feedbackv1.ListFeedbackResponse).GetFeedback) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(f.GetOccurredAt().AsTime().Format(time.DateOnly), f.GetScore())
+	}
+	// Output:
+	// 2026-05-04 10
+	// 2026-05-03 9
+	// 2026-05-02 8
+	// 2026-05-01 6
 }
