@@ -92,6 +92,19 @@ type ScoringEvent struct {
 	Rating int64
 }
 
+// FeedbackScoringEvents returns the scoring events of a piece of feedback
+// (Feedback.Events): the feedback itself, of its kind, and a resolved
+// complaint's resolution, with the rating or NPS answer as Rating.
+func FeedbackScoringEvents(f *Feedback) []ScoringEvent {
+	evs := f.Events()
+	out := make([]ScoringEvent, len(evs))
+	for i, e := range evs {
+		out[i] = ScoringEvent{Kind: EventKind(e.Kind), ID: e.ID, Ref: f.ExternalID, At: e.OccurredAt,
+			Channel: e.Channel, Topic: e.Topic, Rating: int64(e.Score)}
+	}
+	return out
+}
+
 // ScoringModel is a named set of scoring rules with a score of its own.
 type ScoringModel struct {
 	ID          string

@@ -767,3 +767,48 @@ func TestListTopCustomers(t *testing.T) {
 	_, err = e.svc.ListTopCustomers(e.ctx, domain.ListTopCustomersRequest{Order: "fame"})
 	wantViolation(t, "unknown order", err, "order_by", "must be")
 }
+
+func TestUnjustifiedComplaintLowersTheScore(t *testing.T) {
+	t.Parallel()
+	e := newScoringEnv(t, scoringDay(10))
+	m := e.model("service")
+	e.rule(domain.ScoringRule{ModelID: m.ID, Name: "Orders", EventKind: domain.EventKindOrder, Points: 50})
+	e.rule(domain.ScoringRule{ModelID: m.ID, Name: "Unjustified complaints", EventKind: domain.EventKindComplaintResolvedUnjustified, Points: -40,
+		HasValidity: true, Validity: 365 * 24 * time.Hour})
+	e.rule(domain.ScoringRule{ModelID: m.ID, Name: "Poor ratings", EventKind: domain.EventKindRating, Points: -10, Condition: `event.rating <= 2`})
+	e.customer("ada")
+	e.orders(scoringOrder("o1", "ada", 100, scoringDay(1)))
+	want := func(what string, points int64) {
+		t.Helper()
+		if got := e.score("ada", m.ID, time.Time{}); got != points {
+			t.Fatalf("%s: score %d, want %d", what, got, points)
+		}
+	}
+	want("an order", 50)
+	c, _, err := e.svc.SubmitFeedback(e.ctx, domain.Feedback{ExternalID: "f1", Customer: domain.CustomerRef{ExternalID: "ada"},
+		Kind: domain.FeedbackComplaint, Text: "late delivery", OccurredAt: scoringDay(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want("an open complaint", 50)
+	step := func(to domain.ComplaintStatus, note string) {
+		t.Helper()
+		if _, err := e.svc.TransitionComplaint(e.ctx, domain.TransitionRequest{ID: c.ID, To: to, Note: note}); err != nil {
+			t.Fatalf("→ %s: %v", to, err)
+		}
+	}
+	step(domain.ComplaintInProgress, "")
+	step(domain.ComplaintResolvedUnjustified, "the parcel was delivered on time")
+	want("a complaint resolved as unjustified", 10)
+	step(domain.ComplaintOpen, "new evidence")
+	want("the complaint reopened", 50)
+	step(domain.ComplaintResolvedJustified, "it was late after all")
+	want("the complaint resolved as justified", 50)
+	for i, score := range []int{4, 1} {
+		if _, _, err := e.svc.SubmitFeedback(e.ctx, domain.Feedback{ExternalID: fmt.Sprintf("r%d", i), Customer: domain.CustomerRef{ExternalID: "ada"},
+			Kind: domain.FeedbackRating, Score: score, HasScore: true, OccurredAt: scoringDay(3 + i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want("ratings of 4 and 1", 40)
+}

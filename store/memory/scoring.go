@@ -389,7 +389,7 @@ func (s *Store) scoringBatch(d *tenantData, ids []string, events bool) *domain.S
 
 // scoringEvents builds a customer's scoring events from its transactions,
 // interactions, referrals (referral_given as the referrer,
-// referral_received as the referred) and qualification changes.
+// referral_received as the referred), feedback and qualification changes.
 func (d *tenantData) scoringEvents(customerID string) []domain.ScoringEvent {
 	var out []domain.ScoringEvent
 	if ev := d.events[customerID]; ev != nil {
@@ -412,6 +412,13 @@ func (d *tenantData) scoringEvents(customerID string) []domain.ScoringEvent {
 				kind = domain.EventKindReferralReceived
 			}
 			out = append(out, domain.ScoringEvent{Kind: kind, ID: r.ID, Ref: r.ExternalID, At: r.OccurredAt})
+		}
+	}
+	if fd := d.feedbackOf(false); fd != nil {
+		for _, f := range fd.byID {
+			if f.CustomerID == customerID {
+				out = append(out, domain.FeedbackScoringEvents(f)...)
+			}
 		}
 	}
 	if sd := d.scoring; sd != nil {

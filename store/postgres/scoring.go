@@ -587,13 +587,16 @@ func (s *Store) pageCustomerIDs(ctx context.Context, sc scope, fn func([]string)
 }
 
 // queueScoringReads queues the reads of a batch: rules, policy, customers,
-// events (when asked), ledgers, grades.
+// events (when asked: those of qScoringEvents, and feedback with its
+// complaint transitions), ledgers, grades.
 func queueScoringReads(b *pgx.Batch, tenant string, ids []string, events bool) {
 	b.Queue(qAllScoringRules, tenant)
 	b.Queue(qCurrentGradingPolicy, tenant)
 	b.Queue(qScoringCustomers, tenant, ids)
 	if events {
 		b.Queue(qScoringEvents, tenant, ids)
+		b.Queue(qScoringFeedback, tenant, ids)
+		b.Queue(qScoringTransitions, tenant, ids)
 	}
 	b.Queue(qScoringLedger, tenant, ids)
 	b.Queue(qCustomersGrades, tenant, ids)
@@ -648,6 +651,22 @@ func readScoringBatch(br pgx.BatchResults, tenant string, events bool) (*domain.
 		})
 		if err != nil {
 			return nil, err
+		}
+		rows, err = br.Query()
+		if err != nil {
+			return nil, err
+		}
+		fs, err := collectFeedback(rows, tenant)
+		if err != nil {
+			return nil, err
+		}
+		if err := readTransitions(br, fs); err != nil {
+			return nil, err
+		}
+		for j := range fs {
+			if i, ok := index[fs[j].CustomerID]; ok {
+				b.Customers[i].Events = append(b.Customers[i].Events, domain.FeedbackScoringEvents(&fs[j])...)
+			}
 		}
 		for i := range b.Customers {
 			domain.SortScoringEvents(b.Customers[i].Events)

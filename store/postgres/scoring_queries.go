@@ -86,6 +86,16 @@ WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1`
 ) AS e(customer_id, kind, id, ref, occurred_at, amount, margin, quantity, channel, direction, topic, rating)
 WHERE EXISTS (SELECT FROM scoring_rules WHERE tenant_id = $1)`
 
+	// The customers' feedback and complaint transitions, from which
+	// domain.FeedbackScoringEvents makes feedback events (when the tenant
+	// has rules).
+	qScoringFeedback = `SELECT ` + feedbackColumns + ` FROM feedback
+WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND EXISTS (SELECT FROM scoring_rules WHERE tenant_id = $1)`
+	qScoringTransitions = `SELECT ` + transitionColumns + ` FROM complaint_transitions
+WHERE tenant_id = $1 AND feedback_id IN (SELECT id FROM feedback WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND kind = 'complaint')
+    AND EXISTS (SELECT FROM scoring_rules WHERE tenant_id = $1)
+ORDER BY feedback_id, seq`
+
 	ledgerColumns  = `customer_id, model_id, id, rule_id, rule_version, event_kind, event_id, event_ref, points, awarded_at, expires_at, capped`
 	qScoringLedger = `SELECT ` + ledgerColumns + ` FROM scoring_ledger
 WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[])

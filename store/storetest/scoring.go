@@ -347,6 +347,27 @@ var scoringTests = []test{
 		}
 		wantEqual(t, "x's ledger after a failed update", ledgerOf(t, s, tn, x.ID), []domain.LedgerEntry{e2b, e4})
 	}},
+	{"Scoring/FeedbackEvents", func(t *testing.T, s domain.Store) {
+		tn := newTenant(t, s)
+		x := create(t, s, newCustomer(tn, "x"))
+		y := create(t, s, newCustomer(tn, "y"))
+		m := newModel(t, s, tn, "m")
+		newRule(t, s, m, "r", domain.EventKindComplaintResolvedUnjustified, -40)
+		c := submit(t, s, newFeedback(tn, x.ID, "f1", domain.FeedbackComplaint, day(1, 0)))
+		c = transition(t, s, tn, c, domain.ComplaintInProgress, day(2, 0))
+		transition(t, s, tn, c, domain.ComplaintResolvedUnjustified, day(3, 0))
+		n := submit(t, s, scored(newFeedback(tn, x.ID, "f2", domain.FeedbackNPS, day(4, 0)), 3))
+		submit(t, s, newFeedback(tn, y.ID, "f3", domain.FeedbackPraise, day(1, 0)))
+		in, _ := readAll(t, s, tn, domain.ScoringQuery{CustomerIDs: []string{x.ID, y.ID}, Events: true})
+		wantEqual(t, "x's feedback events", in[x.ID].Events, []domain.ScoringEvent{
+			{Kind: domain.EventKindComplaint, ID: c.ID, Ref: "f1", At: day(1, 0), Channel: "email"},
+			{Kind: domain.EventKindComplaintResolvedUnjustified, ID: c.ID + "/resolution/2", Ref: "f1", At: day(3, 0), Channel: "email"},
+			{Kind: domain.EventKindNPS, ID: n.ID, Ref: "f2", At: day(4, 0), Channel: "email", Rating: 3},
+		})
+		if ev := in[y.ID].Events; len(ev) != 1 || ev[0].Kind != domain.EventKindPraise {
+			t.Fatalf("y's events = %+v", ev)
+		}
+	}},
 	{"Scoring/AllCustomersInBatches", func(t *testing.T, s domain.Store) {
 		tn := newTenant(t, s)
 		n := domain.ScoringBatchSize + 7
