@@ -100,6 +100,10 @@ type BatchResult struct {
 	// CreatedCustomers counts customers created because the batch asked for
 	// missing customers to be created.
 	CreatedCustomers int
+	// CustomerIDs lists, once each and sorted, the ids of every customer
+	// the batch's items refer to, new and already known items alike: the
+	// customers whose assessment the batch may change.
+	CustomerIDs []string
 }
 
 func validRef(v *violations, field string, r CustomerRef) {

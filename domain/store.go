@@ -31,6 +31,9 @@ type Store interface {
 	GetTenant(ctx context.Context, id string) (Tenant, error)
 	// FindTenant returns a tenant by name.
 	FindTenant(ctx context.Context, name string) (Tenant, error)
+	// ListTenants returns every tenant, oldest first: what a job that
+	// visits each tenant (the daily re-assessment) walks.
+	ListTenants(ctx context.Context) ([]Tenant, error)
 
 	// CreateAPIKey stores k, and the audit records of its creation in the
 	// same transaction; ErrConflict if its id exists.
@@ -95,6 +98,9 @@ type Store interface {
 	// grades (scoring_store.go). DeleteCustomer erases the customer's
 	// ledger, grade, grade changes and qualification changes too.
 	ScoringStore
+
+	// AssessmentStore keeps the value models and the assessments.
+	AssessmentStore
 }
 
 // UpsertOutcome is one item's result of UpsertCustomers.

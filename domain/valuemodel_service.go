@@ -71,7 +71,7 @@ func (s *Service) FitValueModel(ctx context.Context, req FitRequest, progress fu
 		spend               []clv.Spend
 		rec, freq, monetary []float64
 	)
-	err = s.assessStore().PurchaseSummaries(ctx, p.TenantID, end, func(ps PurchaseSummary) error {
+	err = s.store.PurchaseSummaries(ctx, p.TenantID, end, func(ps PurchaseSummary) error {
 		sum, err := clv.Summarize(ps.First, ps.Last, ps.Days, end, st.Unit)
 		if err != nil {
 			return fmt.Errorf("customer %s: %w", ps.CustomerID, err)
@@ -113,7 +113,7 @@ func (s *Service) FitValueModel(ctx context.Context, req FitRequest, progress fu
 	}
 	if !req.HoldoutEnd.IsZero() {
 		m.HoldoutEnd = req.HoldoutEnd
-		days, err := s.assessStore().PurchaseDaysBetween(ctx, p.TenantID, end, req.HoldoutEnd)
+		days, err := s.store.PurchaseDaysBetween(ctx, p.TenantID, end, req.HoldoutEnd)
 		if err != nil {
 			return ValueModel{}, err
 		}
@@ -127,7 +127,7 @@ func (s *Service) FitValueModel(ctx context.Context, req FitRequest, progress fu
 		}
 	}
 	progress(FitProgress{Stage: "saving"})
-	if m, err = s.assessStore().SaveValueModel(ctx, m); err != nil {
+	if m, err = s.store.SaveValueModel(ctx, m); err != nil {
 		return ValueModel{}, err
 	}
 	s.models.Store(p.TenantID, cachedModel{model: m, fetched: s.now()})
@@ -146,7 +146,7 @@ func (s *Service) GetValueModel(ctx context.Context) (ValueModel, error) {
 	if err != nil {
 		return ValueModel{}, err
 	}
-	m, err := s.assessStore().GetValueModel(ctx, p.TenantID)
+	m, err := s.store.GetValueModel(ctx, p.TenantID)
 	if errors.Is(err, ErrNotFound) {
 		return ValueModel{}, fmt.Errorf("%w: no value model yet; call FitValueModel", ErrNotFound)
 	}
@@ -172,7 +172,7 @@ func (s *Service) currentModel(ctx context.Context, tenantID string) (*ValueMode
 		}
 		return &cm.model, nil
 	}
-	m, err := s.assessStore().GetValueModel(ctx, tenantID)
+	m, err := s.store.GetValueModel(ctx, tenantID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		s.models.Store(tenantID, cachedModel{none: true, fetched: s.now()})
@@ -187,7 +187,7 @@ func (s *Service) currentModel(ctx context.Context, tenantID string) (*ValueMode
 // reassess re-derives the assessments of the given customers with the
 // tenant's current model, e.g. after their events were recorded.
 func (s *Service) reassess(ctx context.Context, tenantID string, ids []string) error {
-	if len(ids) == 0 || s.assessStore() == nil {
+	if len(ids) == 0 {
 		return nil
 	}
 	m, err := s.currentModel(ctx, tenantID)
@@ -195,12 +195,12 @@ func (s *Service) reassess(ctx context.Context, tenantID string, ids []string) e
 		return err
 	}
 	now := s.Now()
-	return s.assessStore().AssessmentInputs(ctx, tenantID, ids, now, func(in []AssessmentInput) error {
+	return s.store.AssessmentInputs(ctx, tenantID, ids, now, func(in []AssessmentInput) error {
 		out := make([]Assessment, len(in))
 		for i := range in {
 			out[i] = Assess(in[i], m, now)
 		}
-		return s.assessStore().PutAssessments(ctx, tenantID, out)
+		return s.store.PutAssessments(ctx, tenantID, out)
 	})
 }
 
@@ -237,7 +237,7 @@ func (s *Service) reassessAll(ctx context.Context, tenantID string, m *ValueMode
 				for i := range in {
 					out[i] = Assess(in[i], m, now)
 				}
-				if err := s.assessStore().PutAssessments(ctx, tenantID, out); err != nil {
+				if err := s.store.PutAssessments(ctx, tenantID, out); err != nil {
 					cancel(err)
 					continue
 				}
@@ -249,7 +249,7 @@ func (s *Service) reassessAll(ctx context.Context, tenantID string, m *ValueMode
 			}
 		}()
 	}
-	err := s.assessStore().AssessmentInputs(ctx, tenantID, nil, now, func(in []AssessmentInput) error {
+	err := s.store.AssessmentInputs(ctx, tenantID, nil, now, func(in []AssessmentInput) error {
 		cp := make([]AssessmentInput, len(in))
 		copy(cp, in)
 		select {
@@ -293,7 +293,7 @@ func (s *Service) GetCustomerAssessment(ctx context.Context, ref CustomerRef) (C
 	}
 	now := s.Now()
 	var out CustomerAssessment
-	err = s.assessStore().AssessmentInputs(ctx, p.TenantID, []string{c.ID}, now, func(in []AssessmentInput) error {
+	err = s.store.AssessmentInputs(ctx, p.TenantID, []string{c.ID}, now, func(in []AssessmentInput) error {
 		if len(in) == 1 {
 			out.Input = in[0]
 		}
@@ -305,7 +305,7 @@ func (s *Service) GetCustomerAssessment(ctx context.Context, ref CustomerRef) (C
 	out.Model = m
 	out.Assessment = Assess(out.Input, m, now)
 	out.Explanation = Explain(out.Assessment, out.Input, m)
-	if err := s.assessStore().PutAssessments(ctx, p.TenantID, []Assessment{out.Assessment}); err != nil {
+	if err := s.store.PutAssessments(ctx, p.TenantID, []Assessment{out.Assessment}); err != nil {
 		return CustomerAssessment{}, err
 	}
 	return out, nil
@@ -317,13 +317,5 @@ func (s *Service) AssessmentStats(ctx context.Context) (AssessmentStats, error) 
 	if err != nil {
 		return AssessmentStats{}, err
 	}
-	return s.assessStore().AssessmentStats(ctx, p.TenantID)
-}
-
-// assessStore is the store's AssessmentStore.
-func (s *Service) assessStore() AssessmentStore {
-	if a, ok := s.store.(AssessmentStore); ok {
-		return a
-	}
-	return nil
+	return s.store.AssessmentStats(ctx, p.TenantID)
 }

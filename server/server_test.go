@@ -101,15 +101,7 @@ var transports = []transport{viaGRPC, viaConnect, viaConnectJSON, viaConnectGRPC
 
 // client returns a CustomerService client over t that sends key.
 func (e *env) client(t transport, key string) customerv1connect.CustomerServiceClient {
-	auth := connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
-		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			if key != "" {
-				req.Header().Set("Authorization", "Bearer "+key)
-			}
-			return next(ctx, req)
-		}
-	})
-	opts := []connect.ClientOption{connect.WithInterceptors(auth)}
+	opts := []connect.ClientOption{connect.WithInterceptors(bearer(key))}
 	switch t {
 	case viaGRPC:
 		return grpcClient{c: customerv1.NewCustomerServiceClient(e.conn), key: key}
@@ -249,4 +241,30 @@ func dial(tb testing.TB, addr string) *grpc.ClientConn {
 	}
 	tb.Cleanup(func() { conn.Close() })
 	return conn
+}
+
+// bearer is a client interceptor sending key, unary and streaming.
+type bearer string
+
+func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if b != "" {
+			req.Header().Set("Authorization", "Bearer "+string(b))
+		}
+		return next(ctx, req)
+	}
+}
+
+func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		if b != "" {
+			conn.RequestHeader().Set("Authorization", "Bearer "+string(b))
+		}
+		return conn
+	}
+}
+
+func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
 }

@@ -191,9 +191,10 @@ func (s *Store) UpdateCustomer(_ context.Context, c domain.Customer) (domain.Cus
 	return cloneCustomer(cur), nil
 }
 
-// DeleteCustomer erases a customer with its transactions, interactions and
-// referrals, corrects the referral statistics of the customers on the
-// other side of its referrals, and stores the audit records.
+// DeleteCustomer erases a customer with its transactions, interactions,
+// referrals, assessment and lifecycle transitions, corrects the referral
+// statistics of the customers on the other side of its referrals, and
+// stores the audit records.
 func (s *Store) DeleteCustomer(_ context.Context, tenantID, id string, audit ...domain.AuditEvent) error {
 	if err := checkAudit(audit); err != nil {
 		return err
@@ -216,6 +217,7 @@ func (s *Store) DeleteCustomer(_ context.Context, tenantID, id string, audit ...
 	}
 	d.deleteFeedbackOf(c.ID)
 	d.deleteScoringOf(c.ID)
+	d.transitions = slices.DeleteFunc(d.transitions, func(tr transition) bool { return tr.customerID == c.ID })
 	ev := d.events[c.ID]
 	delete(d.events, c.ID)
 	if ev == nil {

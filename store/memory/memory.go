@@ -46,6 +46,9 @@ type tenantData struct {
 
 	feedback *feedbackData // feedback and topic rules (feedback.go); nil until the first
 	scoring  *scoringData  // scoring models, rules, ledgers and grades (scoring.go); nil until the first
+
+	models      []domain.ValueModel // value models (assess.go), by version - 1
+	transitions []transition        // lifecycle transitions, in the order recorded
 }
 
 // customerEvents are the events recorded about one customer; referrals are

@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -85,6 +86,7 @@ func (s *Store) RecordTransactions(_ context.Context, tenantID string, txs []dom
 	defer s.mu.Unlock()
 	b := s.newBatch(tenantID, opts)
 	var fresh []*domain.Transaction
+	var cids []string
 	seen := map[string]bool{}
 	for i := range txs {
 		t := txs[i]
@@ -92,6 +94,7 @@ func (s *Store) RecordTransactions(_ context.Context, tenantID string, txs []dom
 		if cid == "" {
 			return domain.BatchResult{}, unknownCustomer(i, "customer", t.Customer)
 		}
+		cids = append(cids, cid)
 		if seen[t.ExternalID] || (b.d != nil && b.d.txs[t.ExternalID] != nil) {
 			continue
 		}
@@ -142,7 +145,7 @@ func (s *Store) RecordTransactions(_ context.Context, tenantID string, txs []dom
 	for cid, st := range stats {
 		b.d.customers[cid].Purchases = st
 	}
-	return domain.BatchResult{Created: len(fresh), AlreadyKnown: len(txs) - len(fresh), CreatedCustomers: len(b.created)}, nil
+	return domain.BatchResult{Created: len(fresh), AlreadyKnown: len(txs) - len(fresh), CreatedCustomers: len(b.created), CustomerIDs: distinct(cids)}, nil
 }
 
 // apply adds the customers the batch created.
@@ -231,7 +234,26 @@ func purchases(txs []*domain.Transaction) (domain.PurchaseStats, error) {
 	if st.Orders > 0 {
 		st.FirstDaySpend = days[day(st.FirstPurchaseTime)]
 	}
+	st.MedianGapDays, st.LastGapDays = gaps(slices.Sorted(maps.Keys(days)))
 	return st, nil
+}
+
+// gaps returns the median of the differences between consecutive days
+// (sorted, distinct) and the last difference; zeros with fewer than two
+// days. The median of an even number of gaps is the mean of the middle
+// two, computed as PostgreSQL's percentile_cont(0.5) does: lo + 0.5·(hi−lo).
+func gaps(days []int64) (median float64, last int64) {
+	if len(days) < 2 {
+		return 0, 0
+	}
+	g := make([]int64, len(days)-1)
+	for i := range g {
+		g[i] = days[i+1] - days[i]
+	}
+	last = g[len(g)-1]
+	slices.Sort(g)
+	lo, hi := g[(len(g)-1)/2], g[len(g)/2]
+	return float64(lo) + 0.5*float64(hi-lo), last
 }
 
 // engagement computes EngagementStats from scratch from a customer's events.
@@ -284,6 +306,7 @@ func (s *Store) RecordInteractions(_ context.Context, tenantID string, its []dom
 	defer s.mu.Unlock()
 	b := s.newBatch(tenantID, opts)
 	var fresh []*domain.Interaction
+	var cids []string
 	seen := map[string]bool{}
 	for i := range its {
 		it := its[i]
@@ -291,6 +314,7 @@ func (s *Store) RecordInteractions(_ context.Context, tenantID string, its []dom
 		if cid == "" {
 			return domain.BatchResult{}, unknownCustomer(i, "customer", it.Customer)
 		}
+		cids = append(cids, cid)
 		if seen[it.ExternalID] || (b.d != nil && b.d.its[it.ExternalID] != nil) {
 			continue
 		}
@@ -322,7 +346,7 @@ func (s *Store) RecordInteractions(_ context.Context, tenantID string, its []dom
 	for cid := range touched {
 		b.d.customers[cid].Engagement = engagement(cid, b.d.events[cid])
 	}
-	return domain.BatchResult{Created: len(fresh), AlreadyKnown: len(its) - len(fresh), CreatedCustomers: len(b.created)}, nil
+	return domain.BatchResult{Created: len(fresh), AlreadyKnown: len(its) - len(fresh), CreatedCustomers: len(b.created), CustomerIDs: distinct(cids)}, nil
 }
 
 // RecordReferrals stores the batch's new referrals and maintains the
@@ -344,6 +368,7 @@ func (s *Store) RecordReferrals(_ context.Context, tenantID string, rs []domain.
 	defer s.mu.Unlock()
 	b := s.newBatch(tenantID, opts)
 	var fresh []*domain.Referral
+	var cids []string
 	seen := map[string]bool{}
 	for i := range rs {
 		r := rs[i]
@@ -358,6 +383,7 @@ func (s *Store) RecordReferrals(_ context.Context, tenantID string, rs []domain.
 		if from == to {
 			return domain.BatchResult{}, &domain.ItemError{Index: i, Field: "referred", Err: fmt.Errorf("%w: a customer cannot refer itself", domain.ErrInvalid)}
 		}
+		cids = append(cids, from, to)
 		if seen[r.ExternalID] || (b.d != nil && b.d.refs[r.ExternalID] != nil) {
 			continue
 		}
@@ -392,7 +418,7 @@ func (s *Store) RecordReferrals(_ context.Context, tenantID string, rs []domain.
 	for cid := range touched {
 		b.d.customers[cid].Engagement = engagement(cid, b.d.events[cid])
 	}
-	return domain.BatchResult{Created: len(fresh), AlreadyKnown: len(rs) - len(fresh), CreatedCustomers: len(b.created)}, nil
+	return domain.BatchResult{Created: len(fresh), AlreadyKnown: len(rs) - len(fresh), CreatedCustomers: len(b.created), CustomerIDs: distinct(cids)}, nil
 }
 
 // ListTransactions returns a customer's transactions, oldest first (ties by
@@ -416,4 +442,11 @@ func (s *Store) ListTransactions(_ context.Context, tenantID, customerID string)
 		return strings.Compare(a.ID, b.ID)
 	})
 	return out, nil
+}
+
+// distinct returns the distinct elements of ids, sorted.
+func distinct(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
 }

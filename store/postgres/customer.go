@@ -115,7 +115,7 @@ func clientArgs(c *domain.Customer) ([]any, error) {
 		string(q.Authority), q.Need, nullTime(q.DecisionTime)}, nil
 }
 
-// scanCustomer reads a row of customerColumns.
+// scanCustomer reads a row of customerColumns and assessmentColumns.
 func scanCustomer(row pgx.Row) (domain.Customer, error) {
 	var c domain.Customer
 	var kind, ageBand, gender, companySize, authority string
@@ -124,14 +124,18 @@ func scanCustomer(row pgx.Row) (domain.Customer, error) {
 	var budget, totalSpend, firstDaySpend, refundTotal, totalMargin int64
 	var decision, firstPurchase, lastPurchase, lastInteraction, created, updated pgtype.Timestamptz
 	var referredBy *string
+	var a assessmentRow
 	p, e := &c.Purchases, &c.Engagement
-	err := row.Scan(&c.TenantID, &c.ID, &c.ExternalID, &kind, &c.DisplayName, &c.GivenName, &c.FamilyName, &c.CompanyName,
+	err := row.Scan(append([]any{&c.TenantID, &c.ID, &c.ExternalID, &kind, &c.DisplayName, &c.GivenName, &c.FamilyName, &c.CompanyName,
 		&c.Email, &c.Phone, &channels, &c.Country, &c.Region, &c.City, &ageBand, &gender, &c.Industry, &companySize,
 		&c.AcquisitionChannel, &attrs, &budget, &authority, &c.Qualification.Need, &decision,
 		&firstPurchase, &lastPurchase, &p.PurchaseDays, &p.Orders, &p.Refunds, &totalSpend, &firstDaySpend,
-		&refundTotal, &totalMargin, &e.Interactions, &lastInteraction, &e.ReferralsGiven, &referredBy,
-		&created, &updated, &c.Version)
+		&refundTotal, &totalMargin, &p.MedianGapDays, &p.LastGapDays, &e.Interactions, &lastInteraction, &e.ReferralsGiven, &referredBy,
+		&created, &updated, &c.Version}, a.dest()...)...)
 	if err != nil {
+		return domain.Customer{}, err
+	}
+	if c.Assessment, err = a.assessment(c.ID); err != nil {
 		return domain.Customer{}, err
 	}
 	c.Kind, c.AgeBand, c.Gender, c.CompanySize = domain.CustomerKind(kind), domain.AgeBand(ageBand), domain.Gender(gender), domain.CompanySize(companySize)
@@ -279,10 +283,11 @@ func (s *Store) UpdateCustomer(ctx context.Context, c domain.Customer) (domain.C
 }
 
 // DeleteCustomer erases a customer with its transactions, interactions and
-// referrals (the foreign keys cascade) and purchase days, corrects the referral
-// statistics of the customers on the other side of its referrals, and
-// stores the audit records. An explicit transaction, so that a customer
-// found missing rolls the records back.
+// referrals (the foreign keys cascade), purchase days, assessment and
+// lifecycle transitions, corrects the referral statistics of the customers
+// on the other side of its referrals, and stores the audit records. An
+// explicit transaction, so that a customer found missing rolls the records
+// back.
 func (s *Store) DeleteCustomer(ctx context.Context, tenantID, id string, audit ...domain.AuditEvent) error {
 	ref := domain.CustomerRef{ID: id}
 	if err := checkAudit(audit); err != nil {
@@ -300,10 +305,12 @@ func (s *Store) DeleteCustomer(ctx context.Context, tenantID, id string, audit .
 		b.Queue(qUnreferGiven, sc.tenant, cid)
 		b.Queue(qDeletePurchaseDays, sc.tenant, cid)
 		queueDeleteScoring(b, sc.tenant, cid)
+		b.Queue(qDeleteAssessment, sc.tenant, cid)
+		b.Queue(qDeleteTransitions, sc.tenant, cid)
 		b.Queue(qDeleteCustomer, sc.tenant, cid)
 		queueAudit(b, sc.tenant, audit)
 	}, func(br pgx.BatchResults) error {
-		for range 5 + deleteScoringStatements {
+		for range 7 + deleteScoringStatements {
 			if _, err := br.Exec(); err != nil {
 				return err
 			}

@@ -119,31 +119,24 @@ func TestPlans(t *testing.T) {
 	for i := range txIDs {
 		txIDs[i] = domain.NewID()
 	}
-	type plan struct {
-		name  string
-		scope scope
-		sql   string
-		args  []any
-		uses  []string // every index the plan must name ("a|b": either)
-	}
 	sc := scope{tenant: tenant.ID}
 	plans := []plan{
-		{"get customer by id", sc, qGetCustomerByID, []any{tenant.ID, ids[7]}, []string{"customers_pkey"}},
-		{"get customer by external id", sc, qGetCustomerByExternal, []any{tenant.ID, exts[7]}, []string{"customers_external_id_"}},
-		{"get customer by both", sc, qGetCustomerByBoth, []any{tenant.ID, ids[7], exts[7]}, []string{"customers_pkey|customers_external_id_"}},
-		{"resolve a batch's customers", sc, qResolveCustomers, []any{tenant.ID, someIDs, someExts}, []string{"customers_pkey", "customers_external_id_"}},
-		{"lock customers to upsert", sc, qLockByExternal, []any{tenant.ID, someExts}, []string{"customers_external_id_"}},
-		{"list transactions", sc, qListTransactions, []any{tenant.ID, ids[7]}, []string{"transactions_customer"}},
-		{"get key", authScope, qGetKey, []any{"abc"}, []string{"api_keys_pkey"}},
-		{"list keys", sc, qListKeys, []any{tenant.ID}, []string{"api_keys_tenant_create_time"}},
-		{"referred by", sc, qReferredBy, []any{tenant.ID, someIDs}, []string{"referrals_referred", "customers_pkey"}},
-		{"lock referral parties", sc, qLockReferralParties, []any{tenant.ID, ids[7]}, []string{"customers_pkey", "referrals_referrer", "referrals_referred"}},
-		{"unrefer by", sc, qUnreferBy, []any{tenant.ID, ids[7]}, []string{"referrals_referrer", "referrals_referred"}},
-		{"unrefer given", sc, qUnreferGiven, []any{tenant.ID, ids[7]}, []string{"referrals_referred", "customers_pkey"}},
+		{"get customer by id", sc, qGetCustomerByID, []any{tenant.ID, ids[7]}, []string{"customers_pkey", "assessments_pkey"}, ""},
+		{"get customer by external id", sc, qGetCustomerByExternal, []any{tenant.ID, exts[7]}, []string{"customers_external_id_"}, ""},
+		{"get customer by both", sc, qGetCustomerByBoth, []any{tenant.ID, ids[7], exts[7]}, []string{"customers_pkey|customers_external_id_"}, ""},
+		{"resolve a batch's customers", sc, qResolveCustomers, []any{tenant.ID, someIDs, someExts}, []string{"customers_pkey", "customers_external_id_"}, ""},
+		{"lock customers to upsert", sc, qLockByExternal, []any{tenant.ID, someExts}, []string{"customers_external_id_"}, ""},
+		{"list transactions", sc, qListTransactions, []any{tenant.ID, ids[7]}, []string{"transactions_customer"}, ""},
+		{"get key", authScope, qGetKey, []any{"abc"}, []string{"api_keys_pkey"}, ""},
+		{"list keys", sc, qListKeys, []any{tenant.ID}, []string{"api_keys_tenant_create_time"}, ""},
+		{"referred by", sc, qReferredBy, []any{tenant.ID, someIDs}, []string{"referrals_referred", "customers_pkey"}, ""},
+		{"lock referral parties", sc, qLockReferralParties, []any{tenant.ID, ids[7]}, []string{"customers_pkey", "referrals_referrer", "referrals_referred"}, ""},
+		{"unrefer by", sc, qUnreferBy, []any{tenant.ID, ids[7]}, []string{"referrals_referrer", "referrals_referred"}, ""},
+		{"unrefer given", sc, qUnreferGiven, []any{tenant.ID, ids[7]}, []string{"referrals_referred", "customers_pkey"}, ""},
 		{"record transactions", sc, qRecordTransactions, []any{tenant.ID, txIDs, exts[:500], ids[:500], repeat("order", 500),
-			make([]int64, 500), make([]*int64, 500), make([]int64, 500), repeat(now, 500), distinct(ids[:500])}, []string{"customers_pkey"}},
+			make([]int64, 500), make([]*int64, 500), make([]int64, 500), repeat(now, 500), distinct(ids[:500])}, []string{"customers_pkey", "purchase_days_pkey"}, ""},
 		{"record interactions", sc, qRecordInteractions, []any{tenant.ID, txIDs, exts[:500], ids[:500], repeat("call", 500),
-			repeat("", 500), repeat("", 500), repeat(now, 500), distinct(ids[:500])}, []string{"customers_pkey"}},
+			repeat("", 500), repeat("", 500), repeat(now, 500), distinct(ids[:500])}, []string{"customers_pkey"}, ""},
 	}
 	var replace upsertArrays
 	for i := range 50 {
@@ -153,8 +146,8 @@ func TestPlans(t *testing.T) {
 		}
 	}
 	plans = append(plans,
-		plan{"replace customers", sc, qReplaceCustomers, replace.args(tenant.ID, sortTime(now)), []string{"customers_pkey"}},
-		plan{"insert customers", sc, qInsertCustomers, replace.args(tenant.ID, sortTime(now)), []string{"customers_external_id_key"}},
+		plan{"replace customers", sc, qReplaceCustomers, replace.args(tenant.ID, sortTime(now)), []string{"customers_pkey"}, ""},
+		plan{"insert customers", sc, qInsertCustomers, replace.args(tenant.ID, sortTime(now)), []string{"customers_external_id_key"}, ""},
 	)
 	cursors := map[string]any{"create_time": now.Add(time.Hour), "update_time": now.Add(time.Hour), "display_name": "Customer 2500",
 		"external_id": "crm-5000", "last_purchase_time": now.Add(100 * 24 * time.Hour), "total_spend": domain.Money(50_000), "orders": int64(1)}
@@ -163,16 +156,17 @@ func TestPlans(t *testing.T) {
 			for _, after := range []*domain.Cursor{nil, {Value: v, ID: ids[9]}} {
 				q := domain.CustomerQuery{Order: domain.Order{Field: field, Desc: desc}, After: after, Limit: 51}
 				sql, args := listQuery(tenant.ID, q)
-				plans = append(plans, plan{fmt.Sprintf("list by %s desc=%v after=%v", field, desc, after != nil), sc, sql, args, []string{"customers_" + field}})
+				plans = append(plans, plan{fmt.Sprintf("list by %s desc=%v after=%v", field, desc, after != nil), sc, sql, args, []string{"customers_" + field}, ""})
 			}
 		}
 	}
 	sql, args := listQuery(tenant.ID, domain.CustomerQuery{Filter: domain.Filter{{Field: "country", Op: domain.OpEq, Value: "PL"}}, Order: domain.Order{Field: "create_time"}, Limit: 51})
-	plans = append(plans, plan{"list PL customers by create time", sc, sql, args, []string{"customers_create_time"}})
+	plans = append(plans, plan{"list PL customers by create time", sc, sql, args, []string{"customers_create_time"}, ""})
+	plans = append(plans, assessmentPlans(t, s, tenant.ID, ids, now)...)
 
 	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
 		for _, p := range plans {
-			text := explain(t, s, p.scope, mode, p.sql, p.args)
+			text := explain(t, s, p.scope, mode, p.setup, p.sql, p.args)
 			t.Logf("%s (%s):\n%s", p.name, mode, text)
 			for _, idx := range p.uses {
 				if !slices.ContainsFunc(strings.Split(idx, "|"), func(name string) bool { return strings.Contains(text, name) }) {
@@ -188,6 +182,16 @@ func TestPlans(t *testing.T) {
 	}
 }
 
+// plan is a statement whose plan TestPlans checks.
+type plan struct {
+	name  string
+	scope scope
+	sql   string
+	args  []any
+	uses  []string // every index the plan must name ("a|b": either)
+	setup string   // a statement the transaction runs first
+}
+
 func repeat[T any](v T, n int) []T {
 	out := make([]T, n)
 	for i := range out {
@@ -196,11 +200,12 @@ func repeat[T any](v T, n int) []T {
 	return out
 }
 
-// explain returns the plan of sql with args, in scope. In mode
+// explain returns the plan of sql with args, in scope, after setup (if
+// any) in the same transaction. In mode
 // force_generic_plan it prepares the statement and explains its execution,
 // which shows the plan a prepared statement may settle on (pgx prepares
 // every statement), with the parameters as $n.
-func explain(t *testing.T, s *Store, sc scope, mode, sql string, args []any) string {
+func explain(t *testing.T, s *Store, sc scope, mode, setup, sql string, args []any) string {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := s.pool.Acquire(ctx)
@@ -216,6 +221,9 @@ func explain(t *testing.T, s *Store, sc scope, mode, sql string, args []any) str
 	b := &pgx.Batch{}
 	sc.queue(b)
 	b.Queue("SELECT set_config('plan_cache_mode', $1, true)", mode)
+	if setup != "" {
+		b.Queue(setup)
+	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		t.Fatal(err)
 	}

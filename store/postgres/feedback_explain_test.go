@@ -164,7 +164,7 @@ SELECT $1, 'topic-' || i, ARRAY['k' || i], $2, $2 FROM generate_series(1, 200) i
 	}
 	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
 		for _, p := range plans {
-			text := explain(t, s, sc, mode, p.sql, p.args)
+			text := explain(t, s, sc, mode, "", p.sql, p.args)
 			t.Logf("%s (%s):\n%s", p.name, mode, text)
 			for _, idx := range p.uses {
 				if !slices.ContainsFunc(strings.Split(idx, "|"), func(name string) bool { return strings.Contains(text, name) }) {

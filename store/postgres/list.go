@@ -12,46 +12,52 @@ import (
 )
 
 // customerColumn maps the API's filterable and orderable field names
-// (domain.CustomerFields, domain.CustomerOrderFields) to columns. It is the
-// whitelist of the only SQL this store builds at run time: a name not in it
-// never reaches a query.
+// (domain.CustomerFields, domain.CustomerOrderFields) to columns of the
+// listing's customers c and assessments a. With codedColumn it is the
+// whitelist of the only SQL this store builds at run time: a name in
+// neither never reaches a query.
 var customerColumn = map[string]string{
-	"external_id":         "external_id",
-	"kind":                "kind",
-	"display_name":        "display_name",
-	"email":               "email",
-	"country":             "country",
-	"region":              "region",
-	"city":                "city",
-	"industry":            "industry",
-	"company_size":        "company_size",
-	"age_band":            "age_band",
-	"gender":              "gender",
-	"acquisition_channel": "acquisition_channel",
-	"create_time":         "create_time",
-	"update_time":         "update_time",
-	"first_purchase_time": "first_purchase_time",
-	"last_purchase_time":  "last_purchase_time",
-	"purchase_days":       "purchase_days",
-	"orders":              "orders",
-	"total_spend":         "total_spend",
+	"external_id":         "c.external_id",
+	"kind":                "c.kind",
+	"display_name":        "c.display_name",
+	"email":               "c.email",
+	"country":             "c.country",
+	"region":              "c.region",
+	"city":                "c.city",
+	"industry":            "c.industry",
+	"company_size":        "c.company_size",
+	"age_band":            "c.age_band",
+	"gender":              "c.gender",
+	"acquisition_channel": "c.acquisition_channel",
+	"create_time":         "c.create_time",
+	"update_time":         "c.update_time",
+	"first_purchase_time": "c.first_purchase_time",
+	"last_purchase_time":  "c.last_purchase_time",
+	"purchase_days":       "c.purchase_days",
+	"orders":              "c.orders",
+	"total_spend":         "c.total_spend",
+	"predicted_value":     "a.predicted_value",
+	"value_at_risk":       "a.value_at_risk",
+	"p_alive":             "a.p_alive",
+	"recency_score":       "a.r",
+	"frequency_score":     "a.f",
+	"monetary_score":      "a.m",
 }
 
-// assessmentFields are the listing fields that come from a customer's
-// stored assessment. This store keeps no assessments yet (it does not
-// implement domain.AssessmentStore), so every customer has the zero
-// assessment, as in store/memory: these fields filter and sort as the zero
-// assessment's values, bound as typed constants (a listing ordered by one
-// is ordered by id).
-var assessmentFields = map[string]bool{
-	"predicted_value": true, "value_at_risk": true, "p_alive": true, "churn_level": true, "rfm_segment": true,
-	"lifecycle_stage": true, "recency_score": true, "frequency_score": true, "monetary_score": true,
-}
-
-// sqlType is the SQL type of each field type's values.
-var sqlType = map[domain.FieldType]string{
-	domain.FieldString: "text", domain.FieldInt: "bigint", domain.FieldMoney: "bigint",
-	domain.FieldFloat: "float8", domain.FieldTime: "timestamptz",
+// codedColumn maps the string fields that are stored as codes to the SQL
+// of their code and the name of every code (the field's value in
+// domain.Customer.FieldValue). A condition on one is translated into the
+// codes whose names satisfy it, so that the stored smallint is compared,
+// never a string: churn_level = "high" becomes a.churn_level = ANY('{3}').
+var codedColumn = map[string]struct {
+	sql   string
+	names map[int16]string
+}{
+	"churn_level":     {"a.churn_level", churnNames},
+	"lifecycle_stage": {"a.stage", stageNames},
+	// A customer whose cell is not valid (not assessed, no purchase, no
+	// model) has no segment, "": code -1.
+	"rfm_segment": {"(CASE WHEN a.r > 0 AND a.f > 0 AND a.m > 0 THEN a.segment ELSE -1 END)", segmentNames},
 }
 
 // supported reports whether the builder knows field; the conformance suite
@@ -59,7 +65,28 @@ var sqlType = map[domain.FieldType]string{
 // fails it instead of reaching a query.
 func supported(field string) bool {
 	_, ok := customerColumn[field]
-	return ok || assessmentFields[field]
+	_, coded := codedColumn[field]
+	return ok || coded
+}
+
+// codesWhere returns the codes whose names satisfy "name op v", in
+// domain.Compare's order (byte-wise, as store/memory compares the names).
+func codesWhere(names map[int16]string, op domain.Op, v any) []int16 {
+	out := []int16{}
+	for code, name := range names {
+		r := domain.Compare(name, v)
+		if (op == domain.OpEq && r == 0) || (op == domain.OpNe && r != 0) || (op == domain.OpLt && r < 0) ||
+			(op == domain.OpLe && r <= 0) || (op == domain.OpGt && r > 0) || (op == domain.OpGe && r >= 0) {
+			out = append(out, code)
+		}
+	}
+	return out
+}
+
+// sqlType is the SQL type of each field type's values.
+var sqlType = map[domain.FieldType]string{
+	domain.FieldString: "text", domain.FieldInt: "bigint", domain.FieldMoney: "bigint",
+	domain.FieldFloat: "float8", domain.FieldTime: "timestamptz",
 }
 
 // sqlOp maps the domain's comparison operators to SQL's.
@@ -81,12 +108,14 @@ func bindValue(v any) any {
 
 // listQuery builds the statement and parameters of one page:
 //
-//	SELECT ... FROM customers WHERE tenant_id = $1 [AND col op $n]...
-//	  [AND (col, id) > ($v, $id)] ORDER BY col, id LIMIT $k
+//	SELECT ... FROM customers c JOIN assessments a ... WHERE c.tenant_id = $1
+//	  [AND col op $n]... [AND (col, id) > ($v, $id)] ORDER BY col, id LIMIT $k
 //
-// with < and DESC for a descending order. Every order has an index
-// (tenant_id, col, id), which the keyset condition turns into a range scan
-// in the listing's direction.
+// with < and DESC for a descending order. Every order but p_alive has an
+// index (tenant_id, col, id) — of customers, or of assessments for the
+// assessment fields, whose id column is then a.customer_id — which the
+// keyset condition turns into a range scan in the listing's direction (an
+// order by p_alive sorts the tenant's assessments; see the migration).
 func listQuery(tenant string, q domain.CustomerQuery) (string, []any) {
 	var sql strings.Builder
 	args := []any{tenant}
@@ -94,28 +123,28 @@ func listQuery(tenant string, q domain.CustomerQuery) (string, []any) {
 		args = append(args, bindValue(v))
 		return "$" + strconv.Itoa(len(args))
 	}
-	// expr is the SQL of a field: its column, or the zero assessment's
-	// value; typed is a parameter of the field's type.
-	expr := func(field string) string {
-		if col, ok := customerColumn[field]; ok {
-			return col
-		}
-		return param((&domain.Customer{}).FieldValue(field)) + "::" + sqlType[fieldType(field)]
-	}
 	typed := func(field string, v any) string { return param(v) + "::" + sqlType[fieldType(field)] }
 	sql.WriteString(qListCustomers)
 	for _, c := range q.Filter {
-		sql.WriteString(" AND " + expr(c.Field) + " " + sqlOp[c.Op] + " " + typed(c.Field, c.Value))
+		if coded, ok := codedColumn[c.Field]; ok {
+			sql.WriteString(" AND " + coded.sql + " = ANY(" + param(codesWhere(coded.names, c.Op, c.Value)) + "::smallint[])")
+			continue
+		}
+		sql.WriteString(" AND " + customerColumn[c.Field] + " " + sqlOp[c.Op] + " " + typed(c.Field, c.Value))
 	}
-	col := expr(q.Order.Field)
+	col := customerColumn[q.Order.Field]
+	id := "c.id"
+	if strings.HasPrefix(col, "a.") {
+		id = "a.customer_id"
+	}
 	cmp, dir := ">", "ASC"
 	if q.Order.Desc {
 		cmp, dir = "<", "DESC"
 	}
 	if q.After != nil {
-		sql.WriteString(" AND (" + col + ", id) " + cmp + " (" + typed(q.Order.Field, q.After.Value) + ", " + param(q.After.ID) + "::uuid)")
+		sql.WriteString(" AND (" + col + ", " + id + ") " + cmp + " (" + typed(q.Order.Field, q.After.Value) + ", " + param(q.After.ID) + "::uuid)")
 	}
-	sql.WriteString(" ORDER BY " + col + " " + dir + ", id " + dir + " LIMIT " + param(int64(q.Limit)))
+	sql.WriteString(" ORDER BY " + col + " " + dir + ", " + id + " " + dir + " LIMIT " + param(int64(q.Limit)))
 	return sql.String(), args
 }
 
@@ -126,7 +155,7 @@ func (s *Store) ListCustomers(ctx context.Context, tenantID string, q domain.Cus
 	if err != nil {
 		return nil, err
 	}
-	if !supported(q.Order.Field) {
+	if !supported(q.Order.Field) || codedColumn[q.Order.Field].sql != "" {
 		return nil, domain.Invalid("order_by", "cannot order by %q", q.Order.Field)
 	}
 	for _, c := range q.Filter {

@@ -103,11 +103,12 @@ func Migrate(ctx context.Context, connString string) error {
 
 	// CREATE TABLE IF NOT EXISTS is not safe against itself: two sessions
 	// may both find the table missing, and the second then fails on the
-	// catalog's unique index. Such a loser only has to look again.
+	// catalog's unique indexes (of relations, or of the table's row type:
+	// 42710). Such a loser only has to look again.
 	for attempt := 0; ; attempt++ {
 		_, err = conn.Exec(ctx, qCreateMigrations)
 		var pe *pgconn.PgError
-		if err == nil || attempt == 3 || !errors.As(err, &pe) || (pe.Code != "23505" && pe.Code != "42P07") {
+		if err == nil || attempt == 3 || !errors.As(err, &pe) || (pe.Code != "23505" && pe.Code != "42P07" && pe.Code != "42710") {
 			break
 		}
 	}

@@ -144,7 +144,8 @@ ORDER BY 1`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"tenants", "api_keys", "customers", "transactions", "purchase_days", "interactions", "referrals"} {
+	for _, want := range []string{"tenants", "api_keys", "customers", "transactions", "purchase_days", "interactions", "referrals",
+		"value_models", "assessments", "lifecycle_transitions"} {
 		if !seen[want] {
 			t.Errorf("table %s is missing", want)
 		}

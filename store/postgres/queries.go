@@ -42,44 +42,67 @@ const (
 	qRevokeKey = `UPDATE api_keys SET revoke_time = coalesce(revoke_time, $3) WHERE tenant_id = $1 AND id = $2 RETURNING ` + keyColumns
 )
 
-// customerColumns are the columns scanCustomer reads, in its order.
-const customerColumns = `tenant_id, id, external_id, kind, display_name, given_name, family_name, company_name,
-    email, phone, accepted_channels, country, region, city, age_band, gender, industry, company_size,
-    acquisition_channel, attributes, budget, authority, need, decision_time,
-    first_purchase_time, last_purchase_time, purchase_days, orders, refunds, total_spend, first_day_spend,
-    refund_total, total_margin, interactions, last_interaction_time, referrals_given, referred_by,
-    create_time, update_time, version`
-
-// customerColumnsC are customerColumns qualified by the alias c.
-const customerColumnsC = `c.tenant_id, c.id, c.external_id, c.kind, c.display_name, c.given_name, c.family_name, c.company_name,
+// customerColumns are the customer columns scanCustomer reads, in its
+// order, qualified by the alias c; assessmentColumns (alias a, the
+// customer's row of assessments) follow them in every customer read.
+const customerColumns = `c.tenant_id, c.id, c.external_id, c.kind, c.display_name, c.given_name, c.family_name, c.company_name,
     c.email, c.phone, c.accepted_channels, c.country, c.region, c.city, c.age_band, c.gender, c.industry, c.company_size,
     c.acquisition_channel, c.attributes, c.budget, c.authority, c.need, c.decision_time,
     c.first_purchase_time, c.last_purchase_time, c.purchase_days, c.orders, c.refunds, c.total_spend, c.first_day_spend,
-    c.refund_total, c.total_margin, c.interactions, c.last_interaction_time, c.referrals_given, c.referred_by,
+    c.refund_total, c.total_margin, c.median_gap_days, c.last_gap_days,
+    c.interactions, c.last_interaction_time, c.referrals_given, c.referred_by,
     c.create_time, c.update_time, c.version`
+
+// assessmentColumns are the columns of a stored assessment, in the order
+// of assessmentRow.dest, qualified by the alias a.
+const assessmentColumns = `a.assess_time, a.model_version, a.r, a.f, a.m, a.segment, a.historical_value, a.p_alive,
+    a.expected_purchases, a.expected_spend, a.predicted_value, a.value_at_risk, a.churn_level, a.churn_reasons,
+    a.stage, a.silence_days, a.cadence_days`
+
+// noAssessment stands for assessmentColumns where a statement has just
+// created the customer: not assessed (assess_time NULL).
+const noAssessment = `NULL::timestamptz, 0::bigint, 0::smallint, 0::smallint, 0::smallint, 0::smallint, 0::bigint,
+    0::float8, 0::float8, 0::bigint, 0::bigint, 0::bigint, 0::smallint, 0::int, 0::smallint, 0::int, 0::float8`
+
+// customerSelect reads customers with their assessments; customerFrom
+// joins them (every customer has its assessments row, see
+// migrations/0002_assessments.sql; the outer join only keeps a read from
+// depending on it).
+const (
+	customerSelect = `SELECT ` + customerColumns + `, ` + assessmentColumns
+	customerFrom   = ` FROM customers c LEFT JOIN assessments a ON a.tenant_id = c.tenant_id AND a.customer_id = c.id`
+)
 
 // Customers. The client-set fields are always bound in the order of
 // clientArgs: $3 external_id ... $24 decision_time.
 const (
-	qCreateCustomer = `INSERT INTO customers (tenant_id, id, external_id, kind, display_name, given_name, family_name,
-    company_name, email, phone, accepted_channels, country, region, city, age_band, gender, industry, company_size,
-    acquisition_channel, attributes, budget, authority, need, decision_time, create_time, update_time, version)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24,
-    $25, $26, 1)
-RETURNING ` + customerColumns
+	qCreateCustomer = `WITH c AS (
+    INSERT INTO customers (tenant_id, id, external_id, kind, display_name, given_name, family_name,
+        company_name, email, phone, accepted_channels, country, region, city, age_band, gender, industry, company_size,
+        acquisition_channel, attributes, budget, authority, need, decision_time, create_time, update_time, version)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24,
+        $25, $26, 1)
+    RETURNING *
+), a AS (
+    INSERT INTO assessments (tenant_id, customer_id) SELECT tenant_id, id FROM c
+)
+SELECT ` + customerColumns + `, ` + noAssessment + ` FROM c`
 
-	qGetCustomerByID       = `SELECT ` + customerColumns + ` FROM customers WHERE tenant_id = $1 AND id = $2`
-	qGetCustomerByExternal = `SELECT ` + customerColumns + ` FROM customers WHERE tenant_id = $1 AND external_id = $2 AND external_id <> ''`
-	qGetCustomerByBoth     = `SELECT ` + customerColumns + ` FROM customers WHERE tenant_id = $1 AND id = $2 AND external_id = $3`
+	qGetCustomerByID       = customerSelect + customerFrom + ` WHERE c.tenant_id = $1 AND c.id = $2`
+	qGetCustomerByExternal = customerSelect + customerFrom + ` WHERE c.tenant_id = $1 AND c.external_id = $2 AND c.external_id <> ''`
+	qGetCustomerByBoth     = customerSelect + customerFrom + ` WHERE c.tenant_id = $1 AND c.id = $2 AND c.external_id = $3`
 
 	// qUpdateCustomer: $2 id, $25 the update time, $26 the expected version.
-	qUpdateCustomer = `UPDATE customers SET external_id = $3, kind = $4, display_name = $5, given_name = $6,
-    family_name = $7, company_name = $8, email = $9, phone = $10, accepted_channels = $11, country = $12,
-    region = $13, city = $14, age_band = $15, gender = $16, industry = $17, company_size = $18,
-    acquisition_channel = $19, attributes = $20, budget = $21, authority = $22, need = $23, decision_time = $24,
-    version = version + 1, update_time = $25
-WHERE tenant_id = $1 AND id = $2 AND version = $26
-RETURNING ` + customerColumns
+	qUpdateCustomer = `WITH c AS (
+    UPDATE customers SET external_id = $3, kind = $4, display_name = $5, given_name = $6,
+        family_name = $7, company_name = $8, email = $9, phone = $10, accepted_channels = $11, country = $12,
+        region = $13, city = $14, age_band = $15, gender = $16, industry = $17, company_size = $18,
+        acquisition_channel = $19, attributes = $20, budget = $21, authority = $22, need = $23, decision_time = $24,
+        version = version + 1, update_time = $25
+    WHERE tenant_id = $1 AND id = $2 AND version = $26
+    RETURNING *
+)
+` + customerSelect + ` FROM c LEFT JOIN assessments a ON a.tenant_id = c.tenant_id AND a.customer_id = c.id`
 	qCustomerVersion = `SELECT version FROM customers WHERE tenant_id = $1 AND id = $2`
 
 	// Deleting a customer: lock it (so that no event can be recorded for
@@ -88,7 +111,11 @@ RETURNING ` + customerColumns
 	// statistics, then delete it; the foreign keys cascade to its events.
 	// purchase_days, derived from the transactions, has no foreign key
 	// (its rows are written only next to transactions, whose foreign key
-	// vouches for the customer) and is cleared explicitly.
+	// vouches for the customer) and is cleared explicitly, as are
+	// lifecycle_transitions. The assessment goes first: its row lock
+	// orders the deletion after a concurrent PutAssessments, whose
+	// transitions the next statement then sees (or before it, which then
+	// finds no row to update and records no transition).
 	qLockCustomer        = `SELECT id FROM customers WHERE tenant_id = $1 AND id = $2 FOR UPDATE`
 	qLockReferralParties = `SELECT id FROM customers
 WHERE tenant_id = $1 AND id IN (
@@ -106,46 +133,59 @@ WHERE c.tenant_id = $1 AND c.referred_by = $2
 FROM (SELECT referrer_id, count(*) AS n FROM referrals WHERE tenant_id = $1 AND referred_id = $2 GROUP BY referrer_id) g
 WHERE c.tenant_id = $1 AND c.id = g.referrer_id`
 	qDeletePurchaseDays = `DELETE FROM purchase_days WHERE tenant_id = $1 AND customer_id = $2`
+	qDeleteAssessment   = `DELETE FROM assessments WHERE tenant_id = $1 AND customer_id = $2`
+	qDeleteTransitions  = `DELETE FROM lifecycle_transitions WHERE tenant_id = $1 AND customer_id = $2`
 	qDeleteCustomer     = `DELETE FROM customers WHERE tenant_id = $1 AND id = $2`
 
 	// qListCustomers is the start of every listing; list.go appends the
 	// conditions, the keyset, the order and LIMIT.
-	qListCustomers = `SELECT ` + customerColumns + ` FROM customers WHERE tenant_id = $1`
+	// Every customer has its assessments row, so the inner join loses none
+	// and lets an order by an assessment field read that field's index.
+	qListCustomers = customerSelect + ` FROM customers c JOIN assessments a ON a.tenant_id = c.tenant_id AND a.customer_id = c.id
+WHERE c.tenant_id = $1 AND a.tenant_id = $1`
 
 	// Upserts: lock the stored customers with the batch's external ids,
 	// then insert the new ones and update the changed ones from arrays
 	// ($2 ids, $3..$24 the client fields, $25 the time).
-	qLockByExternal = `SELECT ` + customerColumns + ` FROM customers
-WHERE tenant_id = $1 AND external_id = ANY($2::text[]) AND external_id <> ''
-ORDER BY id
-FOR NO KEY UPDATE`
+	qLockByExternal = customerSelect + customerFrom + `
+WHERE c.tenant_id = $1 AND c.external_id = ANY($2::text[]) AND c.external_id <> ''
+ORDER BY c.id
+FOR NO KEY UPDATE OF c`
 	upsertInput = `unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
     $10::text[], $11::jsonb[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
     $19::text[], $20::jsonb[], $21::bigint[], $22::text[], $23::text[], $24::timestamptz[])
     AS u(id, external_id, kind, display_name, given_name, family_name, company_name, email, phone, accepted_channels,
     country, region, city, age_band, gender, industry, company_size, acquisition_channel, attributes, budget,
     authority, need, decision_time)`
-	qInsertCustomers = `INSERT INTO customers (tenant_id, id, external_id, kind, display_name, given_name, family_name,
-    company_name, email, phone, accepted_channels, country, region, city, age_band, gender, industry, company_size,
-    acquisition_channel, attributes, budget, authority, need, decision_time, create_time, update_time, version)
-SELECT $1, u.id, u.external_id, u.kind, u.display_name, u.given_name, u.family_name, u.company_name, u.email, u.phone,
-    ARRAY(SELECT jsonb_array_elements_text(u.accepted_channels)), u.country, u.region, u.city, u.age_band, u.gender,
-    u.industry, u.company_size, u.acquisition_channel, u.attributes, u.budget, u.authority, u.need, u.decision_time,
-    $25, $25, 1
-FROM ` + upsertInput + `
-ON CONFLICT (tenant_id, external_id) WHERE external_id <> '' DO NOTHING
-RETURNING ` + customerColumns
-	qReplaceCustomers = `UPDATE customers c SET external_id = u.external_id, kind = u.kind,
-    display_name = u.display_name, given_name = u.given_name, family_name = u.family_name,
-    company_name = u.company_name, email = u.email, phone = u.phone,
-    accepted_channels = ARRAY(SELECT jsonb_array_elements_text(u.accepted_channels)), country = u.country,
-    region = u.region, city = u.city, age_band = u.age_band, gender = u.gender, industry = u.industry,
-    company_size = u.company_size, acquisition_channel = u.acquisition_channel, attributes = u.attributes,
-    budget = u.budget, authority = u.authority, need = u.need, decision_time = u.decision_time,
-    version = c.version + 1, update_time = $25
-FROM ` + upsertInput + `
-WHERE c.tenant_id = $1 AND c.id = u.id
-RETURNING ` + customerColumnsC
+	qInsertCustomers = `WITH c AS (
+    INSERT INTO customers (tenant_id, id, external_id, kind, display_name, given_name, family_name,
+        company_name, email, phone, accepted_channels, country, region, city, age_band, gender, industry, company_size,
+        acquisition_channel, attributes, budget, authority, need, decision_time, create_time, update_time, version)
+    SELECT $1, u.id, u.external_id, u.kind, u.display_name, u.given_name, u.family_name, u.company_name, u.email, u.phone,
+        ARRAY(SELECT jsonb_array_elements_text(u.accepted_channels)), u.country, u.region, u.city, u.age_band, u.gender,
+        u.industry, u.company_size, u.acquisition_channel, u.attributes, u.budget, u.authority, u.need, u.decision_time,
+        $25, $25, 1
+    FROM ` + upsertInput + `
+    ON CONFLICT (tenant_id, external_id) WHERE external_id <> '' DO NOTHING
+    RETURNING *
+), a AS (
+    INSERT INTO assessments (tenant_id, customer_id) SELECT tenant_id, id FROM c
+)
+SELECT ` + customerColumns + `, ` + noAssessment + ` FROM c`
+	qReplaceCustomers = `WITH c AS (
+    UPDATE customers c SET external_id = u.external_id, kind = u.kind,
+        display_name = u.display_name, given_name = u.given_name, family_name = u.family_name,
+        company_name = u.company_name, email = u.email, phone = u.phone,
+        accepted_channels = ARRAY(SELECT jsonb_array_elements_text(u.accepted_channels)), country = u.country,
+        region = u.region, city = u.city, age_band = u.age_band, gender = u.gender, industry = u.industry,
+        company_size = u.company_size, acquisition_channel = u.acquisition_channel, attributes = u.attributes,
+        budget = u.budget, authority = u.authority, need = u.need, decision_time = u.decision_time,
+        version = c.version + 1, update_time = $25
+    FROM ` + upsertInput + `
+    WHERE c.tenant_id = $1 AND c.id = u.id
+    RETURNING c.*
+)
+` + customerSelect + ` FROM c LEFT JOIN assessments a ON a.tenant_id = c.tenant_id AND a.customer_id = c.id`
 )
 
 // Ingestion (record.go).
@@ -161,12 +201,16 @@ ORDER BY id
 FOR NO KEY UPDATE`
 
 	// qCreateMissingCustomers creates minimal customers ($2 ids, $3
-	// external ids, $4 the time). A customer that a concurrent batch has
-	// just created is skipped, and the batch retried.
-	qCreateMissingCustomers = `INSERT INTO customers (tenant_id, id, external_id, kind, create_time, update_time, version)
-SELECT $1, u.id, u.external_id, 'customer', $4, $4, 1 FROM unnest($2::uuid[], $3::text[]) AS u(id, external_id)
-ON CONFLICT (tenant_id, external_id) WHERE external_id <> '' DO NOTHING
-RETURNING id`
+	// external ids, $4 the time), with their assessments rows. A customer
+	// that a concurrent batch has just created is skipped, and the batch
+	// retried.
+	qCreateMissingCustomers = `WITH c AS (
+    INSERT INTO customers (tenant_id, id, external_id, kind, create_time, update_time, version)
+    SELECT $1, u.id, u.external_id, 'customer', $4, $4, 1 FROM unnest($2::uuid[], $3::text[]) AS u(id, external_id)
+    ON CONFLICT (tenant_id, external_id) WHERE external_id <> '' DO NOTHING
+    RETURNING tenant_id, id
+)
+INSERT INTO assessments (tenant_id, customer_id) SELECT tenant_id, id FROM c`
 
 	// qRecordTransactions inserts the batch's transactions ($2..$9, one
 	// array per column, already deduplicated by external id), skips those
@@ -179,6 +223,14 @@ RETURNING id`
 	// first purchase day: an earlier day replaces it (no row can exist for
 	// a day before the first), the same day adds to it. Sums are numeric
 	// until stored, so a total beyond bigint fails the statement (22003).
+	//
+	// The gap statistics of a customer with a new purchase day are
+	// recomputed from all its days: the stored ones (the snapshot sees
+	// every committed one, the customer being locked; not the rows this
+	// statement inserts) and the batch's. lag() gives the days between
+	// consecutive ones, percentile_cont(0.5) their median (the mean of the
+	// middle two for an even count), the last row's gap is the last gap. A
+	// customer with a single day has no gap row and keeps its zeros.
 	qRecordTransactions = `WITH input AS (
     SELECT * FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[],
         $9::timestamptz[]) AS u(id, external_id, customer_id, kind, amount, margin, quantity, occurred_at)
@@ -199,6 +251,20 @@ RETURNING id`
     RETURNING customer_id, (xmax = 0) AS new_day
 ), new_days AS (
     SELECT customer_id, count(*) AS n FROM days WHERE new_day GROUP BY customer_id
+), all_days AS (
+    SELECT customer_id, day FROM purchase_days
+    WHERE tenant_id = $1 AND customer_id = ANY($10::uuid[]) AND customer_id IN (SELECT customer_id FROM new_days)
+    UNION
+    SELECT customer_id, day FROM day_totals WHERE customer_id IN (SELECT customer_id FROM new_days)
+), gap_days AS (
+    SELECT customer_id, day - lag(day) OVER w AS gap, lead(day) OVER w IS NULL AS is_last
+    FROM all_days
+    WINDOW w AS (PARTITION BY customer_id ORDER BY day)
+), gaps AS (
+    SELECT customer_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) AS median_gap,
+        max(gap) FILTER (WHERE is_last) AS last_gap
+    FROM gap_days WHERE gap IS NOT NULL
+    GROUP BY customer_id
 ), first_days AS (
     SELECT DISTINCT ON (customer_id) customer_id, day, amount FROM day_totals ORDER BY customer_id, day
 ), batch AS (
@@ -229,8 +295,11 @@ RETURNING id`
             WHEN c.first_purchase_time = '-infinity' THEN f.amount
             WHEN f.day < (c.first_purchase_time AT TIME ZONE 'UTC')::date THEN f.amount
             WHEN f.day = (c.first_purchase_time AT TIME ZONE 'UTC')::date THEN c.first_day_spend + f.amount
-            ELSE c.first_day_spend END
+            ELSE c.first_day_spend END,
+        median_gap_days = coalesce(g.median_gap, c.median_gap_days),
+        last_gap_days = coalesce(g.last_gap, c.last_gap_days)
     FROM batch b LEFT JOIN new_days n USING (customer_id) LEFT JOIN first_days f USING (customer_id)
+        LEFT JOIN gaps g USING (customer_id)
     WHERE c.tenant_id = $1 AND c.id = ANY($10::uuid[]) AND c.id = b.customer_id
     RETURNING 1
 )

@@ -192,17 +192,20 @@ func (s *Store) RecordTransactions(ctx context.Context, tenantID string, txs []d
 	if len(txs) == 0 {
 		return domain.BatchResult{}, nil
 	}
+	var cids []string // the customers of every item
 	created, customers, err := s.ingest(ctx, tenantID, rs, opts, func(r *resolver) (string, []any, error) {
 		n := len(txs)
 		ids, exts, customers, kinds := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 		amounts, margins, quantities, times := make([]int64, 0, n), make([]*int64, 0, n), make([]int64, 0, n), make([]time.Time, 0, n)
 		seen := make(map[string]bool, n)
+		cids = cids[:0]
 		for i := range txs {
 			t := &txs[i]
 			cid := r.resolve(t.Customer)
 			if cid == "" {
 				return "", nil, unknownCustomer(i, "customer", t.Customer)
 			}
+			cids = append(cids, cid)
 			if seen[t.ExternalID] {
 				continue // the first of repeated items counts; the others are known
 			}
@@ -221,7 +224,7 @@ func (s *Store) RecordTransactions(ctx context.Context, tenantID string, txs []d
 	if err != nil {
 		return domain.BatchResult{}, err
 	}
-	return domain.BatchResult{Created: created, AlreadyKnown: len(txs) - created, CreatedCustomers: customers}, nil
+	return domain.BatchResult{Created: created, AlreadyKnown: len(txs) - created, CreatedCustomers: customers, CustomerIDs: distinct(cids)}, nil
 }
 
 // RecordInteractions stores the batch's new interactions and maintains the
@@ -243,17 +246,20 @@ func (s *Store) RecordInteractions(ctx context.Context, tenantID string, its []d
 	if len(its) == 0 {
 		return domain.BatchResult{}, nil
 	}
+	var cids []string // the customers of every item
 	created, customers, err := s.ingest(ctx, tenantID, rs, opts, func(r *resolver) (string, []any, error) {
 		n := len(its)
 		ids, exts, customers := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 		types, directions, channels, times := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]time.Time, 0, n)
 		seen := make(map[string]bool, n)
+		cids = cids[:0]
 		for i := range its {
 			it := &its[i]
 			cid := r.resolve(it.Customer)
 			if cid == "" {
 				return "", nil, unknownCustomer(i, "customer", it.Customer)
 			}
+			cids = append(cids, cid)
 			if seen[it.ExternalID] {
 				continue
 			}
@@ -267,7 +273,7 @@ func (s *Store) RecordInteractions(ctx context.Context, tenantID string, its []d
 	if err != nil {
 		return domain.BatchResult{}, err
 	}
-	return domain.BatchResult{Created: created, AlreadyKnown: len(its) - created, CreatedCustomers: customers}, nil
+	return domain.BatchResult{Created: created, AlreadyKnown: len(its) - created, CreatedCustomers: customers, CustomerIDs: distinct(cids)}, nil
 }
 
 // RecordReferrals stores the batch's new referrals and maintains the
@@ -291,11 +297,11 @@ func (s *Store) RecordReferrals(ctx context.Context, tenantID string, rs []domai
 	if len(rs) == 0 {
 		return domain.BatchResult{}, nil
 	}
-	var referred []string
+	var referred, parties []string // the referred customers of new items; both customers of every item
 	created, customers, err := s.ingest(ctx, tenantID, refs, opts, func(res *resolver) (string, []any, error) {
 		n := len(rs)
 		ids, exts, froms, tos, times := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]time.Time, 0, n)
-		referred = referred[:0]
+		referred, parties = referred[:0], parties[:0]
 		seen := make(map[string]bool, n)
 		for i := range rs {
 			r := &rs[i]
@@ -310,6 +316,7 @@ func (s *Store) RecordReferrals(ctx context.Context, tenantID string, rs []domai
 			if from == to {
 				return "", nil, &domain.ItemError{Index: i, Field: "referred", Err: fmt.Errorf("%w: a customer cannot refer itself", domain.ErrInvalid)}
 			}
+			parties = append(parties, from, to)
 			if seen[r.ExternalID] {
 				continue
 			}
@@ -325,7 +332,7 @@ func (s *Store) RecordReferrals(ctx context.Context, tenantID string, rs []domai
 	if err != nil {
 		return domain.BatchResult{}, err
 	}
-	return domain.BatchResult{Created: created, AlreadyKnown: len(rs) - created, CreatedCustomers: customers}, nil
+	return domain.BatchResult{Created: created, AlreadyKnown: len(rs) - created, CreatedCustomers: customers, CustomerIDs: distinct(parties)}, nil
 }
 
 // ListTransactions returns a customer's transactions, oldest first (ties by

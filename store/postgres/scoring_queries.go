@@ -55,7 +55,7 @@ const (
 	// events may still be recorded for them meanwhile (the foreign key
 	// checks take key share locks), and are then scored by their own batch.
 	qLockScoringCustomers = `SELECT id FROM customers WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR NO KEY UPDATE`
-	qScoringCustomers     = `SELECT ` + customerColumnsC + ` FROM customers c WHERE c.tenant_id = $1 AND c.id = ANY($2::uuid[])`
+	qScoringCustomers     = customerSelect + customerFrom + ` WHERE c.tenant_id = $1 AND c.id = ANY($2::uuid[])`
 	qCurrentGradingPolicy = `SELECT version, policy, cuts, calibrate_time, create_time FROM grading_policies
 WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1`
 	qAllScoringRules = `SELECT ` + scoringRuleColumns + ` FROM scoring_rules WHERE tenant_id = $1 ORDER BY model_id, create_time, id`

@@ -84,6 +84,11 @@ func populate(t *testing.T, s *Store, tenant domain.Tenant) {
 	if _, err := svc.UpdateGradingPolicy(ctx, domain.DefaultGradingPolicy(), ""); err != nil {
 		t.Fatalf("UpdateGradingPolicy: %v", err)
 	}
+	// A value model (the events above assessed the customers, and recorded
+	// their lifecycle transitions).
+	if _, err := s.SaveValueModel(ctx, domain.ValueModel{TenantID: tenant.ID, FitTime: at, ObservationEnd: at}); err != nil {
+		t.Fatalf("SaveValueModel: %v", err)
+	}
 }
 
 // TestCatalog checks tenant isolation in the database itself, from the

@@ -39,6 +39,9 @@ func Run(t *testing.T, newStore func(t *testing.T) domain.Store) {
 	all = append(all, feedbackTests...)
 	all = append(all, auditTests...)
 	all = append(all, scoringTests...)
+	all = append(all, assessTests...)
+	all = append(all, assessListTests...)
+	all = append(all, assessStatsTests...)
 	for _, tc := range all {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -166,12 +169,13 @@ func wantEqual[T any](t *testing.T, what string, got, want T) {
 	}
 }
 
-// wantResult checks a BatchResult.
+// wantResult checks the counts of a BatchResult (CustomerIDs has tests of
+// its own).
 func wantResult(t *testing.T, what string, got domain.BatchResult, created, known, customers int) {
 	t.Helper()
-	want := domain.BatchResult{Created: created, AlreadyKnown: known, CreatedCustomers: customers}
-	if got != want {
-		t.Fatalf("%s: got %+v, want %+v", what, got, want)
+	if got.Created != created || got.AlreadyKnown != known || got.CreatedCustomers != customers {
+		t.Fatalf("%s: got %d created, %d known, %d customers created; want %d, %d, %d",
+			what, got.Created, got.AlreadyKnown, got.CreatedCustomers, created, known, customers)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -39,7 +40,34 @@ func expectPurchases(txs []domain.Transaction) domain.PurchaseStats {
 	}
 	st.PurchaseDays = int64(len(perDay))
 	st.FirstDaySpend = perDay[st.FirstPurchaseTime.Format(time.DateOnly)]
+	st.MedianGapDays, st.LastGapDays = expectGaps(perDay)
 	return st
+}
+
+// expectGaps returns the median and the last of the differences in days
+// between consecutive purchase days (keys "YYYY-MM-DD"): the middle one of
+// an odd count, the mean of the middle two of an even count.
+func expectGaps(perDay map[string]domain.Money) (float64, int64) {
+	var days []time.Time
+	for d := range perDay {
+		t, _ := time.Parse(time.DateOnly, d)
+		days = append(days, t)
+	}
+	if len(days) < 2 {
+		return 0, 0
+	}
+	slices.SortFunc(days, time.Time.Compare)
+	var gaps []int64
+	for i := 1; i < len(days); i++ {
+		gaps = append(gaps, int64(days[i].Sub(days[i-1])/(24*time.Hour)))
+	}
+	last := gaps[len(gaps)-1]
+	slices.Sort(gaps)
+	n := len(gaps)
+	if n%2 == 1 {
+		return float64(gaps[n/2]), last
+	}
+	return float64(gaps[n/2-1]+gaps[n/2]) / 2, last
 }
 
 // wantPurchases fails unless the customer's statistics are want.
@@ -76,25 +104,26 @@ var transactionTests = []test{
 		wantResult(t, "first batch", res, 4, 0, 0)
 		wantPurchases(t, "first batch", s, tn, "a", domain.PurchaseStats{
 			FirstPurchaseTime: day(1, 10), LastPurchaseTime: day(3, 9), PurchaseDays: 2, Orders: 3, Refunds: 1,
-			TotalSpend: 350, FirstDaySpend: 150, RefundTotal: 40, TotalMargin: 110,
+			TotalSpend: 350, FirstDaySpend: 150, RefundTotal: 40, TotalMargin: 110, MedianGapDays: 2, LastGapDays: 2,
 		})
-		// An order that arrives late, on an earlier day, becomes the first purchase.
+		// An order that arrives late, on an earlier day, becomes the first
+		// purchase; the gaps are now 1 and 2 days (median 1.5), the last 2.
 		record(t, s, tn, withMargin(order("o4", "a", 25, day(0, 23.5)), 5))
 		wantPurchases(t, "late earlier order", s, tn, "a", domain.PurchaseStats{
 			FirstPurchaseTime: day(0, 23.5), LastPurchaseTime: day(3, 9), PurchaseDays: 3, Orders: 4, Refunds: 1,
-			TotalSpend: 375, FirstDaySpend: 25, RefundTotal: 40, TotalMargin: 115,
+			TotalSpend: 375, FirstDaySpend: 25, RefundTotal: 40, TotalMargin: 115, MedianGapDays: 1.5, LastGapDays: 2,
 		})
 		// More orders on the first and the last day: no new days.
 		record(t, s, tn, order("o5", "a", 5, day(0, 1)), order("o6", "a", 7, day(3, 20)))
 		wantPurchases(t, "same-day orders", s, tn, "a", domain.PurchaseStats{
 			FirstPurchaseTime: day(0, 1), LastPurchaseTime: day(3, 20), PurchaseDays: 3, Orders: 6, Refunds: 1,
-			TotalSpend: 387, FirstDaySpend: 30, RefundTotal: 40, TotalMargin: 115,
+			TotalSpend: 387, FirstDaySpend: 30, RefundTotal: 40, TotalMargin: 115, MedianGapDays: 1.5, LastGapDays: 2,
 		})
 		// A refund alone changes only the refund statistics.
 		record(t, s, tn, refund("r2", "a", 10, day(-5, 0)))
 		wantPurchases(t, "refund", s, tn, "a", domain.PurchaseStats{
 			FirstPurchaseTime: day(0, 1), LastPurchaseTime: day(3, 20), PurchaseDays: 3, Orders: 6, Refunds: 2,
-			TotalSpend: 387, FirstDaySpend: 30, RefundTotal: 50, TotalMargin: 115,
+			TotalSpend: 387, FirstDaySpend: 30, RefundTotal: 50, TotalMargin: 115, MedianGapDays: 1.5, LastGapDays: 2,
 		})
 	}},
 	{"Transactions/UTCDays", func(t *testing.T, s domain.Store) {
@@ -109,7 +138,7 @@ var transactionTests = []test{
 		)
 		wantPurchases(t, "days", s, tn, "b", domain.PurchaseStats{
 			FirstPurchaseTime: day(-1, 23.5), LastPurchaseTime: day(1, 0).Add(-time.Microsecond), PurchaseDays: 2, Orders: 4,
-			TotalSpend: 61, FirstDaySpend: 10,
+			TotalSpend: 61, FirstDaySpend: 10, MedianGapDays: 1, LastGapDays: 1,
 		})
 	}},
 	{"Transactions/ResendLeavesAggregatesUnchanged", func(t *testing.T, s domain.Store) {
@@ -134,6 +163,7 @@ var transactionTests = []test{
 		wantResult(t, "partly known", res, 1, 2, 0)
 		want := wantA.Purchases
 		want.Orders, want.TotalSpend, want.PurchaseDays, want.LastPurchaseTime = 3, 155, 2, day(9, 0)
+		want.MedianGapDays, want.LastGapDays = 8, 8
 		wantPurchases(t, "partly known", s, tn, "a", want)
 	}},
 	{"Transactions/DuplicatesWithinBatch", func(t *testing.T, s domain.Store) {
@@ -205,7 +235,8 @@ var transactionTests = []test{
 			t.Fatalf("created customer: %v", err)
 		}
 		want := domain.Customer{ID: n1.ID, TenantID: tn.ID, ExternalID: "n1", Kind: domain.KindCustomer, CreateTime: now, UpdateTime: now, Version: 1,
-			Purchases: domain.PurchaseStats{FirstPurchaseTime: day(1, 0), LastPurchaseTime: day(2, 0), PurchaseDays: 2, Orders: 2, TotalSpend: 15, FirstDaySpend: 10}}
+			Purchases: domain.PurchaseStats{FirstPurchaseTime: day(1, 0), LastPurchaseTime: day(2, 0), PurchaseDays: 2, Orders: 2, TotalSpend: 15, FirstDaySpend: 10,
+				MedianGapDays: 1, LastGapDays: 1}}
 		wantEqual(t, "created customer", n1, want)
 		wantPurchases(t, "refund-only customer", s, tn, "n2", domain.PurchaseStats{Refunds: 1, RefundTotal: 3})
 		wantPurchases(t, "existing customer", s, tn, "a", domain.PurchaseStats{FirstPurchaseTime: day(1, 0), LastPurchaseTime: day(1, 0), PurchaseDays: 1, Orders: 1, TotalSpend: 7, FirstDaySpend: 7})

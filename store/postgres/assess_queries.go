@@ -1,0 +1,156 @@
+package postgres
+
+// The statements of the value models and assessments (assess.go). As in
+// queries.go, $1 is the tenant id in every tenant-scoped statement.
+
+// Purchase summaries for fitting.
+const (
+	// qLastPurchase is the tenant's latest purchase time (-infinity or NULL
+	// without one), from the end of customers_last_purchase_time.
+	qLastPurchase = `SELECT max(last_purchase_time) FROM customers WHERE tenant_id = $1`
+
+	// qSummariesFromDays aggregates purchase_days up to the day $2: each
+	// customer's first and last day, number of days, total and first
+	// day's spend.
+	qSummariesFromDays = `SELECT customer_id, min(day), max(day), count(*), sum(amount)::bigint,
+    (array_agg(amount ORDER BY day))[1]
+FROM purchase_days
+WHERE tenant_id = $1 AND day <= $2
+GROUP BY customer_id`
+
+	// qSummariesFromStats reads the same summaries from the customers'
+	// PurchaseStats, which are all of purchase_days: equal to
+	// qSummariesFromDays when no purchase day is after the end.
+	qSummariesFromStats = `SELECT id, (first_purchase_time AT TIME ZONE 'UTC')::date, (last_purchase_time AT TIME ZONE 'UTC')::date,
+    purchase_days, total_spend, first_day_spend
+FROM customers
+WHERE tenant_id = $1 AND purchase_days > 0`
+
+	// qPurchaseDaysBetween counts each customer's purchase days in ($2, $3].
+	qPurchaseDaysBetween = `SELECT customer_id, count(*) FROM purchase_days
+WHERE tenant_id = $1 AND day > $2 AND day <= $3
+GROUP BY customer_id`
+)
+
+// Value models.
+const (
+	// qSaveValueModel stores the next version: the latest plus one. Two
+	// concurrent saves compute the same version; the loser's unique
+	// violation makes it try again.
+	qSaveValueModel = `INSERT INTO value_models (tenant_id, version, fit_time, observation_end, model)
+SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4 FROM value_models WHERE tenant_id = $1
+RETURNING version`
+
+	qGetValueModel = `SELECT version, fit_time, observation_end, model FROM value_models
+WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1`
+)
+
+// Assessments.
+const (
+	// inputColumns are the columns scanInput reads: the customer, its
+	// PurchaseStats, its interactions in the recent window [$now-30d,
+	// $now) and the baseline window [$now-120d, $now-30d), and its stored
+	// stage.
+	inputColumns = `c.id, c.kind, c.create_time, c.first_purchase_time, c.last_purchase_time, c.purchase_days, c.orders,
+    c.refunds, c.total_spend, c.first_day_spend, c.refund_total, c.total_margin, c.median_gap_days, c.last_gap_days,
+    coalesce(i.recent, 0), coalesce(i.baseline, 0), coalesce(a.stage, 0)::int`
+
+	// qInputsOf reads the inputs of the customers $2 ($3 = $now-120d,
+	// $4 = $now-30d, $5 = $now): their interactions by
+	// interactions_customer, a range per customer.
+	qInputsOf = `SELECT ` + inputColumns + `
+FROM customers c
+LEFT JOIN assessments a ON a.tenant_id = c.tenant_id AND a.customer_id = c.id
+LEFT JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE occurred_at >= $4) AS recent, count(*) FILTER (WHERE occurred_at < $4) AS baseline
+    FROM interactions
+    WHERE tenant_id = $1 AND customer_id = c.id AND occurred_at >= $3 AND occurred_at < $5
+) i ON true
+WHERE c.tenant_id = $1 AND c.id = ANY($2::uuid[])`
+
+	// qInputsAll reads the inputs of every customer of the tenant ($2 =
+	// $now-120d, $3 = $now-30d, $4 = $now) in one pass, in id order: the
+	// tenant's interactions of the last 120 days are counted by one GROUP
+	// BY and joined to the customers. The join with assessments is an
+	// inner one (every customer has its row) so that its tenant is a
+	// constant of the plan and its primary key delivers the rows in
+	// customer order. Run after qMergePlan.
+	qInputsAll = `SELECT ` + inputColumns + `
+FROM customers c
+JOIN assessments a ON a.customer_id = c.id
+LEFT JOIN (
+    SELECT customer_id, count(*) FILTER (WHERE occurred_at >= $3) AS recent, count(*) FILTER (WHERE occurred_at < $3) AS baseline
+    FROM interactions
+    WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $4
+    GROUP BY customer_id
+) i ON i.customer_id = c.id
+WHERE c.tenant_id = $1 AND a.tenant_id = $1
+ORDER BY c.id`
+
+	// qMergePlan sets up the transaction of qInputsAll. Its plan must merge
+	// the three inputs in customer order, reading customers and
+	// assessments by their primary keys: memory of a row, not of a
+	// tenant, however large the tenant, and batches of consecutive ids,
+	// whose assessments are neighbours in the table and its primary key
+	// when they are written back. The planner, left to itself, prefers to
+	// hash the million rows of one side, spilling to disk past work_mem.
+	qMergePlan = `SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_bitmapscan', 'off', true),
+    set_config('enable_seqscan', 'off', true)`
+
+	// qBulkWrite sets up the transaction of PutAssessments. Its plan must
+	// look each customer up in assessments_pkey, in the order of the batch
+	// (sorted by id): that is the order the rows are locked in, so
+	// concurrent calls over overlapping customers queue instead of
+	// deadlocking, and it is far cheaper than the alternative the planner
+	// picks for a batch of more than about 1% of a tenant, which reads the
+	// whole table (the planner costs the random reads of cached pages as
+	// if they came from disk). Without sequential and bitmap scans the
+	// only plan left is that nested loop. The commit need not wait for the
+	// WAL to reach the disk: a crash can lose only the latest assessments,
+	// with their transitions, which the next re-assessment derives again.
+	qBulkWrite = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
+    set_config('synchronous_commit', 'off', true)`
+
+	// qPutAssessments replaces the assessments of the customers $2 with the
+	// columns $3..$19 and records a lifecycle transition for each whose
+	// stage changed. The UPDATE sets prior_stage to the row's stage before
+	// it, under the row's lock, so concurrent writers of one customer each
+	// see the other's stage and no change is recorded twice or lost. A
+	// customer without a row (deleted meanwhile) is skipped.
+	qPutAssessments = `WITH u AS (
+    UPDATE assessments a SET assess_time = u.assess_time, model_version = u.model_version, r = u.r, f = u.f, m = u.m,
+        segment = u.segment, historical_value = u.historical_value, p_alive = u.p_alive,
+        expected_purchases = u.expected_purchases, expected_spend = u.expected_spend,
+        predicted_value = u.predicted_value, value_at_risk = u.value_at_risk, churn_level = u.churn_level,
+        churn_reasons = u.churn_reasons, stage = u.stage, prior_stage = a.stage, silence_days = u.silence_days,
+        cadence_days = u.cadence_days
+    FROM unnest($2::uuid[], $3::timestamptz[], $4::bigint[], $5::smallint[], $6::smallint[], $7::smallint[],
+        $8::smallint[], $9::bigint[], $10::float8[], $11::float8[], $12::bigint[], $13::bigint[], $14::bigint[],
+        $15::smallint[], $16::int[], $17::smallint[], $18::int[], $19::float8[])
+        AS u(customer_id, assess_time, model_version, r, f, m, segment, historical_value, p_alive, expected_purchases,
+        expected_spend, predicted_value, value_at_risk, churn_level, churn_reasons, stage, silence_days, cadence_days)
+    WHERE a.tenant_id = $1 AND a.customer_id = u.customer_id
+    RETURNING a.customer_id, a.prior_stage, a.stage, a.assess_time
+)
+INSERT INTO lifecycle_transitions (tenant_id, customer_id, from_stage, to_stage, at)
+SELECT $1, customer_id, prior_stage, stage, assess_time FROM u WHERE prior_stage <> stage`
+
+	qGetAssessment = `SELECT ` + assessmentColumns + ` FROM assessments a
+WHERE a.tenant_id = $1 AND a.customer_id = $2 AND a.assess_time IS NOT NULL`
+
+	// qAssessmentStats groups the assessed customers by everything the
+	// distributions count; assess.go adds the groups up.
+	qAssessmentStats = `SELECT churn_level, churn_reasons, stage, r, f, segment, count(*),
+    sum(predicted_value)::bigint, sum(value_at_risk)::bigint
+FROM assessments
+WHERE tenant_id = $1 AND assess_time IS NOT NULL
+GROUP BY 1, 2, 3, 4, 5, 6`
+
+	qTransitionStats = `SELECT from_stage, to_stage, count(*) FROM lifecycle_transitions
+WHERE tenant_id = $1
+GROUP BY 1, 2`
+)
+
+// qListTenants lists every tenant, in the authentication scope (the only
+// one that sees more than one tenant).
+const qListTenants = `SELECT id, name, create_time FROM tenants ORDER BY create_time, id`
