@@ -517,3 +517,35 @@ func TestTopicRuleUseCases(t *testing.T) {
 		t.Fatalf("delete twice: %v", err)
 	}
 }
+
+// TestOpenComplaintAppearsInTheAssessment: through the service, a submitted
+// complaint is in the customer's assessment (and its stored summary) as the
+// churn reason OPEN_COMPLAINT, and resolving it takes the reason away.
+func TestOpenComplaintAppearsInTheAssessment(t *testing.T) {
+	t.Parallel()
+	e := newFeedbackEnv(t)
+	ref := domain.CustomerRef{ID: e.cust.ID}
+	f, _, err := e.svc.SubmitFeedback(e.ctx, complaintOf("zd-9", "Late parcel"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := e.svc.GetCustomerAssessment(e.ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ca.Assessment.HasReason(domain.ReasonOpenComplaint) || ca.Input.OpenComplaints != 1 || !strings.Contains(ca.Explanation.Churn, "open complaint") {
+		t.Fatalf("with an open complaint: %+v %q", ca.Assessment, ca.Explanation.Churn)
+	}
+	if n, err := e.svc.ReassessAll(e.ctx, e.tenant); err != nil || n != 1 {
+		t.Fatalf("ReassessAll = %d, %v", n, err)
+	}
+	if c, _ := e.svc.GetCustomer(e.ctx, ref); !c.Assessment.HasReason(domain.ReasonOpenComplaint) {
+		t.Fatalf("stored assessment after ReassessAll: %+v", c.Assessment)
+	}
+	if _, err := e.svc.TransitionComplaint(e.as("key-admin"), domain.TransitionRequest{ID: f.ID, To: domain.ComplaintResolvedJustified, Note: "refunded"}); err != nil {
+		t.Fatal(err)
+	}
+	if ca, err := e.svc.GetCustomerAssessment(e.ctx, ref); err != nil || ca.Assessment.HasReason(domain.ReasonOpenComplaint) {
+		t.Fatalf("after the resolution: %+v, %v", ca.Assessment, err)
+	}
+}

@@ -196,6 +196,9 @@ func (s *Service) reassess(ctx context.Context, tenantID string, ids []string) e
 	}
 	now := s.Now()
 	return s.store.AssessmentInputs(ctx, tenantID, ids, now, func(in []AssessmentInput) error {
+		if err := s.addOpenComplaints(ctx, tenantID, in); err != nil {
+			return err
+		}
 		out := make([]Assessment, len(in))
 		for i := range in {
 			out[i] = Assess(in[i], m, now)
@@ -227,6 +230,11 @@ func (s *Service) reassessAll(ctx context.Context, tenantID string, m *ValueMode
 		mu   sync.Mutex
 		done int64
 	)
+	// Customers with open complaints are few: one map for the whole run.
+	open, err := s.store.OpenComplaints(ctx, tenantID, nil)
+	if err != nil {
+		return 0, err
+	}
 	workers := max(2, runtime.GOMAXPROCS(0))
 	for range workers {
 		wg.Add(1)
@@ -235,6 +243,7 @@ func (s *Service) reassessAll(ctx context.Context, tenantID string, m *ValueMode
 			for in := range batches {
 				out := make([]Assessment, len(in))
 				for i := range in {
+					in[i].OpenComplaints = open[in[i].CustomerID]
 					out[i] = Assess(in[i], m, now)
 				}
 				if err := s.store.PutAssessments(ctx, tenantID, out); err != nil {
@@ -249,7 +258,7 @@ func (s *Service) reassessAll(ctx context.Context, tenantID string, m *ValueMode
 			}
 		}()
 	}
-	err := s.store.AssessmentInputs(ctx, tenantID, nil, now, func(in []AssessmentInput) error {
+	err = s.store.AssessmentInputs(ctx, tenantID, nil, now, func(in []AssessmentInput) error {
 		cp := make([]AssessmentInput, len(in))
 		copy(cp, in)
 		select {
@@ -302,6 +311,11 @@ func (s *Service) GetCustomerAssessment(ctx context.Context, ref CustomerRef) (C
 	if err != nil {
 		return CustomerAssessment{}, err
 	}
+	in := []AssessmentInput{out.Input}
+	if err := s.addOpenComplaints(ctx, p.TenantID, in); err != nil {
+		return CustomerAssessment{}, err
+	}
+	out.Input = in[0]
 	out.Model = m
 	out.Assessment = Assess(out.Input, m, now)
 	out.Explanation = Explain(out.Assessment, out.Input, m)
@@ -318,4 +332,21 @@ func (s *Service) AssessmentStats(ctx context.Context) (AssessmentStats, error) 
 		return AssessmentStats{}, err
 	}
 	return s.store.AssessmentStats(ctx, p.TenantID)
+}
+
+// addOpenComplaints sets each input's count of unresolved complaints, a
+// churn reason (ReasonOpenComplaint).
+func (s *Service) addOpenComplaints(ctx context.Context, tenantID string, in []AssessmentInput) error {
+	ids := make([]string, len(in))
+	for i := range in {
+		ids[i] = in[i].CustomerID
+	}
+	open, err := s.store.OpenComplaints(ctx, tenantID, ids)
+	if err != nil {
+		return err
+	}
+	for i := range in {
+		in[i].OpenComplaints = open[in[i].CustomerID]
+	}
+	return nil
 }
