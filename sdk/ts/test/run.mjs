@@ -16,7 +16,8 @@ const files = readdirSync(join(here, "dist"))
   .filter((f) => f.endsWith(".test.js"))
   .map((f) => join(here, "dist", f));
 
-const server = await startServer();
+// A small demo tenant, fitted, for the value-model tests to refit.
+const server = await startServer({ demoCustomers: 300 });
 let status = 1;
 try {
   const res = spawnSync(process.execPath, ["--test", ...files], {

@@ -1,7 +1,8 @@
 // Calls a running Potential (POTENTIAL_URL, POTENTIAL_API_KEY) through the
 // SDK from Node, over each protocol the service speaks on its HTTP port:
-// Connect, gRPC and gRPC-Web (@connectrpc/connect-node). `npm test` starts
-// a server for it (test/run.mjs).
+// Connect, gRPC and gRPC-Web (@connectrpc/connect-node), unary calls and a
+// server stream. `npm test` starts a server with a small fitted demo tenant
+// for it (test/run.mjs).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
@@ -164,4 +165,25 @@ describe("scoring", () => {
     assert.ok(policy.grades.includes(grade.grade), `grade ${grade.grade} not in ${policy.grades}`);
     assert.match(grade.explanation, new RegExp(`^Grade ${grade.grade} `));
   });
+});
+
+describe("streaming", () => {
+  for (const [protocol, transport] of Object.entries(transports)) {
+    test(`${protocol}: a value model fit streams its progress, then the model`, async () => {
+      const scoring = createClient(ScoringService, transport([bearer(key)]));
+      const before = await scoring.getValueModel({});
+      const stages: string[] = [];
+      let model;
+      for await (const msg of scoring.fitValueModel({})) {
+        if (msg.result.case === "progress") stages.push(msg.result.value.stage);
+        if (msg.result.case === "model") model = msg.result.value;
+      }
+      assert.equal(stages[0], "loading");
+      assert.ok(stages.includes("fitting"), `stages: ${stages}`);
+      assert.ok(model, "the stream ends with the model");
+      assert.equal(model.version, before.version + 1n);
+      assert.ok(model.bgNbd && model.bgNbd.r > 0, "BG/NBD parameters are fitted");
+      assert.equal((await scoring.getValueModel({})).version, model.version);
+    });
+  }
 });
