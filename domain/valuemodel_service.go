@@ -250,11 +250,12 @@ func (s *Service) reassessAll(ctx context.Context, tenantID string, m *ValueMode
 					cancel(err)
 					continue
 				}
+				// progress is called under mu: callers need not be safe
+				// for concurrent use (the server sends on one stream).
 				mu.Lock()
 				done += int64(len(out))
-				n := done
+				progress(FitProgress{Stage: "assessing", Done: done})
 				mu.Unlock()
-				progress(FitProgress{Stage: "assessing", Done: n})
 			}
 		}()
 	}
