@@ -468,7 +468,7 @@ func (s *Store) UpdateScoring(ctx context.Context, tenantID string, q domain.Sco
 		var b *domain.ScoringBatch
 		var fnErr error
 		err := s.tx(ctx, sc, func(pb *pgx.Batch) {
-			pb.Queue(qLockScoringCustomers, sc.tenant, ids)
+			pb.Queue(qLockScoringCustomers, sc.tenant, ids, ids[0], ids[len(ids)-1])
 			queueScoringReads(pb, sc.tenant, ids, q.Events)
 		}, func(br pgx.BatchResults) (err error) {
 			if _, err := br.Exec(); err != nil {
@@ -589,22 +589,32 @@ func (s *Store) pageCustomerIDs(ctx context.Context, sc scope, fn func([]string)
 // queueScoringReads queues the reads of a batch: rules, policy, customers,
 // events (when asked: those of qScoringEvents, and feedback with its
 // complaint transitions), ledgers, grades.
+//
+// ids are sorted; every statement also bounds the customer ids by the
+// first and the last, so that a batch of a whole-tenant run (ids
+// consecutive in the tenant) reads one contiguous range of each index,
+// whatever the planner estimates for a list of a thousand ids.
 func queueScoringReads(b *pgx.Batch, tenant string, ids []string, events bool) {
+	first, last := ids[0], ids[len(ids)-1]
+	b.Queue(qCustomPlans)
 	b.Queue(qAllScoringRules, tenant)
 	b.Queue(qCurrentGradingPolicy, tenant)
-	b.Queue(qScoringCustomers, tenant, ids)
+	b.Queue(qScoringCustomers, tenant, ids, first, last)
 	if events {
-		b.Queue(qScoringEvents, tenant, ids)
-		b.Queue(qScoringFeedback, tenant, ids)
-		b.Queue(qScoringTransitions, tenant, ids)
+		b.Queue(qScoringEvents, tenant, ids, first, last)
+		b.Queue(qScoringFeedback, tenant, ids, first, last)
+		b.Queue(qScoringTransitions, tenant, ids, first, last)
 	}
-	b.Queue(qScoringLedger, tenant, ids)
-	b.Queue(qCustomersGrades, tenant, ids)
+	b.Queue(qScoringLedger, tenant, ids, first, last)
+	b.Queue(qScoringGrades, tenant, ids, first, last)
 }
 
 // readScoringBatch reads what queueScoringReads queued.
 func readScoringBatch(br pgx.BatchResults, tenant string, events bool) (*domain.ScoringBatch, error) {
 	b := &domain.ScoringBatch{}
+	if _, err := br.Exec(); err != nil { // qCustomPlans
+		return nil, err
+	}
 	rows, err := br.Query()
 	if err != nil {
 		return nil, err
@@ -732,6 +742,7 @@ func forEachGradeRow(rows pgx.Rows, fn func(domain.CustomerGrade)) error {
 
 // scoringWrites are the rows one batch writes, one array per column.
 type scoringWrites struct {
+	first, last                     string // the batch's first and last customer id
 	delCustomers, delModels, delIDs []string
 
 	insCustomers, insModels, insIDs, insRules []string
@@ -764,6 +775,9 @@ func planScoringWrites(tenant string, b *domain.ScoringBatch, ups []domain.Scori
 		stored[b.Customers[i].Customer.ID] = &b.Customers[i]
 	}
 	w := &scoringWrites{}
+	if n := len(b.Customers); n > 0 {
+		w.first, w.last = b.Customers[0].Customer.ID, b.Customers[n-1].Customer.ID
+	}
 	for _, up := range ups {
 		cid, _ := parseID(up.CustomerID)
 		in := stored[cid]
@@ -856,7 +870,7 @@ func checkLedgerEntry(e *domain.LedgerEntry) error {
 // queue queues the writes, deletions first.
 func (w *scoringWrites) queue(b *pgx.Batch, tenant string) {
 	if len(w.delIDs) > 0 {
-		b.Queue(qDeleteLedgerRows, tenant, w.delCustomers, w.delModels, w.delIDs)
+		b.Queue(qDeleteLedgerRows, tenant, w.delCustomers, w.delModels, w.delIDs, w.first, w.last)
 	}
 	if len(w.insIDs) > 0 {
 		b.Queue(qInsertLedgerRows, tenant, w.insCustomers, w.insModels, w.insIDs, w.insRules, w.insVersions, w.insKinds,

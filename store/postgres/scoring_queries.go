@@ -46,16 +46,23 @@ ORDER BY model_id, create_time, id`
 )
 
 // Scoring batches: what ReadScoring and UpdateScoring read and write, for
-// the customers $2.
+// the customers $2, whose ids are all between $3 and $4 (the batch's first
+// and last: see queueScoringReads).
 const (
+	// qCustomPlans makes the rest of the transaction plan every statement
+	// for its actual arguments: a batch's customer list, not the generic
+	// plan a prepared statement settles on after five runs, which knows
+	// neither its length nor that the ledger has grown since.
+	qCustomPlans = `SELECT set_config('plan_cache_mode', 'force_custom_plan', true)`
 	// qListCustomerIDs pages through the tenant's customers in id order.
 	qListCustomerIDs = `SELECT id FROM customers WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`
 	// qLockScoringCustomers locks the batch's customers in id order (as
 	// ingestion does, so neither deadlocks the other) for no key update:
 	// events may still be recorded for them meanwhile (the foreign key
 	// checks take key share locks), and are then scored by their own batch.
-	qLockScoringCustomers = `SELECT id FROM customers WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR NO KEY UPDATE`
-	qScoringCustomers     = customerSelect + customerFrom + ` WHERE c.tenant_id = $1 AND c.id = ANY($2::uuid[])`
+	qLockScoringCustomers = `SELECT id FROM customers WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND id BETWEEN $3 AND $4
+ORDER BY id FOR NO KEY UPDATE`
+	qScoringCustomers     = customerSelect + customerFrom + ` WHERE c.tenant_id = $1 AND c.id = ANY($2::uuid[]) AND c.id BETWEEN $3 AND $4`
 	qCurrentGradingPolicy = `SELECT version, policy, cuts, calibrate_time, create_time FROM grading_policies
 WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1`
 	qAllScoringRules = `SELECT ` + scoringRuleColumns + ` FROM scoring_rules WHERE tenant_id = $1 ORDER BY model_id, create_time, id`
@@ -70,19 +77,19 @@ WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1`
 	qScoringEvents = `SELECT e.* FROM (
     SELECT customer_id, kind, id::text, external_id, occurred_at, amount, coalesce(margin, 0), quantity,
         '', '', '', 0
-    FROM transactions WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[])
+    FROM transactions WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND customer_id BETWEEN $3 AND $4
     UNION ALL
     SELECT customer_id, type, id::text, external_id, occurred_at, 0, 0, 0, channel, direction, '', 0
-    FROM interactions WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[])
+    FROM interactions WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND customer_id BETWEEN $3 AND $4
     UNION ALL
     SELECT referrer_id, 'referral_given', id::text, external_id, occurred_at, 0, 0, 0, '', '', '', 0
-    FROM referrals WHERE tenant_id = $1 AND referrer_id = ANY($2::uuid[])
+    FROM referrals WHERE tenant_id = $1 AND referrer_id = ANY($2::uuid[]) AND referrer_id BETWEEN $3 AND $4
     UNION ALL
     SELECT referred_id, 'referral_received', id::text, external_id, occurred_at, 0, 0, 0, '', '', '', 0
-    FROM referrals WHERE tenant_id = $1 AND referred_id = ANY($2::uuid[])
+    FROM referrals WHERE tenant_id = $1 AND referred_id = ANY($2::uuid[]) AND referred_id BETWEEN $3 AND $4
     UNION ALL
     SELECT customer_id, 'qualification_changed', id::text, '', occurred_at, 0, 0, 0, '', '', '', 0
-    FROM qualification_changes WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[])
+    FROM qualification_changes WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND customer_id BETWEEN $3 AND $4
 ) AS e(customer_id, kind, id, ref, occurred_at, amount, margin, quantity, channel, direction, topic, rating)
 WHERE EXISTS (SELECT FROM scoring_rules WHERE tenant_id = $1)`
 
@@ -90,25 +97,30 @@ WHERE EXISTS (SELECT FROM scoring_rules WHERE tenant_id = $1)`
 	// domain.FeedbackScoringEvents makes feedback events (when the tenant
 	// has rules).
 	qScoringFeedback = `SELECT ` + feedbackColumns + ` FROM feedback
-WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND EXISTS (SELECT FROM scoring_rules WHERE tenant_id = $1)`
+WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND customer_id BETWEEN $3 AND $4
+    AND EXISTS (SELECT FROM scoring_rules WHERE tenant_id = $1)`
 	qScoringTransitions = `SELECT ` + transitionColumns + ` FROM complaint_transitions
-WHERE tenant_id = $1 AND feedback_id IN (SELECT id FROM feedback WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND kind = 'complaint')
+WHERE tenant_id = $1 AND feedback_id IN (SELECT id FROM feedback WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[])
+        AND customer_id BETWEEN $3 AND $4 AND kind = 'complaint')
     AND EXISTS (SELECT FROM scoring_rules WHERE tenant_id = $1)
 ORDER BY feedback_id, seq`
 
 	ledgerColumns  = `customer_id, model_id, id, rule_id, rule_version, event_kind, event_id, event_ref, points, awarded_at, expires_at, capped`
 	qScoringLedger = `SELECT ` + ledgerColumns + ` FROM scoring_ledger
-WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[])
+WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND customer_id BETWEEN $3 AND $4
 ORDER BY customer_id, model_id, awarded_at, id`
 	gradeColumns     = `customer_id, grade, rank, composite, value_score, engagement_score, fit_score, policy_version, grade_time`
 	qCustomersGrades = `SELECT ` + gradeColumns + ` FROM customer_grades WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[])`
+	qScoringGrades   = qCustomersGrades + ` AND customer_id BETWEEN $3 AND $4`
 
 	// The writes of a batch: ledger rows that went or changed ($2
-	// customers, $3 models, $4 ids), ledger rows that came or changed,
-	// grades, and grade changes.
+	// customers, $3 models, $4 ids; $5 and $6 the batch's first and last
+	// customer), ledger rows that came or changed, grades, and grade
+	// changes.
 	qDeleteLedgerRows = `DELETE FROM scoring_ledger l
 USING unnest($2::uuid[], $3::uuid[], $4::uuid[]) AS d(customer_id, model_id, id)
-WHERE l.tenant_id = $1 AND l.customer_id = d.customer_id AND l.model_id = d.model_id AND l.id = d.id`
+WHERE l.tenant_id = $1 AND l.customer_id = d.customer_id AND l.model_id = d.model_id AND l.id = d.id
+    AND l.customer_id BETWEEN $5 AND $6`
 	qInsertLedgerRows = `INSERT INTO scoring_ledger (tenant_id, ` + ledgerColumns + `)
 SELECT $1, u.* FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::bigint[], $7::text[], $8::text[],
     $9::text[], $10::bigint[], $11::timestamptz[], $12::timestamptz[], $13::boolean[]) AS u`
