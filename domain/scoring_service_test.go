@@ -88,19 +88,12 @@ func (e *scoringEnv) customer(ext string, mutate ...func(*domain.Customer)) doma
 	return out
 }
 
-// orders records orders and scores their customers, as recording does.
+// orders records orders (which scores their customers).
 func (e *scoringEnv) orders(txs ...domain.Transaction) {
 	e.t.Helper()
 	if _, err := e.svc.RecordTransactions(e.ctx, txs, true); err != nil {
 		e.t.Fatalf("RecordTransactions: %v", err)
 	}
-	e.scoreRefs(func(yield func(domain.CustomerRef) bool) {
-		for _, t := range txs {
-			if !yield(t.Customer) {
-				return
-			}
-		}
-	})
 }
 
 func (e *scoringEnv) interactions(its ...domain.Interaction) {
@@ -108,47 +101,12 @@ func (e *scoringEnv) interactions(its ...domain.Interaction) {
 	if _, err := e.svc.RecordInteractions(e.ctx, its, true); err != nil {
 		e.t.Fatalf("RecordInteractions: %v", err)
 	}
-	e.scoreRefs(func(yield func(domain.CustomerRef) bool) {
-		for _, it := range its {
-			if !yield(it.Customer) {
-				return
-			}
-		}
-	})
 }
 
 func (e *scoringEnv) referrals(rs ...domain.Referral) {
 	e.t.Helper()
 	if _, err := e.svc.RecordReferrals(e.ctx, rs, true); err != nil {
 		e.t.Fatalf("RecordReferrals: %v", err)
-	}
-	e.scoreRefs(func(yield func(domain.CustomerRef) bool) {
-		for _, r := range rs {
-			if !yield(r.Referrer) || !yield(r.Referred) {
-				return
-			}
-		}
-	})
-}
-
-// scoreRefs scores the customers refs name (what the service does after
-// recording, from the batch's customer ids).
-func (e *scoringEnv) scoreRefs(refs func(func(domain.CustomerRef) bool)) {
-	e.t.Helper()
-	seen := map[string]bool{}
-	var ids []string
-	for r := range refs {
-		c, err := e.svc.GetCustomer(e.ctx, r)
-		if err != nil {
-			e.t.Fatalf("GetCustomer(%+v): %v", r, err)
-		}
-		if !seen[c.ID] {
-			seen[c.ID] = true
-			ids = append(ids, c.ID)
-		}
-	}
-	if err := domain.ScoreEvents(e.svc, e.ctx, e.tn.ID, ids); err != nil {
-		e.t.Fatalf("scoring events: %v", err)
 	}
 }
 

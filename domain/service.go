@@ -378,7 +378,10 @@ func (s *Service) RecordTransactions(ctx context.Context, txs []Transaction, cre
 	if err != nil {
 		return BatchResult{}, itemErr("transactions", err)
 	}
-	return res, s.reassess(ctx, p.TenantID, res.CustomerIDs)
+	if err := s.reassess(ctx, p.TenantID, res.CustomerIDs); err != nil {
+		return res, err
+	}
+	return res, s.scoreEvents(ctx, p.TenantID, res.CustomerIDs)
 }
 
 // RecordInteractions records a batch of interactions idempotently.
@@ -407,7 +410,10 @@ func (s *Service) RecordInteractions(ctx context.Context, its []Interaction, cre
 	if err != nil {
 		return BatchResult{}, itemErr("interactions", err)
 	}
-	return res, s.reassess(ctx, p.TenantID, res.CustomerIDs)
+	if err := s.reassess(ctx, p.TenantID, res.CustomerIDs); err != nil {
+		return res, err
+	}
+	return res, s.scoreEvents(ctx, p.TenantID, res.CustomerIDs)
 }
 
 // RecordReferrals records a batch of referrals idempotently.
@@ -436,7 +442,10 @@ func (s *Service) RecordReferrals(ctx context.Context, rs []Referral, createMiss
 	if err != nil {
 		return BatchResult{}, itemErr("referrals", err)
 	}
-	return res, s.reassess(ctx, p.TenantID, res.CustomerIDs)
+	if err := s.reassess(ctx, p.TenantID, res.CustomerIDs); err != nil {
+		return res, err
+	}
+	return res, s.scoreEvents(ctx, p.TenantID, res.CustomerIDs)
 }
 
 // itemErr turns a store's *ItemError into a field violation of the batch.
