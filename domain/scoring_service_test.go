@@ -770,3 +770,40 @@ func TestUnjustifiedComplaintLowersTheScore(t *testing.T) {
 	}
 	want("ratings of 4 and 1", 40)
 }
+
+func TestRuleAndPolicyChangesAreAudited(t *testing.T) {
+	t.Parallel()
+	e := newScoringEnv(t, scoringDay(10))
+	m := e.model("sales")
+	r := e.rule(domain.ScoringRule{ModelID: m.ID, Name: "Orders", EventKind: domain.EventKindOrder, Points: 50})
+	if _, err := e.svc.UpdateScoringRule(e.ctx, r.ID, "", func(r *domain.ScoringRule) error { r.Points = 60; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.DeleteScoringRule(e.ctx, r.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.UpdateGradingPolicy(e.ctx, domain.DefaultGradingPolicy(), ""); err != nil {
+		t.Fatal(err)
+	}
+	evs, _, err := e.svc.ListAuditEvents(e.ctx, 100, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i := len(evs) - 1; i >= 0; i-- {
+		ev := evs[i]
+		got = append(got, fmt.Sprintf("%s %s %v %v", ev.Action, ev.ResourceType, ev.Before != nil, ev.After != nil))
+		if ev.KeyID != "admin" || ev.Role != domain.RoleAdmin {
+			t.Errorf("%s by %s as %s", ev.Action, ev.KeyID, ev.Role)
+		}
+	}
+	want := []string{
+		"scoring_rule.create scoring_rule false true",
+		"scoring_rule.update scoring_rule true true",
+		"scoring_rule.delete scoring_rule true false",
+		"grading_policy.update grading_policy false true",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("audit log = %v, want %v", got, want)
+	}
+}
