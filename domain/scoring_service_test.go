@@ -13,6 +13,8 @@ import (
 
 	"github.com/potentialhq/potential/domain"
 	"github.com/potentialhq/potential/store/memory"
+	"github.com/potentialhq/potential/store/pgtest"
+	"github.com/potentialhq/potential/store/postgres"
 )
 
 // scoringClock is the settable clock of the scoring tests.
@@ -31,7 +33,7 @@ func scoringDay(n int) time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time
 // tenant, and the clock.
 type scoringEnv struct {
 	t     *testing.T
-	store *memory.Store
+	store domain.Store
 	svc   *domain.Service
 	clock *scoringClock
 	tn    domain.Tenant
@@ -47,7 +49,28 @@ type contextT = interface {
 
 func newScoringEnv(t *testing.T, now time.Time) *scoringEnv {
 	t.Helper()
-	store := memory.New()
+	return newScoringEnvOn(t, now, memory.New())
+}
+
+// scoringStores are the stores the seeded scoring tests run on.
+var scoringStores = []struct {
+	name string
+	open func(t *testing.T) domain.Store
+}{
+	{"memory", func(*testing.T) domain.Store { return memory.New() }},
+	{"postgres", func(t *testing.T) domain.Store {
+		s, err := postgres.Open(t.Context(), pgtest.NewDatabase(t, postgres.MigrationsHash(), postgres.Migrate))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		return s
+	}},
+}
+
+// newScoringEnvOn is newScoringEnv on store.
+func newScoringEnvOn(t *testing.T, now time.Time, store domain.Store) *scoringEnv {
+	t.Helper()
 	tn := domain.Tenant{ID: domain.NewID(), Name: "acme", CreateTime: now}
 	if err := store.CreateTenant(t.Context(), tn); err != nil {
 		t.Fatal(err)
@@ -322,7 +345,16 @@ func seedRules(e *scoringEnv) domain.ScoringModel {
 
 func TestRescoringTwiceGivesIdenticalLedgers(t *testing.T) {
 	t.Parallel()
-	e := newScoringEnv(t, scoringDay(366))
+	for _, st := range scoringStores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			testRescoringTwice(t, st.open)
+		})
+	}
+}
+
+func testRescoringTwice(t *testing.T, open func(t *testing.T) domain.Store) {
+	e := newScoringEnvOn(t, scoringDay(366), open(t))
 	seedRules(e)
 	seed(e, 80)
 	first := e.ledgers()
@@ -344,7 +376,7 @@ func TestRescoringTwiceGivesIdenticalLedgers(t *testing.T) {
 	// Scoring event by event, as they arrived, gave what scoring them all
 	// at once gives: a second tenant scoring the same history only once,
 	// after creating its rules, holds the same entries but for the rule ids.
-	e2 := newScoringEnv(t, scoringDay(366))
+	e2 := newScoringEnvOn(t, scoringDay(366), open(t))
 	seed(e2, 80)
 	seedRules(e2)
 	second := e2.ledgers()
@@ -455,85 +487,90 @@ func previewMatrix(p domain.GradePreview) map[[2]string]int64 {
 
 func TestPolicyPreviewMatchesApplying(t *testing.T) {
 	t.Parallel()
-	for _, thresholds := range []domain.ThresholdMode{domain.ThresholdsAbsolute, domain.ThresholdsPercentile} {
-		t.Run(string(thresholds), func(t *testing.T) {
-			t.Parallel()
-			e := newScoringEnv(t, scoringDay(366))
-			m := seedRules(e)
-			seed(e, 120)
-			before := e.grades()
-			if len(before) != 120 || slices.Contains(slices.Collect(mapValues(before)), "") {
-				t.Fatalf("not every customer has a grade: %v", before)
+	for _, st := range scoringStores {
+		for _, thresholds := range []domain.ThresholdMode{domain.ThresholdsAbsolute, domain.ThresholdsPercentile} {
+			t.Run(st.name+"/"+string(thresholds), func(t *testing.T) {
+				t.Parallel()
+				testPolicyPreview(t, newScoringEnvOn(t, scoringDay(366), st.open(t)), thresholds)
+			})
+		}
+	}
+}
+
+func testPolicyPreview(t *testing.T, e *scoringEnv, thresholds domain.ThresholdMode) {
+	m := seedRules(e)
+	seed(e, 120)
+	before := e.grades()
+	if len(before) != 120 || slices.Contains(slices.Collect(mapValues(before)), "") {
+		t.Fatalf("not every customer has a grade: %v", before)
+	}
+	p := domain.GradingPolicy{
+		Grades:      []string{"A", "B", "C", "D"},
+		ValueWeight: 40, EngagementWeight: 40, FitWeight: 20,
+		ValueSource: domain.ValueHistorical, ValueTarget: domain.MoneyFromFloat(3000),
+		EngagementModelID: m.ID, EngagementTarget: 150,
+		Fit:        []domain.FitCriterion{{Name: "Poland", Condition: `customer.country == "PL"`, Points: 40}},
+		BANT:       domain.BANT{BudgetMin: domain.MoneyFromFloat(1000), BudgetPoints: 30, AuthorityPoints: 30},
+		Thresholds: thresholds,
+		Cutoffs:    []float64{60, 40, 20},
+	}
+	if thresholds == domain.ThresholdsPercentile {
+		p.Cutoffs = []float64{10, 35, 70}
+	}
+	preview, err := e.svc.PreviewPolicyChange(e.ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if preview.Customers != 120 || preview.GradeChanges == 0 || len(preview.Samples) == 0 {
+		t.Fatalf("preview = %+v", preview)
+	}
+	if got := e.grades(); !reflect.DeepEqual(got, before) {
+		t.Fatal("the preview changed grades")
+	}
+	if pol, _ := e.svc.GetGradingPolicy(e.ctx); pol.Version != 0 {
+		t.Fatal("the preview saved the policy")
+	}
+	saved, err := e.svc.UpdateGradingPolicy(e.ctx, p, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := e.grades()
+	if got, want := matrixOf(before, after), previewMatrix(preview); !reflect.DeepEqual(got, want) {
+		t.Fatalf("applying gave transitions %v, the preview said %v", got, want)
+	}
+	for _, s := range preview.Samples {
+		if after[s.CustomerID] != s.ToGrade || before[s.CustomerID] != s.FromGrade {
+			t.Fatalf("sample %s: preview %s→%s, applied %s→%s", s.CustomerID, s.FromGrade, s.ToGrade, before[s.CustomerID], after[s.CustomerID])
+		}
+	}
+	if !slices.Equal(saved.Cuts, preview.Policy.Cuts) || saved.Version != 1 {
+		t.Fatalf("saved cuts %v (v%d), previewed %v", saved.Cuts, saved.Version, preview.Policy.Cuts)
+	}
+	if thresholds == domain.ThresholdsPercentile {
+		counts := map[string]int{}
+		for _, g := range after {
+			counts[g]++
+		}
+		if counts["A"] > 12 || counts["A"]+counts["B"] > 42 || counts["A"]+counts["B"]+counts["C"] > 84 || counts["A"] == 0 {
+			t.Fatalf("percentile grades %v exceed their shares (10/35/70 %% of 120)", counts)
+		}
+	}
+	// Every change is recorded with its reason.
+	changes, _, err := e.svc.ListGradeChanges(e.ctx, domain.ListGradeChangesRequest{PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range changes {
+		if c.Cause == domain.CausePolicyChanged {
+			n++
+			if c.PolicyVersion != 1 || c.To != after[c.CustomerID] || !strings.Contains(c.Reason, "under policy v1") {
+				t.Fatalf("change %+v", c)
 			}
-			p := domain.GradingPolicy{
-				Grades:      []string{"A", "B", "C", "D"},
-				ValueWeight: 40, EngagementWeight: 40, FitWeight: 20,
-				ValueSource: domain.ValueHistorical, ValueTarget: domain.MoneyFromFloat(3000),
-				EngagementModelID: m.ID, EngagementTarget: 150,
-				Fit:        []domain.FitCriterion{{Name: "Poland", Condition: `customer.country == "PL"`, Points: 40}},
-				BANT:       domain.BANT{BudgetMin: domain.MoneyFromFloat(1000), BudgetPoints: 30, AuthorityPoints: 30},
-				Thresholds: thresholds,
-				Cutoffs:    []float64{60, 40, 20},
-			}
-			if thresholds == domain.ThresholdsPercentile {
-				p.Cutoffs = []float64{10, 35, 70}
-			}
-			preview, err := e.svc.PreviewPolicyChange(e.ctx, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if preview.Customers != 120 || preview.GradeChanges == 0 || len(preview.Samples) == 0 {
-				t.Fatalf("preview = %+v", preview)
-			}
-			if got := e.grades(); !reflect.DeepEqual(got, before) {
-				t.Fatal("the preview changed grades")
-			}
-			if pol, _ := e.svc.GetGradingPolicy(e.ctx); pol.Version != 0 {
-				t.Fatal("the preview saved the policy")
-			}
-			saved, err := e.svc.UpdateGradingPolicy(e.ctx, p, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			after := e.grades()
-			if got, want := matrixOf(before, after), previewMatrix(preview); !reflect.DeepEqual(got, want) {
-				t.Fatalf("applying gave transitions %v, the preview said %v", got, want)
-			}
-			for _, s := range preview.Samples {
-				if after[s.CustomerID] != s.ToGrade || before[s.CustomerID] != s.FromGrade {
-					t.Fatalf("sample %s: preview %s→%s, applied %s→%s", s.CustomerID, s.FromGrade, s.ToGrade, before[s.CustomerID], after[s.CustomerID])
-				}
-			}
-			if !slices.Equal(saved.Cuts, preview.Policy.Cuts) || saved.Version != 1 {
-				t.Fatalf("saved cuts %v (v%d), previewed %v", saved.Cuts, saved.Version, preview.Policy.Cuts)
-			}
-			if thresholds == domain.ThresholdsPercentile {
-				counts := map[string]int{}
-				for _, g := range after {
-					counts[g]++
-				}
-				if counts["A"] > 12 || counts["A"]+counts["B"] > 42 || counts["A"]+counts["B"]+counts["C"] > 84 || counts["A"] == 0 {
-					t.Fatalf("percentile grades %v exceed their shares (10/35/70 %% of 120)", counts)
-				}
-			}
-			// Every change is recorded with its reason.
-			changes, _, err := e.svc.ListGradeChanges(e.ctx, domain.ListGradeChangesRequest{PageSize: 1000})
-			if err != nil {
-				t.Fatal(err)
-			}
-			n := 0
-			for _, c := range changes {
-				if c.Cause == domain.CausePolicyChanged {
-					n++
-					if c.PolicyVersion != 1 || c.To != after[c.CustomerID] || !strings.Contains(c.Reason, "under policy v1") {
-						t.Fatalf("change %+v", c)
-					}
-				}
-			}
-			if int64(n) != preview.GradeChanges {
-				t.Fatalf("%d policy changes recorded, the preview counted %d", n, preview.GradeChanges)
-			}
-		})
+		}
+	}
+	if int64(n) != preview.GradeChanges {
+		t.Fatalf("%d policy changes recorded, the preview counted %d", n, preview.GradeChanges)
 	}
 }
 
@@ -549,7 +586,15 @@ func mapValues(m map[string]string) func(func(string) bool) {
 
 func TestRulePreviewMatchesApplying(t *testing.T) {
 	t.Parallel()
-	e := newScoringEnv(t, scoringDay(366))
+	for _, st := range scoringStores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			testRulePreview(t, newScoringEnvOn(t, scoringDay(366), st.open(t)))
+		})
+	}
+}
+
+func testRulePreview(t *testing.T, e *scoringEnv) {
 	m := seedRules(e)
 	p := domain.GradingPolicy{
 		Grades: []string{"A", "B", "C", "D", "E"}, ValueWeight: 20, EngagementWeight: 80,
