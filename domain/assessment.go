@@ -141,6 +141,15 @@ func daysBetween(from, to time.Time) int64 {
 	return int64(math.Floor(to.Sub(from).Hours() / 24))
 }
 
+// recencyDays is the RFM recency of a last purchase at last, seen at at:
+// the number of UTC midnights between them (0 for a purchase today). The
+// model's cut points are fitted (FitValueModel) and applied (Assess) with
+// this one definition, whatever the times of day, since the store keeps
+// purchase days, not instants, for fitting.
+func recencyDays(last, at time.Time) int64 {
+	return max(daysBetween(last.UTC().Truncate(24*time.Hour), at.UTC().Truncate(24*time.Hour)), 0)
+}
+
 // Assess derives the assessment of one customer at now, with the tenant's
 // model m (nil before the first fit: then only historical value, churn
 // reasons that need no model, and the lifecycle stage are set).
@@ -196,7 +205,7 @@ func Assess(in AssessmentInput, m *ValueModel, now time.Time) Assessment {
 			case a.PAlive < st.ChurnPAliveMedium:
 				severity[ReasonLowPAlive] = ChurnMedium
 			}
-			recency := float64(a.SilenceDays)
+			recency := float64(recencyDays(p.LastPurchaseTime, now))
 			a.RFM = m.RFM.Cell(recency, float64(p.PurchaseDays), p.TotalSpend.Float())
 			a.Segment = a.RFM.Segment()
 		}

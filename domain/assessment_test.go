@@ -164,3 +164,44 @@ func TestValueSettingsValidate(t *testing.T) {
 		t.Fatalf("conflicting thresholds: %v", err)
 	}
 }
+
+// TestRecencyCountsMidnights checks the one definition of RFM recency the
+// fit and the assessment share: UTC midnights passed, whatever the times of
+// day (the fit sees purchase days, the assessment purchase instants).
+func TestRecencyCountsMidnights(t *testing.T) {
+	t.Parallel()
+	d := func(day, hour, minute int) time.Time { return time.Date(2026, 6, day, hour, minute, 0, 0, time.UTC) }
+	for _, c := range []struct {
+		last, at time.Time
+		want     int64
+	}{
+		{d(1, 15, 0), d(2, 10, 0), 1}, // 19 hours, but yesterday
+		{d(1, 0, 0), d(2, 10, 0), 1},  // the fit's view of the same purchase
+		{d(1, 10, 0), d(1, 15, 0), 0},
+		{d(1, 23, 59), d(2, 0, 1), 1},
+		{d(1, 0, 0), d(31, 23, 59), 30},
+		{d(2, 10, 0), d(1, 10, 0), 0}, // a purchase after at is today's
+		{time.Date(2026, 6, 1, 23, 0, 0, 0, time.FixedZone("UTC-3", -3*3600)), d(2, 1, 0), 0},
+	} {
+		if got := recencyDays(c.last, c.at); got != c.want {
+			t.Errorf("recencyDays(%v, %v) = %d, want %d", c.last, c.at, got, c.want)
+		}
+	}
+	// Assess scores the recency of a purchase at 15:00 seen at 10:00 the
+	// next day as 1 day, the value the fitted cut points were built from.
+	m := cdnowModel(t)
+	var err error
+	// Cut points that tell a purchase today from one yesterday.
+	if m.RFM, err = rfm.Fit([]float64{0, 0, 1, 1, 2, 2, 3, 3, 4, 4}, []float64{1, 1, 2, 2, 3, 3, 4, 4, 5, 5}, []float64{10, 20, 30, 40, 50, 60, 70, 80, 90, 100}); err != nil {
+		t.Fatal(err)
+	}
+	if m.RFM.Cell(0, 3, 90) == m.RFM.Cell(1, 3, 90) {
+		t.Fatal("the cut points do not separate recency 0 and 1")
+	}
+	p := PurchaseStats{FirstPurchaseTime: d(1, 15, 0).AddDate(0, 0, -100), LastPurchaseTime: d(1, 15, 0), PurchaseDays: 3, Orders: 3,
+		TotalSpend: MoneyFromFloat(90), FirstDaySpend: MoneyFromFloat(30), MedianGapDays: 50, LastGapDays: 50}
+	a := Assess(AssessmentInput{CustomerID: "c", Kind: KindCustomer, Purchases: p}, m, d(2, 10, 0))
+	if want := m.RFM.Cell(1, 3, 90); a.RFM != want {
+		t.Fatalf("RFM = %v, want %v (recency 1)", a.RFM, want)
+	}
+}

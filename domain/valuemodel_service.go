@@ -81,7 +81,7 @@ func (s *Service) FitValueModel(ctx context.Context, req FitRequest, progress fu
 		if sum.X > 0 {
 			spend = append(spend, clv.Spend{X: sum.X, Zbar: clv.MeanRepeatSpend((ps.TotalSpend - ps.FirstDaySpend).Float(), sum.X)})
 		}
-		rec = append(rec, float64(daysBetween(ps.Last, end)))
+		rec = append(rec, float64(recencyDays(ps.Last, end)))
 		freq = append(freq, float64(ps.Days))
 		monetary = append(monetary, ps.TotalSpend.Float())
 		return nil
