@@ -57,14 +57,20 @@ const (
 
 	// qInputsOf reads the inputs of the customers $2 ($3 = $now-120d,
 	// $4 = $now-30d, $5 = $now): their interactions by
-	// interactions_customer, a range per customer.
+	// interactions_customer, a range per customer. The window is written
+	// as row comparisons on (customer_id, occurred_at), which only
+	// interactions_customer can serve: a plan on interactions_occurred_at
+	// would scan the tenant's whole window once per customer, and the
+	// planner, whose statistics lag behind a tenant that is loading fast,
+	// costs both the same (seen: 1.3 s instead of 10 ms for a batch of
+	// 1,000 customers of a tenant with 20,000 fresh interactions).
 	qInputsOf = `SELECT ` + inputColumns + `
 FROM customers c
 LEFT JOIN assessments a ON a.tenant_id = c.tenant_id AND a.customer_id = c.id
 LEFT JOIN LATERAL (
     SELECT count(*) FILTER (WHERE occurred_at >= $4) AS recent, count(*) FILTER (WHERE occurred_at < $4) AS baseline
     FROM interactions
-    WHERE tenant_id = $1 AND customer_id = c.id AND occurred_at >= $3 AND occurred_at < $5
+    WHERE tenant_id = $1 AND customer_id = c.id AND (customer_id, occurred_at) >= (c.id, $3) AND (customer_id, occurred_at) < (c.id, $5)
 ) i ON true
 WHERE c.tenant_id = $1 AND c.id = ANY($2::uuid[])`
 

@@ -446,10 +446,10 @@ func scoringWorkers() int { return min(4, max(2, runtime.GOMAXPROCS(0))) }
 
 // ReadScoring reads the batches of q, each in one round trip.
 func (s *Store) ReadScoring(ctx context.Context, tenantID string, q domain.ScoringQuery, fn func(*domain.ScoringBatch) error) error {
-	return s.scoringRun(ctx, tenantID, q, func(sc scope, ids []string) error {
+	return s.scoringRun(ctx, tenantID, q, func(sc scope, ids []string, ranged bool) error {
 		var b *domain.ScoringBatch
 		err := s.batch(ctx, sc, func(pb *pgx.Batch) {
-			queueScoringReads(pb, sc.tenant, ids, q.Events)
+			queueScoringReads(pb, sc.tenant, ids, q.Events, ranged)
 		}, func(br pgx.BatchResults) (err error) {
 			b, err = readScoringBatch(br, sc.tenant, q.Events)
 			return err
@@ -464,15 +464,22 @@ func (s *Store) ReadScoring(ctx context.Context, tenantID string, q domain.Scori
 // UpdateScoring runs one transaction per batch of q: lock and read, fn,
 // write. An error of fn is returned as it is.
 func (s *Store) UpdateScoring(ctx context.Context, tenantID string, q domain.ScoringQuery, fn func(*domain.ScoringBatch) ([]domain.ScoringUpdate, error)) error {
-	return s.scoringRun(ctx, tenantID, q, func(sc scope, ids []string) error {
+	return s.scoringRun(ctx, tenantID, q, func(sc scope, ids []string, ranged bool) error {
 		var b *domain.ScoringBatch
 		var fnErr error
+		first, last := batchBounds(ids, ranged)
 		err := s.tx(ctx, sc, func(pb *pgx.Batch) {
-			pb.Queue(qLockScoringCustomers, sc.tenant, ids, ids[0], ids[len(ids)-1])
-			queueScoringReads(pb, sc.tenant, ids, q.Events)
+			// A custom plan for the lock too: its ids are then a constant
+			// array, which a filter looks up by hash instead of comparing
+			// every row of the id range with every id of the batch.
+			pb.Queue(qCustomPlans)
+			pb.Queue(qLockScoringCustomers, sc.tenant, ids, first, last)
+			queueScoringReads(pb, sc.tenant, ids, q.Events, ranged)
 		}, func(br pgx.BatchResults) (err error) {
-			if _, err := br.Exec(); err != nil {
-				return err
+			for range 2 { // qCustomPlans, qLockScoringCustomers
+				if _, err := br.Exec(); err != nil {
+					return err
+				}
 			}
 			b, err = readScoringBatch(br, sc.tenant, q.Events)
 			return err
@@ -484,6 +491,9 @@ func (s *Store) UpdateScoring(ctx context.Context, tenantID string, q domain.Sco
 			w, err := planScoringWrites(sc.tenant, b, ups)
 			if err != nil || w.empty() {
 				return err
+			}
+			if !ranged {
+				w.first, w.last = nil, nil
 			}
 			pb := &pgx.Batch{}
 			w.queue(pb, sc.tenant)
@@ -499,7 +509,7 @@ func (s *Store) UpdateScoring(ctx context.Context, tenantID string, q domain.Sco
 // scoringRun calls step with the canonical ids of each batch of q: the
 // listed customers, or every customer of the tenant in id order, several
 // batches at a time.
-func (s *Store) scoringRun(ctx context.Context, tenantID string, q domain.ScoringQuery, step func(sc scope, ids []string) error) error {
+func (s *Store) scoringRun(ctx context.Context, tenantID string, q domain.ScoringQuery, step func(sc scope, ids []string, ranged bool) error) error {
 	sc, ok := tenantScope(tenantID)
 	if !ok {
 		return nil
@@ -514,7 +524,7 @@ func (s *Store) scoringRun(ctx context.Context, tenantID string, q domain.Scorin
 		slices.Sort(ids)
 		ids = slices.Compact(ids)
 		for start := 0; start < len(ids); start += domain.ScoringBatchSize {
-			if err := step(sc, ids[start:min(start+domain.ScoringBatchSize, len(ids))]); err != nil {
+			if err := step(sc, ids[start:min(start+domain.ScoringBatchSize, len(ids))], false); err != nil {
 				return err
 			}
 		}
@@ -532,7 +542,7 @@ func (s *Store) scoringRun(ctx context.Context, tenantID string, q domain.Scorin
 				if ctx.Err() != nil {
 					continue
 				}
-				if err := step(sc, ids); err != nil {
+				if err := step(sc, ids, true); err != nil {
 					cancel(err)
 				}
 			}
@@ -590,23 +600,44 @@ func (s *Store) pageCustomerIDs(ctx context.Context, sc scope, fn func([]string)
 // events (when asked: those of qScoringEvents, and feedback with its
 // complaint transitions), ledgers, grades.
 //
-// ids are sorted; every statement also bounds the customer ids by the
-// first and the last, so that a batch of a whole-tenant run (ids
+// ids are sorted. When ranged, every statement also bounds the customer
+// ids by the first and the last, so that a batch of a whole-tenant run (ids
 // consecutive in the tenant) reads one contiguous range of each index,
-// whatever the planner estimates for a list of a thousand ids.
-func queueScoringReads(b *pgx.Batch, tenant string, ids []string, events bool) {
-	first, last := ids[0], ids[len(ids)-1]
+// whatever the planner estimates for a list of a thousand ids. A listed
+// batch (the customers of recorded events, spread over the whole tenant)
+// is not bounded: its range would be the tenant, and a plan that scans it
+// with the list as a filter reads every event of the tenant for each
+// batch. Custom plans fold the NULL bounds away.
+func queueScoringReads(b *pgx.Batch, tenant string, ids []string, events, ranged bool) {
+	first, last := batchBounds(ids, ranged)
 	b.Queue(qCustomPlans)
 	b.Queue(qAllScoringRules, tenant)
 	b.Queue(qCurrentGradingPolicy, tenant)
 	b.Queue(qScoringCustomers, tenant, ids, first, last)
 	if events {
-		b.Queue(qScoringEvents, tenant, ids, first, last)
+		if ranged {
+			b.Queue(qScoringEvents, tenant, ids, first, last)
+		} else {
+			b.Queue(qScoringEventsListed, tenant, ids)
+		}
 		b.Queue(qScoringFeedback, tenant, ids, first, last)
 		b.Queue(qScoringTransitions, tenant, ids, first, last)
 	}
-	b.Queue(qScoringLedger, tenant, ids, first, last)
+	if ranged {
+		b.Queue(qScoringLedger, tenant, ids, first, last)
+	} else {
+		b.Queue(qScoringLedgerListed, tenant, ids)
+	}
 	b.Queue(qScoringGrades, tenant, ids, first, last)
+}
+
+// batchBounds returns the bounds of the statements of a batch: its first
+// and last id when ranged, else NULLs.
+func batchBounds(ids []string, ranged bool) (first, last any) {
+	if !ranged || len(ids) == 0 {
+		return nil, nil
+	}
+	return ids[0], ids[len(ids)-1]
 }
 
 // readScoringBatch reads what queueScoringReads queued.
@@ -742,7 +773,7 @@ func forEachGradeRow(rows pgx.Rows, fn func(domain.CustomerGrade)) error {
 
 // scoringWrites are the rows one batch writes, one array per column.
 type scoringWrites struct {
-	first, last                     string // the batch's first and last customer id
+	first, last                     any // the batch's first and last customer id; nil when not ranged
 	delCustomers, delModels, delIDs []string
 
 	insCustomers, insModels, insIDs, insRules []string

@@ -146,14 +146,28 @@ SELECT $1, id, 1, 'open', 'in_progress', $2 FROM feedback WHERE tenant_id = $1`,
 		scattered = append(scattered, sorted[i])
 	}
 	scattered = scattered[:50]
+	// A listed batch of recorded events: a thousand customers from all
+	// over the tenant, for the reads of its events and ledgers.
+	listed := slices.Clone(ids[:1000])
+	slices.Sort(listed)
 	sc := scope{tenant: tenant.ID}
 	id := ids[7]
 	var batchPlans []plan
+	// Listed batches must look their customers up: a plan that reads the
+	// tenant's rows with the list as a filter costs every batch the whole
+	// tenant.
+	listedPlans := map[string]bool{}
 	for _, batch := range []struct {
-		name string
-		ids  []string
-	}{{"1,000 consecutive", consecutive}, {"50 scattered", scattered}} {
-		args := []any{tenant.ID, batch.ids, batch.ids[0], batch.ids[len(batch.ids)-1]}
+		name   string
+		ids    []string
+		ranged bool
+	}{{"1,000 consecutive", consecutive, true}, {"50 scattered", scattered, false}, {"1,000 scattered", listed, false}} {
+		first, last := batchBounds(batch.ids, batch.ranged)
+		args := []any{tenant.ID, batch.ids, first, last}
+		events, ledgers := qScoringEvents, qScoringLedger
+		if !batch.ranged {
+			events, ledgers = qScoringEventsListed, qScoringLedgerListed
+		}
 		for _, p := range []struct {
 			name string
 			sql  string
@@ -161,18 +175,28 @@ SELECT $1, id, 1, 'open', 'in_progress', $2 FROM feedback WHERE tenant_id = $1`,
 		}{
 			{"lock", qLockScoringCustomers, []string{"customers_pkey"}},
 			{"customers", qScoringCustomers, []string{"customers_pkey", "assessments_pkey"}},
-			{"events", qScoringEvents, []string{"transactions_customer", "interactions_customer", "referrals_referrer", "referrals_referred", "qualification_changes_customer"}},
+			{"events", events, []string{"transactions_customer", "interactions_customer", "referrals_referrer", "referrals_referred", "qualification_changes_customer"}},
 			{"feedback", qScoringFeedback, []string{"feedback_customer"}},
 			{"complaint transitions", qScoringTransitions, []string{"feedback_customer", "complaint_transitions_pkey"}},
-			{"ledgers", qScoringLedger, []string{"scoring_ledger_pkey"}},
+			{"ledgers", ledgers, []string{"scoring_ledger_pkey"}},
 			{"grades", qScoringGrades, []string{"customer_grades_pkey"}},
 			{"delete ledger rows", qDeleteLedgerRows, []string{"scoring_ledger_pkey"}},
 		} {
-			a := args
-			if p.sql == qDeleteLedgerRows {
-				a = []any{tenant.ID, batch.ids, repeat(domain.NewID(), len(batch.ids)), repeat(domain.NewID(), len(batch.ids)), batch.ids[0], batch.ids[len(batch.ids)-1]}
+			if len(batch.ids) == 1000 && !batch.ranged && p.sql != qScoringEventsListed && p.sql != qScoringLedgerListed {
+				// 5 % of this small tenant: scanning it is cheaper, as the
+				// planner knows. The listed reads must look up even then.
+				continue
 			}
-			batchPlans = append(batchPlans, plan{batch.name + ": " + p.name, sc, p.sql, a, p.uses, ""})
+			a := args
+			switch p.sql {
+			case qDeleteLedgerRows:
+				a = []any{tenant.ID, batch.ids, repeat(domain.NewID(), len(batch.ids)), repeat(domain.NewID(), len(batch.ids)), first, last}
+			case qScoringEventsListed, qScoringLedgerListed:
+				a = args[:2]
+			}
+			name := batch.name + ": " + p.name
+			batchPlans = append(batchPlans, plan{name, sc, p.sql, a, p.uses, ""})
+			listedPlans[name] = !batch.ranged
 		}
 	}
 	plans := []plan{
@@ -200,6 +224,9 @@ SELECT $1, id, 1, 'open', 'in_progress', $2 FROM feedback WHERE tenant_id = $1`,
 			}
 		}
 		for _, line := range strings.Split(text, "\n") {
+			if listedPlans[p.name] && strings.Contains(line, "Filter:") && strings.Contains(line, "= ANY") {
+				t.Errorf("%s (%s): the list is a filter: %s", p.name, mode, strings.TrimSpace(line))
+			}
 			if strings.Contains(line, "Seq Scan on") && !slices.ContainsFunc(small, func(table string) bool { return strings.Contains(line, "Seq Scan on "+table) }) {
 				t.Errorf("%s (%s): sequential scan: %s", p.name, mode, strings.TrimSpace(line))
 			}

@@ -47,7 +47,9 @@ ORDER BY model_id, create_time, id`
 
 // Scoring batches: what ReadScoring and UpdateScoring read and write, for
 // the customers $2, whose ids are all between $3 and $4 (the batch's first
-// and last: see queueScoringReads).
+// and last) when the batch is a range of consecutive customers, and $3 and
+// $4 NULL when it is a list from anywhere in the tenant: see
+// queueScoringReads.
 const (
 	// qCustomPlans makes the rest of the transaction plan every statement
 	// for its actual arguments: a batch's customer list, not the generic
@@ -60,9 +62,9 @@ const (
 	// ingestion does, so neither deadlocks the other) for no key update:
 	// events may still be recorded for them meanwhile (the foreign key
 	// checks take key share locks), and are then scored by their own batch.
-	qLockScoringCustomers = `SELECT id FROM customers WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND id BETWEEN $3 AND $4
+	qLockScoringCustomers = `SELECT id FROM customers WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND ($3::uuid IS NULL OR id BETWEEN $3 AND $4)
 ORDER BY id FOR NO KEY UPDATE`
-	qScoringCustomers     = customerSelect + customerFrom + ` WHERE c.tenant_id = $1 AND c.id = ANY($2::uuid[]) AND c.id BETWEEN $3 AND $4`
+	qScoringCustomers     = customerSelect + customerFrom + ` WHERE c.tenant_id = $1 AND c.id = ANY($2::uuid[]) AND ($3::uuid IS NULL OR c.id BETWEEN $3 AND $4)`
 	qCurrentGradingPolicy = `SELECT version, policy, cuts, calibrate_time, create_time FROM grading_policies
 WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1`
 	qAllScoringRules = `SELECT ` + scoringRuleColumns + ` FROM scoring_rules WHERE tenant_id = $1 ORDER BY model_id, create_time, id`
@@ -77,19 +79,19 @@ WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1`
 	qScoringEvents = `SELECT e.* FROM (
     SELECT customer_id, kind, id::text, external_id, occurred_at, amount, coalesce(margin, 0), quantity,
         '', '', '', 0
-    FROM transactions WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND customer_id BETWEEN $3 AND $4
+    FROM transactions WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND ($3::uuid IS NULL OR customer_id BETWEEN $3 AND $4)
     UNION ALL
     SELECT customer_id, type, id::text, external_id, occurred_at, 0, 0, 0, channel, direction, '', 0
-    FROM interactions WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND customer_id BETWEEN $3 AND $4
+    FROM interactions WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND ($3::uuid IS NULL OR customer_id BETWEEN $3 AND $4)
     UNION ALL
     SELECT referrer_id, 'referral_given', id::text, external_id, occurred_at, 0, 0, 0, '', '', '', 0
-    FROM referrals WHERE tenant_id = $1 AND referrer_id = ANY($2::uuid[]) AND referrer_id BETWEEN $3 AND $4
+    FROM referrals WHERE tenant_id = $1 AND referrer_id = ANY($2::uuid[]) AND ($3::uuid IS NULL OR referrer_id BETWEEN $3 AND $4)
     UNION ALL
     SELECT referred_id, 'referral_received', id::text, external_id, occurred_at, 0, 0, 0, '', '', '', 0
-    FROM referrals WHERE tenant_id = $1 AND referred_id = ANY($2::uuid[]) AND referred_id BETWEEN $3 AND $4
+    FROM referrals WHERE tenant_id = $1 AND referred_id = ANY($2::uuid[]) AND ($3::uuid IS NULL OR referred_id BETWEEN $3 AND $4)
     UNION ALL
     SELECT customer_id, 'qualification_changed', id::text, '', occurred_at, 0, 0, 0, '', '', '', 0
-    FROM qualification_changes WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND customer_id BETWEEN $3 AND $4
+    FROM qualification_changes WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND ($3::uuid IS NULL OR customer_id BETWEEN $3 AND $4)
 ) AS e(customer_id, kind, id, ref, occurred_at, amount, margin, quantity, channel, direction, topic, rating)
 WHERE EXISTS (SELECT FROM scoring_rules WHERE tenant_id = $1)`
 
@@ -97,21 +99,52 @@ WHERE EXISTS (SELECT FROM scoring_rules WHERE tenant_id = $1)`
 	// domain.FeedbackScoringEvents makes feedback events (when the tenant
 	// has rules).
 	qScoringFeedback = `SELECT ` + feedbackColumns + ` FROM feedback
-WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND customer_id BETWEEN $3 AND $4
+WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND ($3::uuid IS NULL OR customer_id BETWEEN $3 AND $4)
     AND EXISTS (SELECT FROM scoring_rules WHERE tenant_id = $1)`
 	qScoringTransitions = `SELECT ` + transitionColumns + ` FROM complaint_transitions
 WHERE tenant_id = $1 AND feedback_id IN (SELECT id FROM feedback WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[])
-        AND customer_id BETWEEN $3 AND $4 AND kind = 'complaint')
+        AND ($3::uuid IS NULL OR customer_id BETWEEN $3 AND $4) AND kind = 'complaint')
     AND EXISTS (SELECT FROM scoring_rules WHERE tenant_id = $1)
 ORDER BY feedback_id, seq`
 
+	// qScoringEventsListed is qScoringEvents for a listed batch ($2 only):
+	// one index range per customer and source, by a lateral subquery that
+	// OFFSET 0 keeps from being flattened into a join, so that no plan
+	// reads the tenant's events with the list as a filter, whatever the
+	// planner's statistics say of a table that grows as events arrive.
+	qScoringEventsListed = `SELECT e.* FROM unnest($2::uuid[]) AS k(id) CROSS JOIN LATERAL (
+    SELECT customer_id, kind, id::text, external_id, occurred_at, amount, coalesce(margin, 0), quantity,
+        '', '', '', 0
+    FROM transactions WHERE tenant_id = $1 AND customer_id = k.id
+    UNION ALL
+    SELECT customer_id, type, id::text, external_id, occurred_at, 0, 0, 0, channel, direction, '', 0
+    FROM interactions WHERE tenant_id = $1 AND customer_id = k.id
+    UNION ALL
+    SELECT referrer_id, 'referral_given', id::text, external_id, occurred_at, 0, 0, 0, '', '', '', 0
+    FROM referrals WHERE tenant_id = $1 AND referrer_id = k.id
+    UNION ALL
+    SELECT referred_id, 'referral_received', id::text, external_id, occurred_at, 0, 0, 0, '', '', '', 0
+    FROM referrals WHERE tenant_id = $1 AND referred_id = k.id
+    UNION ALL
+    SELECT customer_id, 'qualification_changed', id::text, '', occurred_at, 0, 0, 0, '', '', '', 0
+    FROM qualification_changes WHERE tenant_id = $1 AND customer_id = k.id
+    OFFSET 0
+) AS e(customer_id, kind, id, ref, occurred_at, amount, margin, quantity, channel, direction, topic, rating)
+WHERE EXISTS (SELECT FROM scoring_rules WHERE tenant_id = $1)`
+
 	ledgerColumns  = `customer_id, model_id, id, rule_id, rule_version, event_kind, event_id, event_ref, points, awarded_at, expires_at, capped`
 	qScoringLedger = `SELECT ` + ledgerColumns + ` FROM scoring_ledger
-WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND customer_id BETWEEN $3 AND $4
+WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND ($3::uuid IS NULL OR customer_id BETWEEN $3 AND $4)
 ORDER BY customer_id, model_id, awarded_at, id`
+	// qScoringLedgerListed is qScoringLedger for a listed batch ($2 only),
+	// one index range per customer (see qScoringEventsListed).
+	qScoringLedgerListed = `SELECT l.* FROM unnest($2::uuid[]) AS k(id) CROSS JOIN LATERAL (
+    SELECT ` + ledgerColumns + ` FROM scoring_ledger WHERE tenant_id = $1 AND customer_id = k.id OFFSET 0
+) AS l
+ORDER BY l.customer_id, l.model_id, l.awarded_at, l.id`
 	gradeColumns     = `customer_id, grade, rank, composite, value_score, engagement_score, fit_score, policy_version, grade_time`
 	qCustomersGrades = `SELECT ` + gradeColumns + ` FROM customer_grades WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[])`
-	qScoringGrades   = qCustomersGrades + ` AND customer_id BETWEEN $3 AND $4`
+	qScoringGrades   = qCustomersGrades + ` AND ($3::uuid IS NULL OR customer_id BETWEEN $3 AND $4)`
 
 	// The writes of a batch: ledger rows that went or changed ($2
 	// customers, $3 models, $4 ids; $5 and $6 the batch's first and last
@@ -120,7 +153,7 @@ ORDER BY customer_id, model_id, awarded_at, id`
 	qDeleteLedgerRows = `DELETE FROM scoring_ledger l
 USING unnest($2::uuid[], $3::uuid[], $4::uuid[]) AS d(customer_id, model_id, id)
 WHERE l.tenant_id = $1 AND l.customer_id = d.customer_id AND l.model_id = d.model_id AND l.id = d.id
-    AND l.customer_id BETWEEN $5 AND $6`
+    AND ($5::uuid IS NULL OR l.customer_id BETWEEN $5 AND $6)`
 	qInsertLedgerRows = `INSERT INTO scoring_ledger (tenant_id, ` + ledgerColumns + `)
 SELECT $1, u.* FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::bigint[], $7::text[], $8::text[],
     $9::text[], $10::bigint[], $11::timestamptz[], $12::timestamptz[], $13::boolean[]) AS u`
