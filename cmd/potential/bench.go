@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"gonum.org/v1/gonum/stat/distuv"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -165,13 +167,30 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		amount int64
 		at     time.Time
 	}
+	// Customers as the value models see them: purchase rates that differ
+	// (gamma-distributed weights) and lives that end (a customer buys
+	// only until its own end, somewhere in the two years), so that the
+	// model the run fits is identified, as on a real tenant's history.
+	span := 729 * 24 * time.Hour
+	cum := make([]float64, cfg.customers)
+	life := make([]time.Duration, cfg.customers)
+	sum := 0.0
+	weight := distuv.Gamma{Alpha: 0.6, Beta: 1, Src: rng}
+	for c := range cum {
+		sum += weight.Rand()
+		cum[c] = sum
+		life[c] = span
+		if rng.Float64() < 0.6 {
+			life[c] = time.Duration(rng.Int64N(int64(span))) + 24*time.Hour
+		}
+	}
 	all := make([]tx, cfg.txs)
 	for i := range all {
 		c := i % cfg.customers // every customer buys at least once
 		if i >= cfg.customers {
-			c = rng.IntN(cfg.customers)
+			c = min(sort.SearchFloat64s(cum, rng.Float64()*sum), cfg.customers-1)
 		}
-		all[i] = tx{cust: c, amount: int64(1+rng.IntN(50_000)) * 10_000, at: start.Add(time.Duration(rng.Int64N(int64(729 * 24 * time.Hour))))}
+		all[i] = tx{cust: c, amount: int64(1+rng.IntN(50_000)) * 10_000, at: start.Add(time.Duration(rng.Int64N(int64(min(life[c], span)))))}
 	}
 	ours, lat, cpu, err := runBatches(cfg.txs, cfg.batch, cfg.writers, func(lo, hi int) error {
 		req := &customerv1.RecordTransactionsRequest{}
