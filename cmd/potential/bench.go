@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
@@ -43,6 +45,8 @@ type benchConfig struct {
 	batch, writers, reads int
 	duration              time.Duration
 	keep                  bool
+	profileDir            string
+	profileFor            time.Duration
 }
 
 // benchRow is one line of the results table.
@@ -67,6 +71,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.reads, "readers", 8, "concurrent point-read clients")
 	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "length of each point-read scenario")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the benchmark database")
+	fs.StringVar(&cfg.profileDir, "profile-dir", "", "write the server's CPU profile of each scenario (its first --profile-for) to this directory, for go tool pprof")
+	fs.DurationVar(&cfg.profileFor, "profile-for", 30*time.Second, "how long each scenario's profile lasts at most (whole seconds)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -104,7 +110,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer base.Close()
 
 	key := "pk_bench_" + strconv.FormatUint(rand.Uint64(), 36) + "0123456789abcdef"
-	child, grpcAddr, httpAddr, err := startChild(ctx, dbURL, key)
+	child, grpcAddr, httpAddr, err := startChild(ctx, dbURL, key, cfg.profileDir != "")
 	if err != nil {
 		return err
 	}
@@ -192,6 +198,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		all[i] = tx{cust: c, amount: int64(1+rng.IntN(50_000)) * 10_000, at: start.Add(time.Duration(rng.Int64N(int64(min(life[c], span)))))}
 	}
+	profile := func(name string, d time.Duration) func() {
+		if cfg.profileDir == "" {
+			return func() {}
+		}
+		return captureProfile(ctx, httpAddr, filepath.Join(cfg.profileDir, name+".pprof"), d, stderr)
+	}
+	done := profile("ingest", cfg.profileFor)
 	ours, lat, cpu, err := runBatches(cfg.txs, cfg.batch, cfg.writers, func(lo, hi int) error {
 		req := &customerv1.RecordTransactionsRequest{}
 		for i := lo; i < hi; i++ {
@@ -204,6 +217,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		_, err := gc.RecordTransactions(actx, req)
 		return err
 	})
+	done()
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
@@ -246,7 +260,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}},
 	} {
+		done := profile("read-"+strings.ReplaceAll(strings.ToLower(sc.name), " ", "-"), min(cfg.duration, cfg.profileFor))
 		rate, l, cpu := runReads(cfg.reads, cfg.duration, sc.call)
+		done()
 		if rate == 0 {
 			return fmt.Errorf("%s: every call failed", sc.name)
 		}
@@ -261,6 +277,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	groupBy := time.Since(t0)
+	done = profile("fit", cfg.profileFor)
 	t0 = time.Now()
 	stream, err := gs.FitValueModel(actx, &scoringv1.FitValueModelRequest{})
 	if err != nil {
@@ -283,6 +300,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	total := fitDone.Sub(t0)
+	done()
 	rows = append(rows, benchRow{scenario: fmt.Sprintf("FitValueModel: load + fit + re-assess %d customers vs GROUP BY of %d rows", cfg.customers, cfg.txs),
 		ours: total.Seconds(), base: groupBy.Seconds(), unit: "s", ratio: total.Seconds() / groupBy.Seconds(), note: fmt.Sprintf("target ratio <= 3; GROUP BY returned %d customers", n)})
 
@@ -291,9 +309,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rows = append(rows, benchRow{scenario: "server peak RSS over all scenarios", ours: float64(rss) / (1 << 20), unit: "MiB", note: "target < 300 MiB"})
 
 	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "scenario\tours\tbaseline\tunit\tratio\tp50\tp99\tclient CPU\t")
+	fmt.Fprintln(w, "scenario\tours\tbaseline\tunit\tratio\tp50\tp99\tclient CPU\tnote\t")
 	for _, r := range rows {
-		fmt.Fprintf(w, "%s\t%.0f\t%.0f\t%s\t%.2f\t%s\t%s\t%.0f%%\t%s\n", r.scenario, r.ours, r.base, r.unit, r.ratio, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), 100*r.clientCPU, r.note)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%.0f%%\t%s\t\n", r.scenario, figure(r.ours), figure(r.base), r.unit, r.ratio, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), 100*r.clientCPU, r.note)
 	}
 	return w.Flush()
 }
@@ -386,13 +404,17 @@ func runReads(w int, d time.Duration, call func(r *rand.Rand) error) (float64, *
 
 // startChild runs "potential serve" on the database as a separate process,
 // so its memory can be measured, and returns it with its two addresses.
-func startChild(ctx context.Context, dbURL, key string) (*exec.Cmd, string, string, error) {
+func startChild(ctx context.Context, dbURL, key string, pprof bool) (*exec.Cmd, string, string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, "", "", err
 	}
-	cmd := exec.CommandContext(ctx, exe, "serve", "--database-url", dbURL, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-		"--bootstrap-key", key, "--log-level", "warn", "--demo-customers", "0")
+	args := []string{"serve", "--database-url", dbURL, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+		"--bootstrap-key", key, "--log-level", "warn", "--demo-customers", "0"}
+	if pprof {
+		args = append(args, "--pprof")
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Env = os.Environ()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -468,4 +490,55 @@ func (b bearerInterceptor) WrapStreamingClient(next connect.StreamingClientFunc)
 
 func (b bearerInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return next
+}
+
+// figure formats a throughput or a duration with three significant digits
+// at most, and no decimals past them ("35819", "2.43", "0.107").
+func figure(v float64) string {
+	if v >= 100 {
+		return strconv.FormatFloat(math.Round(v), 'f', -1, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
+}
+
+// captureProfile asks the server for a CPU profile of the next d (whole
+// seconds, at least one; the scenario may end sooner: a CPU profile counts
+// busy time only) and writes it to path; the returned function waits for
+// it.
+func captureProfile(ctx context.Context, httpAddr, path string, d time.Duration, stderr io.Writer) func() {
+	secs := max(1, int(d.Seconds()))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err := func() error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", httpAddr, secs), nil)
+			if err != nil {
+				return err
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s", resp.Status)
+			}
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return err
+			}
+			f, err := os.Create(path)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(f, resp.Body); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
+		}()
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: profile %s: %v\n", path, err)
+		}
+	}()
+	return func() { <-done }
 }
