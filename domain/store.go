@@ -101,6 +101,9 @@ type Store interface {
 
 	// AssessmentStore keeps the value models and the assessments.
 	AssessmentStore
+
+	// JobStore leases time-driven work and keeps its run log (jobs.go).
+	JobStore
 }
 
 // UpsertOutcome is one item's result of UpsertCustomers.

@@ -49,6 +49,8 @@ type tenantData struct {
 
 	models      []domain.ValueModel // value models (assess.go), by version - 1
 	transitions []transition        // lifecycle transitions, in the order recorded
+
+	jobs jobData // leased time-driven work and its run log (jobs.go)
 }
 
 // customerEvents are the events recorded about one customer; referrals are
