@@ -45,11 +45,10 @@ import (
 // only makes a lease expire early, which costs a repeated (idempotent) run,
 // never a second entry in the run log.
 //
-// A run that starts more than one Interval after its slot covers the slots
-// missed meanwhile: the next slot is the latest one not after the run's
-// start, or the one after its own slot, whichever is later. Re-running a
-// day's re-assessment seven times after a week of downtime would compute
-// seven times what the last run alone gives.
+// A run claimed more than one Interval after its slot covers the slots
+// missed meanwhile: the next slot is the first one after the claim (see
+// NextSlot). Re-running a day's re-assessment seven times after a week of
+// downtime would compute seven times what the last run alone gives.
 //
 // Points expiring need no job: a score is the sum of ledger points valid at
 // its as_of time (see Score), so points drop out of it at their expiry by
@@ -309,17 +308,16 @@ func (sc *Scheduler) runLeased(ctx context.Context, j Job, l JobLease) error {
 	if err != nil {
 		return err
 	}
-	now := sc.svc.Now()
-	return sc.store.CompleteJob(ctx, l, now, NextSlot(l.Slot, now, j.Interval))
+	return sc.store.CompleteJob(ctx, l, sc.svc.Now(), NextSlot(l.Slot, l.Claimed, j.Interval))
 }
 
-// NextSlot is the slot after a run of slot that started (or finished) at
-// now: slot+interval, or, when that has passed already, the latest slot not
-// after now, so that one run covers the slots missed meanwhile.
-func NextSlot(slot, now time.Time, interval time.Duration) time.Time {
-	next := slot.Add(interval)
-	if latest := now.Truncate(interval); latest.After(next) {
-		return latest
+// NextSlot is the slot after a run of slot claimed at claimed: the first
+// slot (slot plus a whole number of intervals) after claimed. A run claimed
+// on time is followed by slot+interval; a late run covers the slots missed
+// up to its claim, because it computes with the time of its claim.
+func NextSlot(slot, claimed time.Time, interval time.Duration) time.Time {
+	if !claimed.After(slot) {
+		return slot.Add(interval)
 	}
-	return next
+	return slot.Add((claimed.Sub(slot)/interval + 1) * interval)
 }
