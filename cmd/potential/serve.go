@@ -39,6 +39,9 @@ type serveConfig struct {
 	corsOrigins     string
 	demoCustomers   int
 	pprof           bool
+	jobs            bool
+	jobPoll         time.Duration
+	jobLease        time.Duration
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -55,8 +58,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.corsOrigins, "cors-origins", "", describe("cors-origins", "comma-separated origins (scheme://host[:port]) of browser applications allowed to call the HTTP port; empty: same origin only"))
 	fs.IntVar(&cfg.demoCustomers, "demo-customers", 2000, describe("demo-customers", "on the in-memory store, load a demo tenant of this many customers (as potential demo does) and fit its value model; 0 starts empty"))
 	fs.BoolVar(&cfg.pprof, "pprof", false, describe("pprof", "serve net/http/pprof under /debug/pprof/ on the HTTP port"))
+	fs.BoolVar(&cfg.jobs, "jobs", true, describe("jobs", "run the scheduled jobs (daily re-assessment and re-grading, re-scoring after interrupted rule changes); every replica may, each run is leased through the store"))
+	fs.DurationVar(&cfg.jobPoll, "job-poll", 30*time.Second, describe("job-poll", "how often the scheduler looks for due jobs"))
+	fs.DurationVar(&cfg.jobLease, "job-lease", 2*time.Minute, describe("job-lease", "how long a job's lease lasts unless its replica extends it: how soon another replica takes over the run of one that died"))
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if cfg.jobPoll <= 0 || cfg.jobLease <= 0 {
+		return fmt.Errorf("%w: job-poll and job-lease must be positive", errUsage)
 	}
 	log, err := newLogger(stderr, cfg.logFormat, cfg.logLevel)
 	if err != nil {
@@ -101,6 +110,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer close(readyDone)
 		srv.WatchReadiness(ctx, store.Ping, time.Second, log)
 	}()
+	// Time-driven work, leased through the store: stopped with ctx, its run
+	// in progress (if any) is left to its lease's expiry.
+	jobsDone := make(chan struct{})
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	defer func() { stopJobs(); <-jobsDone }() // before the store closes
+	if cfg.jobs {
+		sched, err := domain.NewScheduler(svc, domain.SchedulerOptions{Poll: cfg.jobPoll, LeaseTTL: cfg.jobLease, Logger: log})
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer close(jobsDone)
+			sched.Run(jobsCtx) //nolint:errcheck // returns ctx's error
+		}()
+	} else {
+		close(jobsDone)
+	}
 	// The dashboard, on the HTTP port beside the API (same origin).
 	srv.Mux().Handle("/", web.Handler())
 	grpcLis, err := net.Listen("tcp", cfg.grpcAddr)

@@ -89,6 +89,18 @@ func populate(t *testing.T, s *Store, tenant domain.Tenant) {
 	if _, err := s.SaveValueModel(ctx, domain.ValueModel{TenantID: tenant.ID, FitTime: at, ObservationEnd: at}); err != nil {
 		t.Fatalf("SaveValueModel: %v", err)
 	}
+	// A scheduled job that ran once, and one leased now.
+	for i, name := range []string{"reassess", "regrade"} {
+		l, ok, err := s.ClaimJob(ctx, tenant.ID, name, at, at, "catalog", time.Minute)
+		if err != nil || !ok {
+			t.Fatalf("ClaimJob: %v, %v", ok, err)
+		}
+		if i == 0 {
+			if err := s.CompleteJob(ctx, l, at, at.Add(24*time.Hour)); err != nil {
+				t.Fatalf("CompleteJob: %v", err)
+			}
+		}
+	}
 }
 
 // TestCatalog checks tenant isolation in the database itself, from the
