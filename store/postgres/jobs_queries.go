@@ -29,5 +29,5 @@ RETURNING j.slot, j.attempt`
 INSERT INTO job_runs (tenant_id, name, slot, owner, attempt, claimed, finished)
 SELECT tenant_id, name, $5, $6, $7, $8, $9 FROM done
 RETURNING 1`
-	qListJobRuns  = `SELECT name, slot, owner, attempt, claimed, finished FROM job_runs WHERE tenant_id = $1 ORDER BY name, slot`
+	qListJobRuns = `SELECT name, slot, owner, attempt, claimed, finished FROM job_runs WHERE tenant_id = $1 ORDER BY name, slot`
 )
