@@ -456,8 +456,11 @@ func itemErr(field string, err error) error {
 	}
 	desc := ie.Err.Error()
 	reason := ""
-	if errors.Is(ie.Err, ErrNotFound) {
+	switch {
+	case errors.Is(ie.Err, ErrNotFound):
 		desc, reason = "no such customer in this tenant (set create_missing_customers to create it)", "CUSTOMER_NOT_FOUND"
+	case errors.Is(ie.Err, ErrIDReused):
+		desc, reason = "this external_id was recorded before for a different item; resend the original item or use a new id", ReasonRequestIDReused
 	}
 	return &ValidationError{Violations: []FieldViolation{{Field: itemPath(field, ie.Index) + "." + ie.Field, Description: desc, Reason: reason}}}
 }

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -129,6 +130,12 @@ type ItemError struct {
 	Field string // the item's field at fault, e.g. "customer"
 	Err   error
 }
+
+// ErrIDReused is the Err of an *ItemError whose id (the source system's
+// external id) was recorded before, or earlier in the batch, for an item
+// with another payload: a resend must repeat the original exactly. The
+// service reports it as reason REQUEST_ID_REUSED.
+var ErrIDReused = fmt.Errorf("%w: the id was used before for a different item", ErrInvalid)
 
 func (e *ItemError) Error() string { return e.Field + ": " + e.Err.Error() }
 func (e *ItemError) Unwrap() error { return e.Err }

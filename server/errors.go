@@ -44,6 +44,14 @@ func toConnectError(ctx context.Context, log *slog.Logger, procedure string, err
 			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: v.Field, Description: v.Description, Reason: v.Reason})
 		}
 		addDetail(e, br)
+		// A reused request or item id is one a client's retry logic must
+		// recognise without parsing field paths: it also gets an ErrorInfo.
+		for _, v := range ve.Violations {
+			if v.Reason == domain.ReasonRequestIDReused {
+				addDetail(e, &errdetails.ErrorInfo{Reason: v.Reason, Domain: errorDomain, Metadata: map[string]string{"field": v.Field}})
+				break
+			}
+		}
 		return e
 	case errors.Is(err, domain.ErrNotFound):
 		return connect.NewError(connect.CodeNotFound, err)

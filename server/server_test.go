@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -137,8 +138,8 @@ func grpcErr(err error) error {
 	st, _ := status.FromError(err)
 	ce := connect.NewError(connect.Code(st.Code()), errors.New(st.Message()))
 	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			if det, err := connect.NewErrorDetail(br); err == nil {
+		if m, ok := d.(proto.Message); ok {
+			if det, err := connect.NewErrorDetail(m); err == nil {
 				ce.AddDetail(det)
 			}
 		}

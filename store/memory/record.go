@@ -68,6 +68,11 @@ func unknownCustomer(i int, field string, ref domain.CustomerRef) error {
 	return &domain.ItemError{Index: i, Field: field, Err: notFound(ref)}
 }
 
+// idReused reports that item i repeats a recorded id with another payload.
+func idReused(i int) error {
+	return &domain.ItemError{Index: i, Field: "external_id", Err: domain.ErrIDReused}
+}
+
 // RecordTransactions stores the batch's new transactions and maintains the
 // customers' PurchaseStats, all or nothing.
 func (s *Store) RecordTransactions(_ context.Context, tenantID string, txs []domain.Transaction, opts domain.RecordOptions) (domain.BatchResult, error) {
@@ -87,7 +92,7 @@ func (s *Store) RecordTransactions(_ context.Context, tenantID string, txs []dom
 	b := s.newBatch(tenantID, opts)
 	var fresh []*domain.Transaction
 	var cids []string
-	seen := map[string]bool{}
+	first := map[string]*domain.Transaction{} // by external id, the batch's new items
 	for i := range txs {
 		t := txs[i]
 		cid := b.resolve(t.Customer)
@@ -95,16 +100,24 @@ func (s *Store) RecordTransactions(_ context.Context, tenantID string, txs []dom
 			return domain.BatchResult{}, unknownCustomer(i, "customer", t.Customer)
 		}
 		cids = append(cids, cid)
-		if seen[t.ExternalID] || (b.d != nil && b.d.txs[t.ExternalID] != nil) {
-			continue
-		}
-		seen[t.ExternalID] = true
-		t.ID, _ = parseID(t.ID)
-		t.TenantID, t.CustomerID, t.Customer = b.tenant, cid, domain.CustomerRef{ID: cid}
 		t.OccurredAt = normTime(t.OccurredAt)
 		if !t.HasMargin {
 			t.Margin = 0
 		}
+		prev := first[t.ExternalID]
+		if prev == nil && b.d != nil {
+			prev = b.d.txs[t.ExternalID]
+		}
+		if prev != nil {
+			if prev.CustomerID != cid || prev.Kind != t.Kind || prev.Amount != t.Amount || prev.HasMargin != t.HasMargin ||
+				prev.Margin != t.Margin || prev.Quantity != t.Quantity || !prev.OccurredAt.Equal(t.OccurredAt) {
+				return domain.BatchResult{}, idReused(i)
+			}
+			continue
+		}
+		t.ID, _ = parseID(t.ID)
+		t.TenantID, t.CustomerID, t.Customer = b.tenant, cid, domain.CustomerRef{ID: cid}
+		first[t.ExternalID] = &t
 		fresh = append(fresh, &t)
 	}
 	if err := b.missing(tenantID); err != nil {
@@ -307,7 +320,7 @@ func (s *Store) RecordInteractions(_ context.Context, tenantID string, its []dom
 	b := s.newBatch(tenantID, opts)
 	var fresh []*domain.Interaction
 	var cids []string
-	seen := map[string]bool{}
+	first := map[string]*domain.Interaction{} // by external id, the batch's new items
 	for i := range its {
 		it := its[i]
 		cid := b.resolve(it.Customer)
@@ -315,13 +328,21 @@ func (s *Store) RecordInteractions(_ context.Context, tenantID string, its []dom
 			return domain.BatchResult{}, unknownCustomer(i, "customer", it.Customer)
 		}
 		cids = append(cids, cid)
-		if seen[it.ExternalID] || (b.d != nil && b.d.its[it.ExternalID] != nil) {
+		it.OccurredAt = normTime(it.OccurredAt)
+		prev := first[it.ExternalID]
+		if prev == nil && b.d != nil {
+			prev = b.d.its[it.ExternalID]
+		}
+		if prev != nil {
+			if prev.CustomerID != cid || prev.Type != it.Type || prev.Direction != it.Direction || prev.Channel != it.Channel ||
+				!prev.OccurredAt.Equal(it.OccurredAt) {
+				return domain.BatchResult{}, idReused(i)
+			}
 			continue
 		}
-		seen[it.ExternalID] = true
 		it.ID, _ = parseID(it.ID)
 		it.TenantID, it.CustomerID, it.Customer = b.tenant, cid, domain.CustomerRef{ID: cid}
-		it.OccurredAt = normTime(it.OccurredAt)
+		first[it.ExternalID] = &it
 		fresh = append(fresh, &it)
 	}
 	if err := b.missing(tenantID); err != nil {
@@ -369,7 +390,7 @@ func (s *Store) RecordReferrals(_ context.Context, tenantID string, rs []domain.
 	b := s.newBatch(tenantID, opts)
 	var fresh []*domain.Referral
 	var cids []string
-	seen := map[string]bool{}
+	first := map[string]*domain.Referral{} // by external id, the batch's new items
 	for i := range rs {
 		r := rs[i]
 		from := b.resolve(r.Referrer)
@@ -384,14 +405,21 @@ func (s *Store) RecordReferrals(_ context.Context, tenantID string, rs []domain.
 			return domain.BatchResult{}, &domain.ItemError{Index: i, Field: "referred", Err: fmt.Errorf("%w: a customer cannot refer itself", domain.ErrInvalid)}
 		}
 		cids = append(cids, from, to)
-		if seen[r.ExternalID] || (b.d != nil && b.d.refs[r.ExternalID] != nil) {
+		r.OccurredAt = normTime(r.OccurredAt)
+		prev := first[r.ExternalID]
+		if prev == nil && b.d != nil {
+			prev = b.d.refs[r.ExternalID]
+		}
+		if prev != nil {
+			if prev.ReferrerID != from || prev.ReferredID != to || !prev.OccurredAt.Equal(r.OccurredAt) {
+				return domain.BatchResult{}, idReused(i)
+			}
 			continue
 		}
-		seen[r.ExternalID] = true
 		r.ID, _ = parseID(r.ID)
 		r.TenantID, r.ReferrerID, r.ReferredID = b.tenant, from, to
 		r.Referrer, r.Referred = domain.CustomerRef{ID: from}, domain.CustomerRef{ID: to}
-		r.OccurredAt = normTime(r.OccurredAt)
+		first[r.ExternalID] = &r
 		fresh = append(fresh, &r)
 	}
 	if err := b.missing(tenantID); err != nil {

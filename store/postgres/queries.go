@@ -379,3 +379,27 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb)`
 WHERE tenant_id = $1 AND (time, id) < ($2, $3::uuid)
 ORDER BY time DESC, id DESC LIMIT $4`
 )
+
+// Resent items (record.go): each returns the 1-based position, among the
+// batch's distinct items ($2 their external ids, the other arrays their
+// payload), of the first whose stored row has another payload. Run after the
+// write, so every id is stored by then.
+const (
+	qReusedTransaction = `SELECT u.ord FROM unnest($2::text[], $3::uuid[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[],
+    $8::timestamptz[]) WITH ORDINALITY AS u(external_id, customer_id, kind, amount, margin, quantity, occurred_at, ord)
+JOIN transactions t ON t.tenant_id = $1 AND t.external_id = u.external_id
+WHERE (t.customer_id, t.kind, t.amount, t.margin, t.quantity, t.occurred_at)
+    IS DISTINCT FROM (u.customer_id, u.kind, u.amount, u.margin, u.quantity, u.occurred_at)
+ORDER BY u.ord LIMIT 1`
+	qReusedInteraction = `SELECT u.ord FROM unnest($2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+    WITH ORDINALITY AS u(external_id, customer_id, type, direction, channel, occurred_at, ord)
+JOIN interactions i ON i.tenant_id = $1 AND i.external_id = u.external_id
+WHERE (i.customer_id, i.type, i.direction, i.channel, i.occurred_at)
+    IS DISTINCT FROM (u.customer_id, u.type, u.direction, u.channel, u.occurred_at)
+ORDER BY u.ord LIMIT 1`
+	qReusedReferral = `SELECT u.ord FROM unnest($2::text[], $3::uuid[], $4::uuid[], $5::timestamptz[])
+    WITH ORDINALITY AS u(external_id, referrer_id, referred_id, occurred_at, ord)
+JOIN referrals r ON r.tenant_id = $1 AND r.external_id = u.external_id
+WHERE (r.referrer_id, r.referred_id, r.occurred_at) IS DISTINCT FROM (u.referrer_id, u.referred_id, u.occurred_at)
+ORDER BY u.ord LIMIT 1`
+)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -121,18 +122,56 @@ func unknownCustomer(i int, field string, ref domain.CustomerRef) error {
 	return &domain.ItemError{Index: i, Field: field, Err: customerNotFound(ref)}
 }
 
+// write is an ingestion batch's write statement, and the check of the items
+// it found known: check (with checkArgs) returns the position, in the
+// batch's distinct items, of the first known item whose stored payload
+// differs, if any; index maps those positions to the batch's items.
+type write struct {
+	sql       string
+	args      []any
+	check     string
+	checkArgs []any
+	index     []int
+}
+
+// checkKnown runs w's check after its write inserted n of the distinct
+// items, when some were known: a known id with another payload fails the
+// batch (rolling back the write) with ErrIDReused. Run after the write, the
+// check also sees items a concurrent batch committed while the write waited
+// for it.
+func (w write) checkKnown(ctx context.Context, tx pgx.Tx, n int) error {
+	if n >= len(w.index) {
+		return nil
+	}
+	var ord int
+	err := tx.QueryRow(ctx, w.check, w.checkArgs...).Scan(&ord)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	return &domain.ItemError{Index: w.index[ord-1], Field: "external_id", Err: domain.ErrIDReused}
+}
+
+// idReused reports that item i repeats an id of the batch with another
+// payload.
+func idReused(i int) error {
+	return &domain.ItemError{Index: i, Field: "external_id", Err: domain.ErrIDReused}
+}
+
 // ingest runs one ingestion batch: resolve (in the first round trip) the
 // references collected in rs; plan, in Go, resolves every item and returns
 // the write statement and its arguments, or an *ItemError that fails the
 // batch; then the customers to create, the write, and the statements after
 // queues (if any) go in one more round trip.
 func (s *Store) ingest(ctx context.Context, tenantID string, rs refs, opts domain.RecordOptions,
-	plan func(r *resolver) (sql string, args []any, err error), after func(b *pgx.Batch, tenant string)) (created, createdCustomers int, err error) {
+	plan func(r *resolver) (w write, err error), after func(b *pgx.Batch, tenant string)) (created, createdCustomers int, err error) {
 	sc, ok := tenantScope(tenantID)
 	if !ok {
 		// No such tenant, so no customers: fail as the batch would.
 		r := newResolver(opts)
-		if _, _, err := plan(r); err != nil {
+		if _, err := plan(r); err != nil {
 			return 0, 0, err
 		}
 		return 0, 0, fmt.Errorf("%w: tenant %q", domain.ErrNotFound, tenantID)
@@ -144,7 +183,7 @@ func (s *Store) ingest(ctx context.Context, tenantID string, rs refs, opts domai
 		r = newResolver(opts)
 		return r.read(br)
 	}, func(tx pgx.Tx) error {
-		sql, args, err := plan(r)
+		w, err := plan(r)
 		if err != nil {
 			return err
 		}
@@ -157,7 +196,10 @@ func (s *Store) ingest(ctx context.Context, tenantID string, rs refs, opts domai
 		// quadratically. (Forcing custom plans for the whole transaction
 		// instead would also re-plan the foreign key check of every row.)
 		var n int64
-		if err := tx.QueryRow(ctx, sql, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...).Scan(&n); err != nil {
+		if err := tx.QueryRow(ctx, w.sql, append([]any{pgx.QueryExecModeCacheDescribe}, w.args...)...).Scan(&n); err != nil {
+			return err
+		}
+		if err := w.checkKnown(ctx, tx, int(n)); err != nil {
 			return err
 		}
 		if after != nil {
@@ -193,33 +235,46 @@ func (s *Store) RecordTransactions(ctx context.Context, tenantID string, txs []d
 		return domain.BatchResult{}, nil
 	}
 	var cids []string // the customers of every item
-	created, customers, err := s.ingest(ctx, tenantID, rs, opts, func(r *resolver) (string, []any, error) {
+	created, customers, err := s.ingest(ctx, tenantID, rs, opts, func(r *resolver) (write, error) {
 		n := len(txs)
 		ids, exts, customers, kinds := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 		amounts, margins, quantities, times := make([]int64, 0, n), make([]*int64, 0, n), make([]int64, 0, n), make([]time.Time, 0, n)
-		seen := make(map[string]bool, n)
+		index := make([]int, 0, n)
+		first := make(map[string]int, n) // external id -> position in the arrays
 		cids = cids[:0]
 		for i := range txs {
 			t := &txs[i]
 			cid := r.resolve(t.Customer)
 			if cid == "" {
-				return "", nil, unknownCustomer(i, "customer", t.Customer)
+				return write{}, unknownCustomer(i, "customer", t.Customer)
 			}
 			cids = append(cids, cid)
-			if seen[t.ExternalID] {
-				continue // the first of repeated items counts; the others are known
-			}
-			seen[t.ExternalID] = true
-			id, _ := parseID(t.ID)
-			ids, exts, customers, kinds = append(ids, id), append(exts, t.ExternalID), append(customers, cid), append(kinds, string(t.Kind))
 			var margin *int64
 			if t.HasMargin {
 				m := int64(t.Margin)
 				margin = &m
 			}
+			if j, ok := first[t.ExternalID]; ok { // the first of repeated items counts; the others must repeat it
+				if customers[j] != cid || kinds[j] != string(t.Kind) || amounts[j] != int64(t.Amount) || (margins[j] == nil) != (margin == nil) ||
+					(margin != nil && *margins[j] != *margin) || quantities[j] != t.Quantity || !times[j].Equal(t.OccurredAt) {
+					return write{}, idReused(i)
+				}
+				continue
+			}
+			first[t.ExternalID] = len(ids)
+			index = append(index, i)
+			id, _ := parseID(t.ID)
+			ids, exts, customers, kinds = append(ids, id), append(exts, t.ExternalID), append(customers, cid), append(kinds, string(t.Kind))
 			amounts, margins, quantities, times = append(amounts, int64(t.Amount)), append(margins, margin), append(quantities, t.Quantity), append(times, t.OccurredAt)
 		}
-		return qRecordTransactions, []any{tenantOf(tenantID), ids, exts, customers, kinds, amounts, margins, quantities, times, distinct(customers)}, nil
+		tenant := tenantOf(tenantID)
+		return write{
+			sql:       qRecordTransactions,
+			args:      []any{tenant, ids, exts, customers, kinds, amounts, margins, quantities, times, distinct(customers)},
+			check:     qReusedTransaction,
+			checkArgs: []any{tenant, exts, customers, kinds, amounts, margins, quantities, times},
+			index:     index,
+		}, nil
 	}, nil)
 	if err != nil {
 		return domain.BatchResult{}, err
@@ -247,28 +302,41 @@ func (s *Store) RecordInteractions(ctx context.Context, tenantID string, its []d
 		return domain.BatchResult{}, nil
 	}
 	var cids []string // the customers of every item
-	created, customers, err := s.ingest(ctx, tenantID, rs, opts, func(r *resolver) (string, []any, error) {
+	created, customers, err := s.ingest(ctx, tenantID, rs, opts, func(r *resolver) (write, error) {
 		n := len(its)
 		ids, exts, customers := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 		types, directions, channels, times := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]time.Time, 0, n)
-		seen := make(map[string]bool, n)
+		index := make([]int, 0, n)
+		first := make(map[string]int, n) // external id -> position in the arrays
 		cids = cids[:0]
 		for i := range its {
 			it := &its[i]
 			cid := r.resolve(it.Customer)
 			if cid == "" {
-				return "", nil, unknownCustomer(i, "customer", it.Customer)
+				return write{}, unknownCustomer(i, "customer", it.Customer)
 			}
 			cids = append(cids, cid)
-			if seen[it.ExternalID] {
+			if j, ok := first[it.ExternalID]; ok {
+				if customers[j] != cid || types[j] != string(it.Type) || directions[j] != string(it.Direction) || channels[j] != it.Channel ||
+					!times[j].Equal(it.OccurredAt) {
+					return write{}, idReused(i)
+				}
 				continue
 			}
-			seen[it.ExternalID] = true
+			first[it.ExternalID] = len(ids)
+			index = append(index, i)
 			id, _ := parseID(it.ID)
 			ids, exts, customers = append(ids, id), append(exts, it.ExternalID), append(customers, cid)
 			types, directions, channels, times = append(types, string(it.Type)), append(directions, string(it.Direction)), append(channels, it.Channel), append(times, it.OccurredAt)
 		}
-		return qRecordInteractions, []any{tenantOf(tenantID), ids, exts, customers, types, directions, channels, times, distinct(customers)}, nil
+		tenant := tenantOf(tenantID)
+		return write{
+			sql:       qRecordInteractions,
+			args:      []any{tenant, ids, exts, customers, types, directions, channels, times, distinct(customers)},
+			check:     qReusedInteraction,
+			checkArgs: []any{tenant, exts, customers, types, directions, channels, times},
+			index:     index,
+		}, nil
 	}, nil)
 	if err != nil {
 		return domain.BatchResult{}, err
@@ -298,34 +366,46 @@ func (s *Store) RecordReferrals(ctx context.Context, tenantID string, rs []domai
 		return domain.BatchResult{}, nil
 	}
 	var referred, parties []string // the referred customers of new items; both customers of every item
-	created, customers, err := s.ingest(ctx, tenantID, refs, opts, func(res *resolver) (string, []any, error) {
+	created, customers, err := s.ingest(ctx, tenantID, refs, opts, func(res *resolver) (write, error) {
 		n := len(rs)
 		ids, exts, froms, tos, times := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]time.Time, 0, n)
 		referred, parties = referred[:0], parties[:0]
-		seen := make(map[string]bool, n)
+		index := make([]int, 0, n)
+		first := make(map[string]int, n) // external id -> position in the arrays
 		for i := range rs {
 			r := &rs[i]
 			from := res.resolve(r.Referrer)
 			if from == "" {
-				return "", nil, unknownCustomer(i, "referrer", r.Referrer)
+				return write{}, unknownCustomer(i, "referrer", r.Referrer)
 			}
 			to := res.resolve(r.Referred)
 			if to == "" {
-				return "", nil, unknownCustomer(i, "referred", r.Referred)
+				return write{}, unknownCustomer(i, "referred", r.Referred)
 			}
 			if from == to {
-				return "", nil, &domain.ItemError{Index: i, Field: "referred", Err: fmt.Errorf("%w: a customer cannot refer itself", domain.ErrInvalid)}
+				return write{}, &domain.ItemError{Index: i, Field: "referred", Err: fmt.Errorf("%w: a customer cannot refer itself", domain.ErrInvalid)}
 			}
 			parties = append(parties, from, to)
-			if seen[r.ExternalID] {
+			if j, ok := first[r.ExternalID]; ok {
+				if froms[j] != from || tos[j] != to || !times[j].Equal(r.OccurredAt) {
+					return write{}, idReused(i)
+				}
 				continue
 			}
-			seen[r.ExternalID] = true
+			first[r.ExternalID] = len(ids)
+			index = append(index, i)
 			id, _ := parseID(r.ID)
 			ids, exts, froms, tos, times = append(ids, id), append(exts, r.ExternalID), append(froms, from), append(tos, to), append(times, r.OccurredAt)
 		}
 		referred = tos
-		return qRecordReferrals, []any{tenantOf(tenantID), ids, exts, froms, tos, times, distinct(froms)}, nil
+		tenant := tenantOf(tenantID)
+		return write{
+			sql:       qRecordReferrals,
+			args:      []any{tenant, ids, exts, froms, tos, times, distinct(froms)},
+			check:     qReusedReferral,
+			checkArgs: []any{tenant, exts, froms, tos, times},
+			index:     index,
+		}, nil
 	}, func(b *pgx.Batch, tenant string) {
 		b.Queue(qReferredBy, tenant, referred)
 	})

@@ -198,7 +198,7 @@ var assessTests = []test{
 		wantEqual(t, "created customer", res.CustomerIDs, ids("a", "n1"))
 
 		res = recordInteractions(t, s, tn, domain.RecordOptions{CreateMissingCustomers: true, Now: t0},
-			interaction("i1", "b", t0), interaction("i1", "a", t0), interaction("i2", "n2", t0), interaction("i3", "b", t0))
+			interaction("i1", "b", t0), interaction("i1", "b", t0), interaction("i2", "n2", t0), interaction("i3", "a", t0))
 		wantEqual(t, "interactions", res.CustomerIDs, ids("a", "b", "n2"))
 		res = recordInteractions(t, s, tn, domain.RecordOptions{}, interaction("i1", "b", t0))
 		wantEqual(t, "known interaction", res.CustomerIDs, ids("b"))
@@ -206,8 +206,8 @@ var assessTests = []test{
 		res = recordReferrals(t, s, tn, domain.RecordOptions{CreateMissingCustomers: true, Now: t0},
 			referral("f1", domain.CustomerRef{ID: a.ID}, ref("b"), t0), referral("f2", ref("n3"), ref("a"), t0))
 		wantEqual(t, "referrals", res.CustomerIDs, ids("a", "b", "n3"))
-		res = recordReferrals(t, s, tn, domain.RecordOptions{}, referral("f1", ref("n1"), domain.CustomerRef{ID: b.ID}, t0))
-		wantEqual(t, "known referral", res.CustomerIDs, ids("b", "n1"))
+		res = recordReferrals(t, s, tn, domain.RecordOptions{}, referral("f1", ref("a"), domain.CustomerRef{ID: b.ID}, t0))
+		wantEqual(t, "known referral", res.CustomerIDs, ids("a", "b"))
 	}},
 	{"Assess/SummariesMatchTransactions", func(t *testing.T, s domain.Store) {
 		seed := uint64(time.Now().UnixNano())

@@ -52,7 +52,7 @@ var engagementTests = []test{
 	{"Interactions/Stats", func(t *testing.T, s domain.Store) {
 		tn := newTenant(t, s)
 		a := create(t, s, newCustomer(tn, "a"))
-		batch := []domain.Interaction{interaction("i1", "a", day(2, 0)), interaction("i2", "a", day(5, 0)), interaction("i1", "a", day(9, 0)), interaction("i3", "a", day(1, 0))}
+		batch := []domain.Interaction{interaction("i1", "a", day(2, 0)), interaction("i2", "a", day(5, 0)), interaction("i1", "a", day(2, 0)), interaction("i3", "a", day(1, 0))}
 		wantResult(t, "first send", recordInteractions(t, s, tn, domain.RecordOptions{}, batch...), 3, 1, 0)
 		want := domain.EngagementStats{Interactions: 3, LastInteractionTime: day(5, 0)}
 		wantEngagement(t, "first send", s, tn, "a", want)
@@ -85,7 +85,7 @@ var engagementTests = []test{
 			referral("r1", ref("a"), ref("b"), day(2, 0)),
 			referral("r2", domain.CustomerRef{ID: c.ID}, ref("b"), day(1, 0)), // earlier: c brought b
 			referral("r3", ref("a"), domain.CustomerRef{ID: c.ID}, day(3, 0)),
-			referral("r1", ref("c"), ref("a"), day(0, 0)), // repeats r1
+			referral("r1", ref("a"), ref("b"), day(2, 0)), // repeats r1
 		}
 		wantResult(t, "first send", recordReferrals(t, s, tn, domain.RecordOptions{}, batch...), 3, 1, 0)
 		check := func(what string) {
