@@ -15,7 +15,8 @@ type Money int64
 const microsPerUnit = 1_000_000
 
 // ParseMoney parses a decimal string such as "129.99", "-5" or "0.000001"
-// (at most 6 decimals, at most 13 integer digits) into Money.
+// (at most 6 decimals, at most 13 integer digits, within ±9.2 trillion) into
+// Money.
 func ParseMoney(s string) (Money, error) {
 	if s == "" {
 		return 0, fmt.Errorf("empty amount")
@@ -40,6 +41,11 @@ func ParseMoney(s string) (Money, error) {
 	units, _ := strconv.ParseInt(intPart, 10, 64)
 	frac += strings.Repeat("0", 6-len(frac))
 	micros, _ := strconv.ParseInt(frac, 10, 64)
+	// 13 digits reach past what int64 micro-units hold (±9,223,372,036,854.775807).
+	const maxUnits = math.MaxInt64 / microsPerUnit
+	if units > maxUnits || (units == maxUnits && micros > math.MaxInt64%microsPerUnit) {
+		return 0, fmt.Errorf("amount %q is out of range (±9,223,372,036,854.775807)", s)
+	}
 	v := units*microsPerUnit + micros
 	if neg {
 		v = -v
