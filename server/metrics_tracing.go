@@ -12,8 +12,8 @@ import (
 // go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc),
 // both over the same TracerProvider and exporter. The Connect interceptor
 // runs outermost on the HTTP port, the stats handler sees every call on the
-// gRPC port. potential serve sets neither yet, so tracing is off: the
-// exporter modules are not linked into the binary.
+// gRPC port. potential serve sets both when --otlp-endpoint names an
+// OTLP/gRPC collector (cmd/potential/tracing.go); by default tracing is off.
 type Tracing struct {
 	Connect connect.Interceptor
 	GRPC    stats.Handler

@@ -42,6 +42,8 @@ type serveConfig struct {
 	jobs            bool
 	jobPoll         time.Duration
 	jobLease        time.Duration
+	otlpEndpoint    string
+	traceSampling   float64
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -61,6 +63,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&cfg.jobs, "jobs", true, describe("jobs", "run the scheduled jobs (daily re-assessment and re-grading, re-scoring after interrupted rule changes); every replica may, each run is leased through the store"))
 	fs.DurationVar(&cfg.jobPoll, "job-poll", 30*time.Second, describe("job-poll", "how often the scheduler looks for due jobs"))
 	fs.DurationVar(&cfg.jobLease, "job-lease", 2*time.Minute, describe("job-lease", "how long a job's lease lasts unless its replica extends it: how soon another replica takes over the run of one that died"))
+	fs.StringVar(&cfg.otlpEndpoint, "otlp-endpoint", "", describe("otlp-endpoint", "OpenTelemetry: export a span of every call to this OTLP/gRPC collector (http://host:4317 without TLS, https://… with it); empty: no tracing"))
+	fs.Float64Var(&cfg.traceSampling, "trace-sampling", 1, describe("trace-sampling", "OpenTelemetry: the share of traces to sample (0-1) when the caller's trace context does not decide"))
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -91,7 +95,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "Created tenant %q with an admin API key (shown once, keep it):\n\n    %s\n\n", tenant.Name, generated)
 	}
 
-	srv, err := server.New(svc, server.Options{Logger: log, CORSOrigins: splitList(cfg.corsOrigins), Pprof: cfg.pprof})
+	tracing, stopTracing, err := newTracing(ctx, cfg.otlpEndpoint, cfg.traceSampling)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// After the calls are drained: flush their spans.
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flushCtx); err != nil {
+			log.Warn("flushing traces", "error", err)
+		}
+	}()
+	srv, err := server.New(svc, server.Options{Logger: log, CORSOrigins: splitList(cfg.corsOrigins), Pprof: cfg.pprof, Tracing: tracing})
 	if err != nil {
 		return err
 	}
