@@ -137,6 +137,13 @@ func TestPlans(t *testing.T) {
 			make([]int64, 500), make([]*int64, 500), make([]int64, 500), repeat(now, 500), distinct(ids[:500])}, []string{"customers_pkey", "purchase_days_pkey"}, ""},
 		{"record interactions", sc, qRecordInteractions, []any{tenant.ID, txIDs, exts[:500], ids[:500], repeat("call", 500),
 			repeat("", 500), repeat("", 500), repeat(now, 500), distinct(ids[:500])}, []string{"customers_pkey"}, ""},
+		// A resent batch's check of its known items (500 recorded before).
+		{"check resent transactions", sc, qReusedTransaction, []any{tenant.ID, prefixed("tx-3-", 500), ids[:500], repeat("order", 500),
+			make([]int64, 500), make([]*int64, 500), make([]int64, 500), repeat(now, 500)}, []string{"transactions_tenant_id_external_id_key"}, ""},
+		{"check resent interactions", sc, qReusedInteraction, []any{tenant.ID, prefixed("it-3-", 500), ids[:500], repeat("call", 500),
+			repeat("", 500), repeat("", 500), repeat(now, 500)}, []string{"interactions_tenant_id_external_id_key"}, ""},
+		{"check resent referrals", sc, qReusedReferral, []any{tenant.ID, prefixed("rf-3-", 500), ids[:500], ids[500:1000],
+			repeat(now, 500)}, []string{"referrals_tenant_id_external_id_key"}, ""},
 	}
 	var replace upsertArrays
 	for i := range 50 {
@@ -190,6 +197,15 @@ type plan struct {
 	args  []any
 	uses  []string // every index the plan must name ("a|b": either)
 	setup string   // a statement the transaction runs first
+}
+
+// prefixed returns prefix+"0" … prefix+(n-1).
+func prefixed(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprint(prefix, i)
+	}
+	return out
 }
 
 func repeat[T any](v T, n int) []T {
