@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,7 +44,19 @@ func TestNothingLostOrCountedTwiceUnderDatabaseFaults(t *testing.T) {
 	}
 	t.Cleanup(store.Close)
 	svc := domain.NewService(store, nil)
-	if _, _, err := svc.Bootstrap(t.Context(), adminKey); err != nil {
+	tn, _, err := svc.Bootstrap(t.Context(), adminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A scoring rule, so that every recorded order also lands in the
+	// points ledger (points that expire after 90 days).
+	admin := domain.WithPrincipal(t.Context(), domain.Principal{TenantID: tn.ID, KeyID: "faults", Role: domain.RoleAdmin})
+	model, err := svc.CreateScoringModel(admin, domain.ScoringModel{Name: "engagement"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateScoringRule(admin, domain.ScoringRule{ModelID: model.ID, Name: "orders", EventKind: domain.EventKindOrder,
+		Points: 10, HasValidity: true, Validity: 90 * 24 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	srv, err := server.New(svc, server.Options{Logger: slog.New(slog.DiscardHandler)}) // many expected Unavailable warnings
@@ -58,6 +71,7 @@ func TestNothingLostOrCountedTwiceUnderDatabaseFaults(t *testing.T) {
 		orders int64
 		spend  *big.Rat
 		last   time.Time
+		txns   []string // external ids
 	}
 	wants := map[string]*want{}
 	var batches []*customerv1.RecordTransactionsRequest
@@ -81,6 +95,7 @@ func TestNothingLostOrCountedTwiceUnderDatabaseFaults(t *testing.T) {
 			}
 			r, _ := new(big.Rat).SetString(amount)
 			w.orders++
+			w.txns = append(w.txns, fmt.Sprintf("t-%05d", j))
 			w.spend.Add(w.spend, r)
 			if at.After(w.last) {
 				w.last = at
@@ -181,6 +196,25 @@ func TestNothingLostOrCountedTwiceUnderDatabaseFaults(t *testing.T) {
 		if !ok || p.GetOrders() != w.orders || spend.Cmp(w.spend) != 0 || !p.GetLastPurchaseTime().AsTime().Equal(w.last) {
 			t.Errorf("%s: orders %d, spend %s, last %v; want %d, %s, %v", cust, p.GetOrders(), p.GetTotalSpend(),
 				p.GetLastPurchaseTime().AsTime(), w.orders, w.spend.FloatString(2), w.last)
+		}
+	}
+	// Each customer's ledger: one entry per distinct transaction, none twice.
+	ledgers := map[string][]string{}
+	err = store.ReadScoring(t.Context(), tn.ID, domain.ScoringQuery{All: true}, func(b *domain.ScoringBatch) error {
+		for _, in := range b.Customers {
+			for _, e := range in.Ledger {
+				ledgers[in.Customer.ExternalID] = append(ledgers[in.Customer.ExternalID], e.EventRef)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cust, w := range wants {
+		got := slices.Sorted(slices.Values(ledgers[cust]))
+		if !slices.Equal(got, w.txns) {
+			t.Errorf("%s: ledger has %d entries %v, want one per transaction: %v", cust, len(got), got, w.txns)
 		}
 	}
 }
