@@ -316,7 +316,11 @@ func testReplicas(t *testing.T, open func(t *testing.T) (domain.Store, domain.St
 		}
 		clock.Set(scoringDay(day).Add(time.Minute))
 		if day == killDay {
-			killed = <-victim
+			select {
+			case killed = <-victim:
+			case <-time.After(60 * time.Second):
+				t.Fatal("no replica ran the re-assessment of the kill day")
+			}
 			kills[killed]()
 			<-stopped[killed]
 			// The lease outlives the replica: nobody runs the slot until
