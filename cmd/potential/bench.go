@@ -410,7 +410,9 @@ func startChild(ctx context.Context, dbURL, key string, pprof bool) (*exec.Cmd, 
 		return nil, "", "", err
 	}
 	args := []string{"serve", "--database-url", dbURL, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-		"--bootstrap-key", key, "--log-level", "warn", "--demo-customers", "0"}
+		"--bootstrap-key", key, "--log-level", "warn", "--demo-customers", "0",
+		// Nothing scheduled runs in the middle of a scenario.
+		"--jobs=false"}
 	if pprof {
 		args = append(args, "--pprof")
 	}
