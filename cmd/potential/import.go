@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -8,6 +9,8 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,6 +93,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	loc, err := time.LoadLocation(cfg.timeZone)
 	if err != nil {
 		return fmt.Errorf("%w: --time-zone: %v", errUsage, err)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// What the import holds is bounded (the batches in flight, see
+		// importer.run), but the collector lets the heap grow to twice
+		// what it holds before it runs; a limit makes it run sooner, so
+		// that the client's memory stays small whatever the file's size.
+		debug.SetMemoryLimit(importMemoryLimit)
 	}
 	f, err := os.Open(file)
 	if err != nil {
@@ -293,12 +303,12 @@ func (im *importer) run(ctx context.Context, rr *rowReader) (importResult, error
 	return res, ctx.Err()
 }
 
+// importMemoryLimit is the import's soft memory limit (GOMEMLIMIT
+// overrides it).
+const importMemoryLimit = 48 << 20
+
 func sortRejects(rs []reject) {
-	for i := 1; i < len(rs); i++ {
-		for j := i; j > 0 && rs[j].line < rs[j-1].line; j-- {
-			rs[j], rs[j-1] = rs[j-1], rs[j]
-		}
-	}
+	slices.SortStableFunc(rs, func(a, b reject) int { return cmp.Compare(a.line, b.line) })
 }
 
 var itemIndexRe = regexp.MustCompile(`^(?:customers|transactions|interactions)\[(\d+)\]`)
