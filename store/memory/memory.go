@@ -47,6 +47,8 @@ type tenantData struct {
 	feedback *feedbackData // feedback and topic rules (feedback.go); nil until the first
 	scoring  *scoringData  // scoring models, rules, ledgers and grades (scoring.go); nil until the first
 
+	conversion *conversionData // lead outcomes and conversion models (conversion.go); nil until the first
+
 	models      []domain.ValueModel // value models (assess.go), by version - 1
 	transitions []transition        // lifecycle transitions, in the order recorded
 

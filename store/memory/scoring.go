@@ -379,7 +379,7 @@ func (s *Store) scoringBatch(d *tenantData, ids []string, events bool) *domain.S
 			continue
 		}
 		in := domain.ScoringInput{Customer: cloneCustomer(c), Ledger: slices.Clone(sd.ledger[id]), Grade: sd.grades[id]}
-		if events && len(b.Rules) > 0 {
+		if events { // as the port says, whether or not there are rules (conversion reads them too)
 			in.Events = d.scoringEvents(id)
 		}
 		b.Customers = append(b.Customers, in)
