@@ -74,6 +74,14 @@ func populate(t *testing.T, s *Store, tenant domain.Tenant) {
 		Qualification: domain.Qualification{Need: "a CRM"}}}); err != nil {
 		t.Fatalf("RecordQualificationChanges: %v", err)
 	}
+	// Lead conversion: an explicit outcome and a conversion state.
+	if err := s.SetLeadOutcomes(ctx, tenant.ID, []domain.LeadOutcome{{CustomerID: ids[0], Result: domain.LeadWon, At: at}}); err != nil {
+		t.Fatalf("SetLeadOutcomes: %v", err)
+	}
+	if err := s.SaveConversionState(ctx, domain.ConversionState{TenantID: tenant.ID, WindowDays: 90, ObservationDays: 7,
+		LastAttempt: domain.ConversionAttempt{Time: at, Result: domain.AttemptInsufficientData, Converted: 1}}); err != nil {
+		t.Fatalf("SaveConversionState: %v", err)
+	}
 	m, err := svc.CreateScoringModel(ctx, domain.ScoringModel{Name: "engagement"})
 	if err != nil {
 		t.Fatalf("CreateScoringModel: %v", err)
