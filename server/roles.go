@@ -6,6 +6,7 @@ import (
 
 	"github.com/potentialhq/potential/domain"
 	"github.com/potentialhq/potential/gen/go/potential/admin/v1/adminv1connect"
+	"github.com/potentialhq/potential/gen/go/potential/conversion/v1/conversionv1connect"
 	"github.com/potentialhq/potential/gen/go/potential/customer/v1/customerv1connect"
 	"github.com/potentialhq/potential/gen/go/potential/feedback/v1/feedbackv1connect"
 	"github.com/potentialhq/potential/gen/go/potential/scoring/v1/scoringv1connect"
@@ -69,6 +70,13 @@ var rpcRoles = map[string][]domain.Role{
 
 	// Feedback: sales and ingest submit it (sales also read it); the
 	// complaint workflow and topic rules are for admins.
+	// Lead conversion: analysts train, readers read, and the CRM's ingest
+	// (and sales) report outcomes.
+	conversionv1connect.ConversionServiceTrainConversionModelProcedure: analysts,
+	conversionv1connect.ConversionServiceGetConversionModelProcedure:   readers,
+	conversionv1connect.ConversionServiceGetLeadConversionProcedure:    readers,
+	conversionv1connect.ConversionServiceSetLeadOutcomesProcedure:      engagement,
+
 	feedbackv1connect.FeedbackServiceSubmitFeedbackProcedure:      engagement,
 	feedbackv1connect.FeedbackServiceGetFeedbackProcedure:         readers,
 	feedbackv1connect.FeedbackServiceListFeedbackProcedure:        readers,

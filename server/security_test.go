@@ -23,6 +23,8 @@ import (
 	"github.com/potentialhq/potential/domain"
 	adminv1 "github.com/potentialhq/potential/gen/go/potential/admin/v1"
 	"github.com/potentialhq/potential/gen/go/potential/admin/v1/adminv1connect"
+	conversionv1 "github.com/potentialhq/potential/gen/go/potential/conversion/v1"
+	"github.com/potentialhq/potential/gen/go/potential/conversion/v1/conversionv1connect"
 	customerv1 "github.com/potentialhq/potential/gen/go/potential/customer/v1"
 	"github.com/potentialhq/potential/gen/go/potential/customer/v1/customerv1connect"
 	feedbackv1 "github.com/potentialhq/potential/gen/go/potential/feedback/v1"
@@ -293,6 +295,29 @@ var rpcRequests = map[string]func(f *fixture) []request{
 		return []request{
 			{"all", &adminv1.ListAuditEventsRequest{PageSize: 1000}, 0},
 			{"their page token", &adminv1.ListAuditEventsRequest{PageSize: 1, PageToken: f.auditToken}, connect.CodeInvalidArgument},
+		}
+	},
+
+	conversionv1connect.ConversionServiceTrainConversionModelProcedure: func(*fixture) []request {
+		return []request{{"train the tenant's model", &conversionv1.TrainConversionModelRequest{}, 0}}
+	},
+	conversionv1connect.ConversionServiceGetConversionModelProcedure: func(*fixture) []request {
+		return []request{{"the tenant's model", &conversionv1.GetConversionModelRequest{}, connect.CodeNotFound}}
+	},
+	conversionv1connect.ConversionServiceGetLeadConversionProcedure: func(f *fixture) []request {
+		return []request{
+			{"by id", &conversionv1.GetLeadConversionRequest{Ref: &conversionv1.GetLeadConversionRequest_CustomerId{CustomerId: f.customerIDs[0]}}, 0},
+			{"by external id", &conversionv1.GetLeadConversionRequest{Ref: &conversionv1.GetLeadConversionRequest_ExternalId{ExternalId: f.externalIDs[1]}}, 0},
+		}
+	},
+	conversionv1connect.ConversionServiceSetLeadOutcomesProcedure: func(f *fixture) []request {
+		out := func(o *conversionv1.LeadOutcome) *conversionv1.SetLeadOutcomesRequest {
+			o.Result, o.Time = conversionv1.LeadResult_LEAD_RESULT_LOST, timestamppb.New(time.Now().Add(-time.Hour))
+			return &conversionv1.SetLeadOutcomesRequest{Outcomes: []*conversionv1.LeadOutcome{o}}
+		}
+		return []request{
+			{"their customer id", out(&conversionv1.LeadOutcome{Ref: &conversionv1.LeadOutcome_CustomerId{CustomerId: f.customerIDs[0]}}), connect.CodeInvalidArgument},
+			{"their external id", out(&conversionv1.LeadOutcome{Ref: &conversionv1.LeadOutcome_ExternalId{ExternalId: f.externalIDs[1]}}), connect.CodeInvalidArgument},
 		}
 	},
 

@@ -25,6 +25,8 @@ import (
 	"github.com/potentialhq/potential/domain"
 	adminv1 "github.com/potentialhq/potential/gen/go/potential/admin/v1"
 	"github.com/potentialhq/potential/gen/go/potential/admin/v1/adminv1connect"
+	conversionv1 "github.com/potentialhq/potential/gen/go/potential/conversion/v1"
+	"github.com/potentialhq/potential/gen/go/potential/conversion/v1/conversionv1connect"
 	customerv1 "github.com/potentialhq/potential/gen/go/potential/customer/v1"
 	"github.com/potentialhq/potential/gen/go/potential/customer/v1/customerv1connect"
 	feedbackv1 "github.com/potentialhq/potential/gen/go/potential/feedback/v1"
@@ -70,7 +72,7 @@ type Options struct {
 }
 
 // serviceNames are the services registered, for health and reflection.
-var serviceNames = []string{customerv1connect.CustomerServiceName, scoringv1connect.ScoringServiceName, adminv1connect.AdminServiceName, feedbackv1connect.FeedbackServiceName}
+var serviceNames = []string{customerv1connect.CustomerServiceName, scoringv1connect.ScoringServiceName, adminv1connect.AdminServiceName, feedbackv1connect.FeedbackServiceName, conversionv1connect.ConversionServiceName}
 
 // New builds the servers over svc.
 func New(svc *domain.Service, opts Options) (*Server, error) {
@@ -92,6 +94,7 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	scoring := &ScoringServer{svc: svc}
 	admin := &AdminServer{svc: svc}
 	feedback := &FeedbackServer{svc: svc}
+	conversion := &ConversionServer{svc: svc}
 
 	s := &Server{health: health.NewServer(), mux: http.NewServeMux(), checker: &checker{}, metrics: metrics}
 
@@ -129,6 +132,7 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	scoringv1.RegisterScoringServiceServer(s.grpc, scoringGRPC{ScoringServer: scoring})
 	adminv1.RegisterAdminServiceServer(s.grpc, admin)
 	feedbackv1.RegisterFeedbackServiceServer(s.grpc, feedback)
+	conversionv1.RegisterConversionServiceServer(s.grpc, conversion)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	metrics.grpc.InitializeMetrics(s.grpc)
@@ -145,6 +149,7 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	s.mux.Handle(scoringv1connect.NewScoringServiceHandler(scoring, handlerOpts...))
 	s.mux.Handle(adminv1connect.NewAdminServiceHandler(admin, handlerOpts...))
 	s.mux.Handle(feedbackv1connect.NewFeedbackServiceHandler(feedback, handlerOpts...))
+	s.mux.Handle(conversionv1connect.NewConversionServiceHandler(conversion, handlerOpts...))
 	s.mux.Handle(grpchealth.NewHandler(s.checker))
 	reflector := grpcreflect.NewStaticReflector(serviceNames...)
 	s.mux.Handle(grpcreflect.NewHandlerV1(reflector))
