@@ -328,6 +328,17 @@ var engagementGroups = []struct {
 	{"chat_social", []EventKind{EventKindChat, EventKindSocialEngagement}},
 }
 
+// groupOf maps an event kind to its engagement group.
+var groupOf = func() map[EventKind]int {
+	m := map[EventKind]int{}
+	for gi, g := range engagementGroups {
+		for _, k := range g.kinds {
+			m[k] = gi
+		}
+	}
+	return m
+}()
+
 // Engagement windows and the cap of recency features.
 const (
 	engagementWindow = 90 * 24 * time.Hour
@@ -384,17 +395,11 @@ var companySizeRank = map[CompanySize]float64{Size1to10: 1, Size11to50: 2, Size5
 
 // baseValues computes baseFeatures of h from what happened strictly before
 // cutoff, for scoring model modelID.
-func baseValues(h *LeadHistory, cutoff time.Time, modelID string) []float64 {
-	x := make([]float64, len(baseFeatures))
-	groupOf := map[EventKind]int{}
-	for gi, g := range engagementGroups {
-		for _, k := range g.kinds {
-			groupOf[k] = gi
-		}
-	}
-	counts90 := make([]float64, len(engagementGroups))
-	countsAll := make([]float64, len(engagementGroups))
-	last := make([]time.Time, len(engagementGroups))
+func baseValues(h *LeadHistory, cutoff time.Time, modelID string, x []float64) {
+	clear(x)
+	const ng = 7 // len(engagementGroups)
+	var counts90, countsAll [ng]float64
+	var last [ng]time.Time
 	var complaints, positive, ratingSum, ratings float64
 	var nps float64
 	var npsAt time.Time
@@ -474,7 +479,6 @@ func baseValues(h *LeadHistory, cutoff time.Time, modelID string) []float64 {
 		x[k+17] = 1
 		x[k+18] = max(-365, min(365, q.DecisionTime.Sub(cutoff).Hours()/24))
 	}
-	return x
 }
 
 func b2f(b bool) float64 {
@@ -525,22 +529,58 @@ func conversionSpec(leads []*LeadHistory) []string {
 	return out
 }
 
+// FeatureSet is a compiled list of feature names: where each value comes
+// from (a base feature or a category indicator).
+type FeatureSet struct {
+	Names []string
+	base  []int    // index in baseFeatures, or -1
+	cat   []int    // 1 acquisition channel, 2 industry, 0 none
+	value []string // the category's value
+}
+
+// CompileFeatures compiles names (unknown names give 0).
+func CompileFeatures(names []string) *FeatureSet {
+	fs := &FeatureSet{Names: names, base: make([]int, len(names)), cat: make([]int, len(names)), value: make([]string, len(names))}
+	for j, n := range names {
+		fs.base[j] = -1
+		if i, ok := baseIndex[n]; ok {
+			fs.base[j] = i
+		} else if v, ok := strings.CutPrefix(n, "acquisition_channel="); ok {
+			fs.cat[j], fs.value[j] = 1, v
+		} else if v, ok := strings.CutPrefix(n, "industry="); ok {
+			fs.cat[j], fs.value[j] = 2, v
+		}
+	}
+	return fs
+}
+
+// Values writes the set's values for lead h at cutoff (see baseValues) to
+// dst (len(Names)), with scoring model modelID's points; scratch, if
+// len(baseFeatures) long, saves an allocation.
+func (fs *FeatureSet) Values(dst, scratch []float64, h *LeadHistory, cutoff time.Time, modelID string) {
+	if len(scratch) != len(baseFeatures) {
+		scratch = make([]float64, len(baseFeatures))
+	}
+	baseValues(h, cutoff, modelID, scratch)
+	for j := range fs.Names {
+		switch {
+		case fs.base[j] >= 0:
+			dst[j] = scratch[fs.base[j]]
+		case fs.cat[j] == 1:
+			dst[j] = b2f(h.Customer.AcquisitionChannel == fs.value[j])
+		case fs.cat[j] == 2:
+			dst[j] = b2f(h.Customer.Industry == fs.value[j])
+		default:
+			dst[j] = 0
+		}
+	}
+}
+
 // LeadFeatures returns the values of features names for lead h at cutoff
 // (see baseValues), with scoring model modelID's points.
 func LeadFeatures(h *LeadHistory, names []string, cutoff time.Time, modelID string) []float64 {
-	base := baseValues(h, cutoff, modelID)
 	x := make([]float64, len(names))
-	for j, n := range names {
-		if i, ok := baseIndex[n]; ok {
-			x[j] = base[i]
-			continue
-		}
-		if v, ok := strings.CutPrefix(n, "acquisition_channel="); ok {
-			x[j] = b2f(h.Customer.AcquisitionChannel == v)
-		} else if v, ok := strings.CutPrefix(n, "industry="); ok {
-			x[j] = b2f(h.Customer.Industry == v)
-		}
-	}
+	CompileFeatures(names).Values(x, nil, h, cutoff, modelID)
 	return x
 }
 
@@ -591,23 +631,42 @@ type LeadConversion struct {
 	State   ConversionState
 }
 
-// topFactors splits contributions into the largest positive and largest
-// negative ones.
+// topFactors returns the MaxConversionFactors largest positive and the
+// largest negative contributions, largest first (ties by feature order).
 func topFactors(names []string, x, contrib []float64) (pos, neg []ConversionFactor) {
-	idx := make([]int, len(contrib))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return contrib[idx[a]] > contrib[idx[b]] })
-	for _, i := range idx {
-		if contrib[i] > 1e-9 && len(pos) < MaxConversionFactors {
-			pos = append(pos, ConversionFactor{names[i], x[i], contrib[i]})
+	var p, n [MaxConversionFactors]int
+	np, nn := 0, 0
+	for i, c := range contrib {
+		switch {
+		case c > 1e-9:
+			np = insertTop(p[:], np, i, func(a, b int) bool { return contrib[a] > contrib[b] })
+		case c < -1e-9:
+			nn = insertTop(n[:], nn, i, func(a, b int) bool { return contrib[a] < contrib[b] })
 		}
 	}
-	for k := len(idx) - 1; k >= 0; k-- {
-		if i := idx[k]; contrib[i] < -1e-9 && len(neg) < MaxConversionFactors {
-			neg = append(neg, ConversionFactor{names[i], x[i], contrib[i]})
-		}
+	for _, i := range p[:np] {
+		pos = append(pos, ConversionFactor{names[i], x[i], contrib[i]})
+	}
+	for _, i := range n[:nn] {
+		neg = append(neg, ConversionFactor{names[i], x[i], contrib[i]})
 	}
 	return pos, neg
+}
+
+// insertTop inserts i into the sorted top list top[:k] (capacity len(top))
+// by better, and returns the new length.
+func insertTop(top []int, k, i int, better func(a, b int) bool) int {
+	pos := k
+	for pos > 0 && better(i, top[pos-1]) {
+		pos--
+	}
+	if pos >= len(top) {
+		return k
+	}
+	if k < len(top) {
+		k++
+	}
+	copy(top[pos+1:k], top[pos:k-1])
+	top[pos] = i
+	return k
 }

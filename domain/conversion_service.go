@@ -347,9 +347,11 @@ func (s *Service) trainConversion(ctx context.Context, tenantID, modelID string,
 	}
 	names := conversionSpec(hs)
 	design := func(rs []row, names []string) *conversion.Data {
-		d := &conversion.Data{X: make([]float64, 0, len(rs)*len(names)), Y: make([]float64, len(rs)), N: len(rs), P: len(names)}
+		fs := CompileFeatures(names)
+		scratch := make([]float64, len(baseFeatures))
+		d := &conversion.Data{X: make([]float64, len(rs)*len(names)), Y: make([]float64, len(rs)), N: len(rs), P: len(names)}
 		for i, r := range rs {
-			d.X = append(d.X, LeadFeatures(r.h, names, r.cut, modelID)...)
+			fs.Values(d.Row(i), scratch, r.h, r.cut, modelID)
 			d.Y[i] = r.y
 		}
 		return d
@@ -508,4 +510,20 @@ func firstOrderTime(h *LeadHistory) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// ConversionSpecOf returns the feature names a model trained on leads
+// would have (baseFeatures and the frequent categories).
+func ConversionSpecOf(leads []*LeadHistory) []string { return conversionSpec(leads) }
+
+// ScoreLead scores lead h at now with fit (whose features are names): the
+// probability, band and top factors of an open lead.
+func ScoreLead(fit *ConversionFit, fs *FeatureSet, h *LeadHistory, now time.Time) LeadConversion {
+	names := fs.Names
+	x := make([]float64, len(names))
+	fs.Values(x, nil, h, now, "")
+	p, contrib := fit.Probability(x)
+	out := LeadConversion{CustomerID: h.Customer.ID, Status: LeadScored, Probability: p, Band: BandOf(p), ModelID: fit.ID}
+	out.Positive, out.Negative = topFactors(names, x, contrib)
+	return out
 }

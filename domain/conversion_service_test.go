@@ -134,10 +134,18 @@ func b2f(b bool) float64 {
 
 // TestConversionLeakage: adding events dated after each lead's outcome
 // (meetings, e-mail opens, orders, feedback and a BANT change) changes no
-// feature value of the training set, and no label.
+// feature value of the training set, and no label. On both stores.
 func TestConversionLeakage(t *testing.T) {
 	t.Parallel()
-	e := newScoringEnv(t, scoringDay(0))
+	for _, st := range scoringStores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			testConversionLeakage(t, newScoringEnvOn(t, scoringDay(0), st.open(t)))
+		})
+	}
+}
+
+func testConversionLeakage(t *testing.T, e *scoringEnv) {
 	leads := conversiontest.Generate(t, e.ctx, e.svc, e.clock.Set, scoringDay(0), 400, 2)
 	if _, err := e.svc.CreateScoringModel(e.ctx, domain.ScoringModel{Name: "engagement"}); err != nil {
 		t.Fatal(err)
@@ -191,6 +199,14 @@ func TestConversionLeakage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The late events are there: every lead has its late order, and a lead
+	// scored now sees the late meetings.
+	for _, l := range leads[:5] {
+		txs, err := e.store.ListTransactions(e.ctx, e.tn.ID, l.ID)
+		if err != nil || len(txs) == 0 || !txs[len(txs)-1].OccurredAt.After(l.Outcome) {
+			t.Fatalf("lead %s: late order missing (%v, %v)", l.ExternalID, txs, err)
+		}
+	}
 	after, names2, err := e.svc.ConversionDataset(e.ctx, e.tn.ID, m[0].ID, 90, 7, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -205,14 +221,17 @@ func TestConversionLeakage(t *testing.T) {
 	}
 	// The points feature is live: the rule's meetings count before the
 	// cut-off.
-	var withPoints int
+	var withPoints, withMeetings int
 	for _, l := range before {
 		if l.Features[indexOf(names, "points")] > 0 {
 			withPoints++
 		}
+		if l.Features[indexOf(names, "meeting_count_all")] > 0 {
+			withMeetings++
+		}
 	}
-	if withPoints == 0 {
-		t.Error("no lead has points before its cut-off")
+	if withPoints == 0 || withMeetings == 0 {
+		t.Errorf("%d leads have points and %d meetings before their cut-off; want some", withPoints, withMeetings)
 	}
 }
 
