@@ -107,7 +107,7 @@ func BenchmarkConversionScore1M(b *testing.B) {
 		hot := 0
 		for r := 0; r < rounds; r++ {
 			for _, h := range hs {
-				if domain.ScoreLead(fit, fs, h, now).Band == domain.BandHot {
+				if domain.ScoreLead(fit, fs, h, now, "").Band == domain.BandHot {
 					hot++
 				}
 			}

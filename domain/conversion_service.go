@@ -281,9 +281,13 @@ func (s *Service) trainConversion(ctx context.Context, tenantID, modelID string,
 		cut time.Time
 	}
 	var rows []row
+	var open []*LeadHistory // the leads a model in use scores
 	attempt := ConversionAttempt{Time: now}
 	if _, err := s.loadLeadHistories(ctx, tenantID, nil, func(h *LeadHistory) bool {
 		l := LabelLead(h, window, obs, now)
+		if scorable(h, l.Label) {
+			open = append(open, h)
+		}
 		switch l.Label {
 		case LabelConverted:
 			attempt.Converted++
@@ -300,13 +304,33 @@ func (s *Service) trainConversion(ctx context.Context, tenantID, modelID string,
 	}); err != nil {
 		return ConversionState{}, err
 	}
-	insufficient := func(reason string) (ConversionState, error) {
-		attempt.Result, attempt.Reason = AttemptInsufficientData, reason
+	// save stores the state, then the scores of the open leads under the
+	// model in use (none without one), for ListTopCustomers.
+	save := func() (ConversionState, error) {
 		state.LastAttempt = attempt
 		if err := cst.SaveConversionState(ctx, state); err != nil {
 			return ConversionState{}, err
 		}
+		var scores []LeadScore
+		if fit := state.Current; fit != nil {
+			fs := CompileFeatures(fit.FeatureNames())
+			x := make([]float64, len(fs.Names))
+			scratch := make([]float64, len(baseFeatures))
+			scores = make([]LeadScore, len(open))
+			for i, h := range open {
+				fs.Values(x, scratch, h, now, modelID)
+				p, _ := fit.Probability(x)
+				scores[i] = LeadScore{CustomerID: h.Customer.ID, Probability: p, Band: BandOf(p), FitID: fit.ID, At: now}
+			}
+		}
+		if err := cst.ReplaceLeadScores(ctx, tenantID, modelID, scores); err != nil {
+			return ConversionState{}, err
+		}
 		return state, nil
+	}
+	insufficient := func(reason string) (ConversionState, error) {
+		attempt.Result, attempt.Reason = AttemptInsufficientData, reason
+		return save()
 	}
 	if attempt.Converted < MinConvertedLeads || attempt.Lost < MinLostLeads {
 		return insufficient(fmt.Sprintf("%d converted and %d lost leads (open %d days after their start); at least %d converted and %d lost are needed",
@@ -389,11 +413,20 @@ func (s *Service) trainConversion(ctx context.Context, tenantID, modelID string,
 	if attempt.Result == AttemptInstalled {
 		state.Current = fit
 	}
-	state.LastAttempt = attempt
-	if err := cst.SaveConversionState(ctx, state); err != nil {
-		return ConversionState{}, err
+	return save()
+}
+
+// scorable reports whether lead h, labelled l, gets a probability: a lead
+// without a conversion (no order, not won) and not explicitly lost, open
+// or past its window.
+func scorable(h *LeadHistory, l LeadLabel) bool {
+	switch l {
+	case LabelOpen:
+		return true
+	case LabelLost:
+		return h.Outcome == nil && firstOrderTime(h).IsZero()
 	}
-	return state, nil
+	return false
 }
 
 // evaluateFit measures fit on d (built with fit's features).
@@ -494,11 +527,9 @@ func leadConversion(h *LeadHistory, st *ConversionState, now time.Time) LeadConv
 		out.Status = LeadNoModel
 	default:
 		// Open, or past the window with no outcome: scored as it is now.
-		names := st.Current.FeatureNames()
-		x := LeadFeatures(h, names, now, st.ScoringModelID)
-		p, contrib := st.Current.Probability(x)
-		out.Status, out.Probability, out.Band, out.ModelID = LeadScored, p, BandOf(p), st.Current.ID
-		out.Positive, out.Negative = topFactors(names, x, contrib)
+		sc := ScoreLead(st.Current, CompileFeatures(st.Current.FeatureNames()), h, now, st.ScoringModelID)
+		out.Status, out.Probability, out.Band, out.ModelID = LeadScored, sc.Probability, sc.Band, sc.ModelID
+		out.Positive, out.Negative = sc.Positive, sc.Negative
 	}
 	return out
 }
@@ -518,10 +549,10 @@ func ConversionSpecOf(leads []*LeadHistory) []string { return conversionSpec(lea
 
 // ScoreLead scores lead h at now with fit (whose features are names): the
 // probability, band and top factors of an open lead.
-func ScoreLead(fit *ConversionFit, fs *FeatureSet, h *LeadHistory, now time.Time) LeadConversion {
+func ScoreLead(fit *ConversionFit, fs *FeatureSet, h *LeadHistory, now time.Time, modelID string) LeadConversion {
 	names := fs.Names
 	x := make([]float64, len(names))
-	fs.Values(x, nil, h, now, "")
+	fs.Values(x, nil, h, now, modelID)
 	p, contrib := fit.Probability(x)
 	out := LeadConversion{CustomerID: h.Customer.ID, Status: LeadScored, Probability: p, Band: BandOf(p), ModelID: fit.ID}
 	out.Positive, out.Negative = topFactors(names, x, contrib)

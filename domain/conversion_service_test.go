@@ -358,3 +358,63 @@ func TestConversionReplacesOnlyIfNotWorse(t *testing.T) {
 }
 
 func errorsIsInvalid(err error) bool { return errors.Is(err, domain.ErrInvalid) }
+
+// TestConversionTopCustomers: a training run scores every open lead (and
+// every lead past its window with no outcome), and ListTopCustomers ranks
+// them by that probability, page by page, with the same probability
+// GetLeadConversion gives at the same time; converted and lost leads are
+// not listed.
+func TestConversionTopCustomers(t *testing.T) {
+	t.Parallel()
+	e := newScoringEnv(t, scoringDay(0))
+	leads := conversiontest.Generate(t, e.ctx, e.svc, e.clock.Set, scoringDay(0), 1_500, 5)
+	now := scoringDay(conversiontest.Days + 100)
+	for i, auth := range []domain.Authority{domain.AuthorityBudgetApprover, domain.AuthorityNone, domain.AuthorityDecisionMaker} {
+		if _, err := e.svc.CreateCustomer(e.ctx, domain.Customer{ExternalID: fmt.Sprintf("open-%d", i), Kind: domain.KindLead, DisplayName: "Open",
+			Qualification: domain.Qualification{Authority: auth}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.clock.Set(now.Add(time.Hour))
+	if _, err := e.svc.TrainConversionModel(e.ctx, domain.TrainConversionRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	scorable := map[string]bool{}
+	for _, l := range leads {
+		if !l.Converted && l.Outcome.Equal(l.Start.AddDate(0, 0, domain.DefaultConversionWindowDays)) {
+			scorable[l.ID] = true // ran out of window without an outcome
+		}
+	}
+	var got []domain.TopCustomer
+	token := ""
+	for {
+		page, err := e.svc.ListTopCustomers(e.ctx, domain.ListTopCustomersRequest{Order: domain.TopByConversion, PageSize: 100, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, page.Customers...)
+		if token = page.NextPageToken; token == "" {
+			break
+		}
+	}
+	if len(got) != len(scorable)+3 {
+		t.Fatalf("%d listed, want %d", len(got), len(scorable)+3)
+	}
+	for i, row := range got {
+		if row.Conversion == nil {
+			t.Fatalf("row %d has no conversion score", i)
+		}
+		if i > 0 && row.Conversion.Probability > got[i-1].Conversion.Probability {
+			t.Errorf("row %d: %.4f after %.4f", i, row.Conversion.Probability, got[i-1].Conversion.Probability)
+		}
+		if !scorable[row.Customer.ID] && row.Customer.ExternalID[:5] != "open-" {
+			t.Errorf("row %d: %s is converted or lost", i, row.Customer.ExternalID)
+		}
+		if i%97 == 0 || row.Customer.ExternalID[:5] == "open-" {
+			lc, err := e.svc.GetLeadConversion(e.ctx, domain.CustomerRef{ID: row.Customer.ID}, "")
+			if err != nil || lc.Status != domain.LeadScored || math.Abs(lc.Probability-row.Conversion.Probability) > 1e-12 || lc.Band != row.Conversion.Band {
+				t.Errorf("row %d: listed %.6f %s, GetLeadConversion %+v, %v", i, row.Conversion.Probability, row.Conversion.Band, lc, err)
+			}
+		}
+	}
+}

@@ -31,6 +31,29 @@ type ConversionStore interface {
 	// ListConversionStates returns every state of the tenant, by scoring
 	// model id.
 	ListConversionStates(ctx context.Context, tenantID string) ([]ConversionState, error)
+	// ReplaceLeadScores replaces every stored lead score of (tenant,
+	// scoring model) by scores, atomically. Scores of customers that no
+	// longer exist are skipped.
+	ReplaceLeadScores(ctx context.Context, tenantID, scoringModelID string, scores []LeadScore) error
+	// TopLeadScores returns at most limit scores of (tenant, scoring model)
+	// by probability descending, then customer id, strictly after after.
+	TopLeadScores(ctx context.Context, tenantID, scoringModelID string, limit int, after *LeadScoreCursor) ([]LeadScore, error)
+}
+
+// LeadScore is an open lead's conversion probability as scored by a
+// training run: what ListTopCustomers ranks leads by.
+type LeadScore struct {
+	CustomerID  string
+	Probability float64
+	Band        ConversionBand
+	FitID       string
+	At          time.Time
+}
+
+// LeadScoreCursor is a position in a TopLeadScores listing.
+type LeadScoreCursor struct {
+	Probability float64
+	ID          string
 }
 
 // LeadResult is an explicit outcome of a lead, as the CRM reports it.

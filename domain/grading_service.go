@@ -519,6 +519,11 @@ const (
 	TopByGrade          TopOrder = "grade"           // best grade first, then highest composite
 	TopByPredictedValue TopOrder = "predicted_value" // predicted lifetime value, highest first
 	TopByValueAtRisk    TopOrder = "value_at_risk"   // predicted value × churn probability, highest first
+	// TopByConversion ranks open leads by conversion probability, highest
+	// first, as the last conversion training run scored them (see
+	// TrainConversionModel; RetrainConversionModels refreshes them), for
+	// the conversion model of the list's scoring model.
+	TopByConversion TopOrder = "conversion"
 )
 
 // ListTopCustomersRequest is one page request of ListTopCustomers.
@@ -534,6 +539,9 @@ type TopCustomer struct {
 	Customer Customer // with its stored assessment
 	Score    int64    // in the list's model now; 0 without a model
 	Grade    CustomerGrade
+	// Conversion is the lead's stored conversion score (TopByConversion
+	// lists only).
+	Conversion *LeadScore
 }
 
 // TopCustomers is one page of ListTopCustomers.
@@ -580,6 +588,7 @@ func (s *Service) ListTopCustomers(ctx context.Context, r ListTopCustomersReques
 	}
 	now := s.Now()
 	var ids []string
+	var conv map[string]*LeadScore
 	var nextCursor func(last *TopCustomer) Cursor
 	switch r.Order {
 	case TopByScore:
@@ -637,12 +646,40 @@ func (s *Service) ListTopCustomers(ctx context.Context, r ListTopCustomersReques
 		nextCursor = func(last *TopCustomer) Cursor {
 			return Cursor{Value: last.Customer.SortValue(field), ID: last.Customer.ID}
 		}
+	case TopByConversion:
+		cst, err := s.conversionStore()
+		if err != nil {
+			return TopCustomers{}, err
+		}
+		var after *LeadScoreCursor
+		if cur != nil {
+			v, ok := cur.Value.(float64)
+			if !ok {
+				return TopCustomers{}, Invalid("page_token", "malformed page token")
+			}
+			after = &LeadScoreCursor{Probability: v, ID: cur.ID}
+		}
+		scores, err := cst.TopLeadScores(ctx, p.TenantID, modelID, size+1, after)
+		if err != nil {
+			return TopCustomers{}, err
+		}
+		conv = make(map[string]*LeadScore, len(scores))
+		for i := range scores {
+			ids = append(ids, scores[i].CustomerID)
+			conv[scores[i].CustomerID] = &scores[i]
+		}
+		nextCursor = func(last *TopCustomer) Cursor {
+			return Cursor{Value: last.Conversion.Probability, ID: last.Customer.ID}
+		}
 	default:
-		return TopCustomers{}, Invalid("order_by", "must be score, grade, predicted_value or value_at_risk")
+		return TopCustomers{}, Invalid("order_by", "must be score, grade, predicted_value, value_at_risk or conversion")
 	}
 	rows, err := s.topRows(ctx, st, p.TenantID, ids, modelID, now)
 	if err != nil {
 		return TopCustomers{}, err
+	}
+	for i := range rows {
+		rows[i].Conversion = conv[rows[i].Customer.ID]
 	}
 	if len(rows) > size {
 		rows = rows[:size]

@@ -12,6 +12,7 @@ import (
 	"github.com/potentialhq/potential/domain/conversiontest"
 	conversionv1 "github.com/potentialhq/potential/gen/go/potential/conversion/v1"
 	"github.com/potentialhq/potential/gen/go/potential/conversion/v1/conversionv1connect"
+	scoringv1 "github.com/potentialhq/potential/gen/go/potential/scoring/v1"
 	"github.com/potentialhq/potential/store/memory"
 )
 
@@ -110,6 +111,16 @@ func TestConversionOverEveryTransport(t *testing.T) {
 				lc.GetProbability() <= 0 || lc.GetProbability() >= 1 || lc.GetBand() == conversionv1.ConversionBand_CONVERSION_BAND_UNSPECIFIED ||
 				len(lc.GetPositiveFactors()) == 0 || lc.GetModelId() != fit.GetId() {
 				t.Errorf("GetLeadConversion = %v", lc)
+			}
+			// Leads by conversion probability, best first.
+			top, err := e.rulesClient(tr, adminKey).ListTopCustomers(ctx, &scoringv1.ListTopCustomersRequest{OrderBy: scoringv1.TopCustomerOrder_TOP_CUSTOMER_ORDER_CONVERSION, PageSize: 5})
+			if err != nil || len(top.GetCustomers()) != 5 || top.GetNextPageToken() == "" {
+				t.Fatalf("ListTopCustomers by conversion = %v, %v", top, err)
+			}
+			for i, row := range top.GetCustomers() {
+				if row.GetConversionBand() == "" || row.GetConversionProbability() <= 0 || (i > 0 && row.GetConversionProbability() > top.GetCustomers()[i-1].GetConversionProbability()) {
+					t.Errorf("row %d: %v", i, row)
+				}
 			}
 			// A converted lead: no probability.
 			done, err := c.GetLeadConversion(ctx, &conversionv1.GetLeadConversionRequest{Ref: &conversionv1.GetLeadConversionRequest_CustomerId{CustomerId: converted(leads).ID}})

@@ -148,6 +148,7 @@ var (
 		scoringv1.TopCustomerOrder_TOP_CUSTOMER_ORDER_GRADE:           domain.TopByGrade,
 		scoringv1.TopCustomerOrder_TOP_CUSTOMER_ORDER_PREDICTED_VALUE: domain.TopByPredictedValue,
 		scoringv1.TopCustomerOrder_TOP_CUSTOMER_ORDER_VALUE_AT_RISK:   domain.TopByValueAtRisk,
+		scoringv1.TopCustomerOrder_TOP_CUSTOMER_ORDER_CONVERSION:      domain.TopByConversion,
 	})
 )
 
@@ -226,9 +227,13 @@ func gradePreviewToProto(p *domain.GradePreview) *scoringv1.GradePreview {
 }
 
 func topCustomerToProto(t *domain.TopCustomer) *scoringv1.TopCustomer {
-	return &scoringv1.TopCustomer{
+	out := &scoringv1.TopCustomer{
 		CustomerId: t.Customer.ID, ExternalId: t.Customer.ExternalID, DisplayName: t.Customer.DisplayName,
 		Score: t.Score, Grade: t.Grade.Grade, Composite: t.Grade.Composite,
 		PredictedValue: moneyString(t.Customer.Assessment.PredictedValue), ValueAtRisk: moneyString(t.Customer.Assessment.ValueAtRisk),
 	}
+	if c := t.Conversion; c != nil {
+		out.ConversionProbability, out.ConversionBand = c.Probability, string(c.Band)
+	}
+	return out
 }

@@ -19,6 +19,7 @@ var _ domain.ConversionStore = (*Store)(nil)
 type conversionData struct {
 	outcomes map[string]domain.LeadOutcome // by customer id
 	states   map[string][]byte             // by scoring model id
+	scores   map[string][]domain.LeadScore // by scoring model id, best first
 }
 
 func (d *tenantData) conv() *conversionData {
@@ -159,6 +160,64 @@ func (s *Store) ListConversionStates(_ context.Context, tenantID string) ([]doma
 			return nil, err
 		}
 		out = append(out, st)
+	}
+	return out, nil
+}
+
+// ReplaceLeadScores replaces the scores of a scoring model.
+func (s *Store) ReplaceLeadScores(_ context.Context, tenantID, scoringModelID string, scores []domain.LeadScore) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, err := s.scoringTenant(tenantID)
+	if err != nil {
+		return err
+	}
+	var out []domain.LeadScore
+	for _, sc := range scores {
+		if d.customers[sc.CustomerID] != nil {
+			sc.At = sc.At.UTC()
+			out = append(out, sc)
+		}
+	}
+	slices.SortFunc(out, compareLeadScores)
+	cd := d.conv()
+	if cd.scores == nil {
+		cd.scores = map[string][]domain.LeadScore{}
+	}
+	cd.scores[scoringModelID] = out
+	return nil
+}
+
+func compareLeadScores(a, b domain.LeadScore) int {
+	switch {
+	case a.Probability > b.Probability:
+		return -1
+	case a.Probability < b.Probability:
+		return 1
+	}
+	return strings.Compare(a.CustomerID, b.CustomerID)
+}
+
+// TopLeadScores returns a page of a scoring model's scores, best first.
+func (s *Store) TopLeadScores(_ context.Context, tenantID, scoringModelID string, limit int, after *domain.LeadScoreCursor) ([]domain.LeadScore, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	d := s.tenant(tenantID)
+	if d == nil || d.conversion == nil {
+		return nil, nil
+	}
+	var out []domain.LeadScore
+	for _, sc := range d.conversion.scores[scoringModelID] {
+		if d.customers[sc.CustomerID] == nil {
+			continue // erased since
+		}
+		if after != nil && compareLeadScores(sc, domain.LeadScore{Probability: after.Probability, CustomerID: after.ID}) <= 0 {
+			continue
+		}
+		if len(out) == limit {
+			break
+		}
+		out = append(out, sc)
 	}
 	return out, nil
 }

@@ -229,3 +229,79 @@ func (s *Store) ListConversionStates(ctx context.Context, tenantID string) ([]do
 	}
 	return out, nil
 }
+
+// leadScoreChunk bounds the rows of one insert statement.
+const leadScoreChunk = 10_000
+
+// ReplaceLeadScores replaces the scores of a scoring model in one
+// transaction: a delete, then inserts of up to leadScoreChunk rows.
+func (s *Store) ReplaceLeadScores(ctx context.Context, tenantID, scoringModelID string, scores []domain.LeadScore) error {
+	sc, ok := tenantScope(tenantID)
+	if !ok {
+		return fmt.Errorf("%w: tenant %q", domain.ErrNotFound, tenantID)
+	}
+	ids := make([]string, 0, len(scores))
+	probs := make([]float64, 0, len(scores))
+	bands := make([]string, 0, len(scores))
+	fits := make([]string, 0, len(scores))
+	ats := make([]time.Time, 0, len(scores))
+	for _, l := range scores {
+		id, ok := parseID(l.CustomerID)
+		if !ok {
+			continue
+		}
+		ids, probs, bands, fits, ats = append(ids, id), append(probs, l.Probability), append(bands, string(l.Band)), append(fits, l.FitID), append(ats, l.At.UTC())
+	}
+	return s.tx(ctx, sc, func(b *pgx.Batch) {
+		b.Queue(qDeleteLeadScores, sc.tenant, scoringModelID)
+	}, func(br pgx.BatchResults) error {
+		_, err := br.Exec()
+		return err
+	}, func(tx pgx.Tx) error {
+		for lo := 0; lo < len(ids); lo += leadScoreChunk {
+			hi := min(len(ids), lo+leadScoreChunk)
+			if _, err := tx.Exec(ctx, qInsertLeadScores, sc.tenant, scoringModelID, ids[lo:hi], probs[lo:hi], bands[lo:hi], fits[lo:hi], ats[lo:hi]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// TopLeadScores returns a page of a scoring model's scores, best first.
+func (s *Store) TopLeadScores(ctx context.Context, tenantID, scoringModelID string, limit int, after *domain.LeadScoreCursor) ([]domain.LeadScore, error) {
+	sc, ok := tenantScope(tenantID)
+	if !ok || limit <= 0 {
+		return nil, nil
+	}
+	var out []domain.LeadScore
+	err := s.batch(ctx, sc, func(b *pgx.Batch) {
+		if after == nil {
+			b.Queue(qTopLeadScores, sc.tenant, scoringModelID, limit)
+		} else {
+			aid, ok := parseID(after.ID)
+			if !ok {
+				aid = "00000000-0000-0000-0000-000000000000"
+			}
+			b.Queue(qTopLeadScoresAfter, sc.tenant, scoringModelID, limit, after.Probability, aid)
+		}
+	}, func(br pgx.BatchResults) error {
+		out = out[:0]
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var l domain.LeadScore
+			var band string
+			if err := rows.Scan(&l.CustomerID, &l.Probability, &band, &l.FitID, &l.At); err != nil {
+				return err
+			}
+			l.Band, l.At = domain.ConversionBand(band), l.At.UTC()
+			out = append(out, l)
+		}
+		return rows.Err()
+	})
+	return out, err
+}

@@ -82,6 +82,9 @@ func populate(t *testing.T, s *Store, tenant domain.Tenant) {
 		LastAttempt: domain.ConversionAttempt{Time: at, Result: domain.AttemptInsufficientData, Converted: 1}}); err != nil {
 		t.Fatalf("SaveConversionState: %v", err)
 	}
+	if err := s.ReplaceLeadScores(ctx, tenant.ID, "", []domain.LeadScore{{CustomerID: ids[1], Probability: 0.4, Band: domain.BandWarm, FitID: "f", At: at}}); err != nil {
+		t.Fatalf("ReplaceLeadScores: %v", err)
+	}
 	m, err := svc.CreateScoringModel(ctx, domain.ScoringModel{Name: "engagement"})
 	if err != nil {
 		t.Fatalf("CreateScoringModel: %v", err)

@@ -14,6 +14,60 @@ var conversionTests = []test{
 	{"conversion/an unknown customer fails the whole outcome batch", testLeadOutcomesAllOrNothing},
 	{"conversion/qualification history oldest first", testQualificationHistory},
 	{"conversion/states round-trip per scoring model", testConversionStates},
+	{"conversion/lead scores are replaced whole and ranked by probability, then id", testLeadScores},
+}
+
+func testLeadScores(t *testing.T, s domain.Store) {
+	cs := conv(t, s)
+	tn, other := newTenant(t, s), newTenant(t, s)
+	var ids []string
+	for _, ext := range []string{"a", "b", "c", "d"} {
+		ids = append(ids, create(t, s, newCustomer(tn, ext)).ID)
+	}
+	at := day(3, 0)
+	score := func(i int, p float64) domain.LeadScore {
+		return domain.LeadScore{CustomerID: ids[i], Probability: p, Band: domain.BandOf(p), FitID: "fit-1", At: at}
+	}
+	if err := cs.ReplaceLeadScores(ctx(t), tn.ID, "m", []domain.LeadScore{score(0, 0.2), score(1, 0.7), score(2, 0.2), score(3, 0.9),
+		{CustomerID: domain.NewID(), Probability: 0.99, Band: domain.BandHot, At: at}}); err != nil {
+		t.Fatal(err)
+	}
+	// Ties on probability go by id.
+	lo, hi := ids[0], ids[2]
+	loI, hiI := 0, 2
+	if hi < lo {
+		loI, hiI = 2, 0
+	}
+	want := []domain.LeadScore{score(3, 0.9), score(1, 0.7), score(loI, 0.2), score(hiI, 0.2)}
+	all, err := cs.TopLeadScores(ctx(t), tn.ID, "m", 10, nil)
+	if err != nil || !reflect.DeepEqual(all, want) {
+		t.Fatalf("TopLeadScores = %+v, %v\nwant %+v", all, err, want)
+	}
+	// Pages of two, and a page starting inside the tie.
+	p1, _ := cs.TopLeadScores(ctx(t), tn.ID, "m", 2, nil)
+	p2, _ := cs.TopLeadScores(ctx(t), tn.ID, "m", 2, &domain.LeadScoreCursor{Probability: p1[1].Probability, ID: p1[1].CustomerID})
+	p3, _ := cs.TopLeadScores(ctx(t), tn.ID, "m", 2, &domain.LeadScoreCursor{Probability: want[2].Probability, ID: want[2].CustomerID})
+	if !reflect.DeepEqual(append(p1, p2...), want) || !reflect.DeepEqual(p3, want[3:]) {
+		t.Errorf("pages %+v %+v %+v", p1, p2, p3)
+	}
+	if o, err := cs.TopLeadScores(ctx(t), tn.ID, "other-model", 10, nil); err != nil || len(o) != 0 {
+		t.Errorf("another scoring model: %+v, %v", o, err)
+	}
+	if o, err := cs.TopLeadScores(ctx(t), other.ID, "m", 10, nil); err != nil || len(o) != 0 {
+		t.Errorf("another tenant: %+v, %v", o, err)
+	}
+	if err := s.DeleteCustomer(ctx(t), tn.ID, ids[3]); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := cs.TopLeadScores(ctx(t), tn.ID, "m", 10, nil); !reflect.DeepEqual(o, want[1:]) {
+		t.Errorf("after erasing the top lead: %+v", o)
+	}
+	if err := cs.ReplaceLeadScores(ctx(t), tn.ID, "m", []domain.LeadScore{score(0, 0.5)}); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := cs.TopLeadScores(ctx(t), tn.ID, "m", 10, nil); !reflect.DeepEqual(o, []domain.LeadScore{score(0, 0.5)}) {
+		t.Errorf("after replacing: %+v", o)
+	}
 }
 
 func conv(t *testing.T, s domain.Store) domain.ConversionStore {

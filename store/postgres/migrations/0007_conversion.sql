@@ -26,13 +26,31 @@ CREATE TABLE conversion_models (
     PRIMARY KEY (tenant_id, scoring_model_id)
 );
 
+-- Open leads' conversion probabilities as the last training run scored
+-- them, per scoring model: what ListTopCustomers ranks leads by.
+CREATE TABLE lead_conversion_scores (
+    tenant_id        uuid NOT NULL,
+    scoring_model_id text COLLATE "C" NOT NULL,
+    customer_id      uuid NOT NULL,
+    probability      float8 NOT NULL,
+    band             text NOT NULL,
+    fit_id           text NOT NULL,
+    score_time       timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, scoring_model_id, customer_id),
+    FOREIGN KEY (tenant_id, customer_id) REFERENCES customers (tenant_id, id) ON DELETE CASCADE
+);
+-- ListTopCustomers by conversion: highest probability first, then id.
+CREATE INDEX lead_conversion_scores_rank ON lead_conversion_scores (tenant_id, scoring_model_id, probability DESC, customer_id);
+-- Erasing a customer deletes by customer (the foreign key's cascade).
+CREATE INDEX lead_conversion_scores_customer ON lead_conversion_scores (tenant_id, customer_id);
+
 -- Row-level security, as on every table with a tenant_id (see
 -- 0003_security.sql): enabled, forced on the owner too, failing closed.
 DO $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['lead_outcomes', 'conversion_models']
+    FOREACH t IN ARRAY ARRAY['lead_outcomes', 'conversion_models', 'lead_conversion_scores']
     LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);

@@ -214,6 +214,9 @@ const (
 	TopCustomerOrder_TOP_CUSTOMER_ORDER_PREDICTED_VALUE TopCustomerOrder = 3
 	// Value at risk (predicted value × churn probability), highest first.
 	TopCustomerOrder_TOP_CUSTOMER_ORDER_VALUE_AT_RISK TopCustomerOrder = 4
+	// Open leads by conversion probability, highest first, as the last
+	// conversion training run scored them (ConversionService).
+	TopCustomerOrder_TOP_CUSTOMER_ORDER_CONVERSION TopCustomerOrder = 5
 )
 
 // Enum value maps for TopCustomerOrder.
@@ -224,6 +227,7 @@ var (
 		2: "TOP_CUSTOMER_ORDER_GRADE",
 		3: "TOP_CUSTOMER_ORDER_PREDICTED_VALUE",
 		4: "TOP_CUSTOMER_ORDER_VALUE_AT_RISK",
+		5: "TOP_CUSTOMER_ORDER_CONVERSION",
 	}
 	TopCustomerOrder_value = map[string]int32{
 		"TOP_CUSTOMER_ORDER_UNSPECIFIED":     0,
@@ -231,6 +235,7 @@ var (
 		"TOP_CUSTOMER_ORDER_GRADE":           2,
 		"TOP_CUSTOMER_ORDER_PREDICTED_VALUE": 3,
 		"TOP_CUSTOMER_ORDER_VALUE_AT_RISK":   4,
+		"TOP_CUSTOMER_ORDER_CONVERSION":      5,
 	}
 )
 
@@ -1174,9 +1179,13 @@ type TopCustomer struct {
 	// Predicted lifetime value of its stored assessment (decimal).
 	PredictedValue string `protobuf:"bytes,7,opt,name=predicted_value,json=predictedValue,proto3" json:"predicted_value,omitempty"`
 	// Value at risk of its stored assessment (decimal).
-	ValueAtRisk   string `protobuf:"bytes,8,opt,name=value_at_risk,json=valueAtRisk,proto3" json:"value_at_risk,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ValueAtRisk string `protobuf:"bytes,8,opt,name=value_at_risk,json=valueAtRisk,proto3" json:"value_at_risk,omitempty"`
+	// Conversion probability (conversion lists only; 0 otherwise).
+	ConversionProbability float64 `protobuf:"fixed64,9,opt,name=conversion_probability,json=conversionProbability,proto3" json:"conversion_probability,omitempty"`
+	// Conversion band: "hot", "warm" or "cold" (conversion lists only).
+	ConversionBand string `protobuf:"bytes,10,opt,name=conversion_band,json=conversionBand,proto3" json:"conversion_band,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *TopCustomer) Reset() {
@@ -1261,6 +1270,20 @@ func (x *TopCustomer) GetPredictedValue() string {
 func (x *TopCustomer) GetValueAtRisk() string {
 	if x != nil {
 		return x.ValueAtRisk
+	}
+	return ""
+}
+
+func (x *TopCustomer) GetConversionProbability() float64 {
+	if x != nil {
+		return x.ConversionProbability
+	}
+	return 0
+}
+
+func (x *TopCustomer) GetConversionBand() string {
+	if x != nil {
+		return x.ConversionBand
 	}
 	return ""
 }
@@ -1364,7 +1387,7 @@ const file_potential_scoring_v1_grading_proto_rawDesc = "" +
 	"from_score\x18\b \x01(\x03R\tfromScore\x12\x19\n" +
 	"\bto_score\x18\t \x01(\x03R\atoScore\x12 \n" +
 	"\vexplanation\x18\n" +
-	" \x01(\tR\vexplanation\"\x89\x02\n" +
+	" \x01(\tR\vexplanation\"\xe9\x02\n" +
 	"\vTopCustomer\x12\x1f\n" +
 	"\vcustomer_id\x18\x01 \x01(\tR\n" +
 	"customerId\x12\x1f\n" +
@@ -1375,7 +1398,10 @@ const file_potential_scoring_v1_grading_proto_rawDesc = "" +
 	"\x05grade\x18\x05 \x01(\tR\x05grade\x12\x1c\n" +
 	"\tcomposite\x18\x06 \x01(\x01R\tcomposite\x12'\n" +
 	"\x0fpredicted_value\x18\a \x01(\tR\x0epredictedValue\x12\"\n" +
-	"\rvalue_at_risk\x18\b \x01(\tR\vvalueAtRisk*d\n" +
+	"\rvalue_at_risk\x18\b \x01(\tR\vvalueAtRisk\x125\n" +
+	"\x16conversion_probability\x18\t \x01(\x01R\x15conversionProbability\x12'\n" +
+	"\x0fconversion_band\x18\n" +
+	" \x01(\tR\x0econversionBand*d\n" +
 	"\vValueSource\x12\x1c\n" +
 	"\x18VALUE_SOURCE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16VALUE_SOURCE_PREDICTED\x10\x01\x12\x1b\n" +
@@ -1391,13 +1417,14 @@ const file_potential_scoring_v1_grading_proto_rawDesc = "" +
 	"\"GRADE_CHANGE_CAUSE_EVENTS_RECORDED\x10\x03\x12%\n" +
 	"!GRADE_CHANGE_CAUSE_POLICY_CHANGED\x10\x04\x12$\n" +
 	" GRADE_CHANGE_CAUSE_RULES_CHANGED\x10\x05\x12\x1e\n" +
-	"\x1aGRADE_CHANGE_CAUSE_REGRADE\x10\x06*\xc0\x01\n" +
+	"\x1aGRADE_CHANGE_CAUSE_REGRADE\x10\x06*\xe3\x01\n" +
 	"\x10TopCustomerOrder\x12\"\n" +
 	"\x1eTOP_CUSTOMER_ORDER_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18TOP_CUSTOMER_ORDER_SCORE\x10\x01\x12\x1c\n" +
 	"\x18TOP_CUSTOMER_ORDER_GRADE\x10\x02\x12&\n" +
 	"\"TOP_CUSTOMER_ORDER_PREDICTED_VALUE\x10\x03\x12$\n" +
-	" TOP_CUSTOMER_ORDER_VALUE_AT_RISK\x10\x04B\xe2\x01\n" +
+	" TOP_CUSTOMER_ORDER_VALUE_AT_RISK\x10\x04\x12!\n" +
+	"\x1dTOP_CUSTOMER_ORDER_CONVERSION\x10\x05B\xe2\x01\n" +
 	"\x18com.potential.scoring.v1B\fGradingProtoP\x01ZFgithub.com/potentialhq/potential/gen/go/potential/scoring/v1;scoringv1\xa2\x02\x03PSX\xaa\x02\x14Potential.Scoring.V1\xca\x02\x14Potential\\Scoring\\V1\xe2\x02 Potential\\Scoring\\V1\\GPBMetadata\xea\x02\x16Potential::Scoring::V1b\x06proto3"
 
 var (

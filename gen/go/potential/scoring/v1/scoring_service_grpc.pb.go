@@ -121,7 +121,7 @@ type ScoringServiceClient interface {
 	// caused each and why.
 	ListGradeChanges(ctx context.Context, in *ListGradeChangesRequest, opts ...grpc.CallOption) (*ListGradeChangesResponse, error)
 	// ListTopCustomers ranks customers by score, grade, predicted lifetime
-	// value or value at risk.
+	// value, value at risk or conversion probability.
 	ListTopCustomers(ctx context.Context, in *ListTopCustomersRequest, opts ...grpc.CallOption) (*ListTopCustomersResponse, error)
 }
 
@@ -466,7 +466,7 @@ type ScoringServiceServer interface {
 	// caused each and why.
 	ListGradeChanges(context.Context, *ListGradeChangesRequest) (*ListGradeChangesResponse, error)
 	// ListTopCustomers ranks customers by score, grade, predicted lifetime
-	// value or value at risk.
+	// value, value at risk or conversion probability.
 	ListTopCustomers(context.Context, *ListTopCustomersRequest) (*ListTopCustomersResponse, error)
 	mustEmbedUnimplementedScoringServiceServer()
 }

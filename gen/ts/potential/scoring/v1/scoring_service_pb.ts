@@ -1516,7 +1516,7 @@ export const ScoringService: GenService<{
   },
   /**
    * ListTopCustomers ranks customers by score, grade, predicted lifetime
-   * value or value at risk.
+   * value, value at risk or conversion probability.
    *
    * @generated from rpc potential.scoring.v1.ScoringService.ListTopCustomers
    */

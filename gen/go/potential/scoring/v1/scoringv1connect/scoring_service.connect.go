@@ -176,7 +176,7 @@ type ScoringServiceClient interface {
 	// caused each and why.
 	ListGradeChanges(context.Context, *v1.ListGradeChangesRequest) (*v1.ListGradeChangesResponse, error)
 	// ListTopCustomers ranks customers by score, grade, predicted lifetime
-	// value or value at risk.
+	// value, value at risk or conversion probability.
 	ListTopCustomers(context.Context, *v1.ListTopCustomersRequest) (*v1.ListTopCustomersResponse, error)
 }
 
@@ -678,7 +678,7 @@ type ScoringServiceHandler interface {
 	// caused each and why.
 	ListGradeChanges(context.Context, *v1.ListGradeChangesRequest) (*v1.ListGradeChangesResponse, error)
 	// ListTopCustomers ranks customers by score, grade, predicted lifetime
-	// value or value at risk.
+	// value, value at risk or conversion probability.
 	ListTopCustomers(context.Context, *v1.ListTopCustomersRequest) (*v1.ListTopCustomersResponse, error)
 }
 
