@@ -31,11 +31,12 @@ ON CONFLICT (tenant_id, scoring_model_id) DO UPDATE SET status = excluded.status
 SELECT $1, $2, u.customer_id, u.probability, u.band, u.fit_id, u.score_time
 FROM unnest($3::uuid[], $4::float8[], $5::text[], $6::text[], $7::timestamptz[]) AS u(customer_id, probability, band, fit_id, score_time)
 JOIN customers c ON c.tenant_id = $1 AND c.id = u.customer_id`
-	// TopLeadScores through lead_conversion_scores_rank.
+	// TopLeadScores through lead_conversion_scores_rank; a later page
+	// bounds the index range with probability <= $4 and filters the tie.
 	leadScoreColumns = `customer_id, probability, band, fit_id, score_time`
 	qTopLeadScores   = `SELECT ` + leadScoreColumns + ` FROM lead_conversion_scores WHERE tenant_id = $1 AND scoring_model_id = $2
 ORDER BY probability DESC, customer_id LIMIT $3`
 	qTopLeadScoresAfter = `SELECT ` + leadScoreColumns + ` FROM lead_conversion_scores WHERE tenant_id = $1 AND scoring_model_id = $2
-  AND (probability < $4 OR (probability = $4 AND customer_id > $5))
+  AND probability <= $4 AND (probability < $4 OR customer_id > $5)
 ORDER BY probability DESC, customer_id LIMIT $3`
 )
