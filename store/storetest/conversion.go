@@ -4,7 +4,6 @@ import (
 	"errors"
 	"reflect"
 	"testing"
-	"time"
 
 	"github.com/potentialhq/potential/domain"
 )
@@ -192,5 +191,4 @@ func testConversionStates(t *testing.T, s domain.Store) {
 	if _, err := cs.GetConversionState(ctx(t), other.ID, "m1"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("other tenant: %v, want ErrNotFound", err)
 	}
-	_ = time.Second
 }
