@@ -138,8 +138,8 @@ func TestConversionOverEveryTransport(t *testing.T) {
 			}
 			_, err = c.SetLeadOutcomes(ctx, &conversionv1.SetLeadOutcomesRequest{Outcomes: []*conversionv1.LeadOutcome{{
 				Ref: &conversionv1.LeadOutcome_ExternalId{ExternalId: "nobody"}, Result: conversionv1.LeadResult_LEAD_RESULT_WON, Time: timestamppb.Now()}}})
-			if err == nil {
-				t.Error("an outcome of an unknown lead was accepted")
+			if connect.CodeOf(err) != connect.CodeNotFound {
+				t.Errorf("an outcome of an unknown lead: %v, want NotFound", err)
 			}
 		})
 	}
