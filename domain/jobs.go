@@ -80,6 +80,7 @@ const (
 	JobReassess = "reassess"
 	JobRegrade  = "regrade"
 	JobRescore  = "rescore"
+	JobRetrain  = "retrain"
 )
 
 // Jobs returns the time-driven work of the service, which the Scheduler
@@ -91,9 +92,11 @@ const (
 //     engagement component.
 //   - rescore, every 15 minutes: RescoreStale, finishing a rule change that
 //     was interrupted.
+//   - retrain, daily: RetrainConversionModels, the lead conversion models
+//     the tenant trained, on the outcomes known since (a new model is
+//     used only if it is not worse).
 //
-// Segment re-evaluation (EvaluateDueSegments) and conversion-model
-// retraining (RetrainConversionModels) belong in this list too.
+// Segment re-evaluation (EvaluateDueSegments) belongs in this list too.
 func (s *Service) Jobs() []Job {
 	return []Job{
 		{Name: JobReassess, Interval: 24 * time.Hour, Run: func(ctx context.Context, tenantID string) error {
@@ -102,6 +105,10 @@ func (s *Service) Jobs() []Job {
 		}},
 		{Name: JobRegrade, Interval: 24 * time.Hour, Run: s.RegradeAll},
 		{Name: JobRescore, Interval: 15 * time.Minute, Run: s.RescoreStale},
+		{Name: JobRetrain, Interval: 24 * time.Hour, Run: func(ctx context.Context, tenantID string) error {
+			_, err := s.RetrainConversionModels(ctx, tenantID)
+			return err
+		}},
 	}
 }
 

@@ -289,7 +289,7 @@ func testReplicas(t *testing.T, open func(t *testing.T) (domain.Store, domain.St
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, name := range []string{domain.JobReassess, domain.JobRegrade} {
+				for _, name := range []string{domain.JobReassess, domain.JobRegrade, domain.JobRetrain} {
 					if !slices.ContainsFunc(runs, func(r domain.JobRun) bool { return r.Name == name && r.Slot.Equal(scoringDay(day)) }) {
 						ok = false
 					}
@@ -343,7 +343,7 @@ func testReplicas(t *testing.T, open func(t *testing.T) (domain.Store, domain.St
 			t.Fatal(err)
 		}
 		taken := 0
-		for _, name := range []string{domain.JobReassess, domain.JobRegrade} {
+		for _, name := range []string{domain.JobReassess, domain.JobRegrade, domain.JobRetrain} {
 			var slots []time.Time
 			for _, r := range runs {
 				if r.Name != name {
