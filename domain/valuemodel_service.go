@@ -283,11 +283,17 @@ type CustomerAssessment struct {
 	Input       AssessmentInput
 	Model       *ValueModel // nil before the first fit
 	Explanation Explanation
+	// Conversion is a lead's conversion output (GetLeadConversion under
+	// the tenant's default scoring model); nil for customers of any other
+	// kind, and when the tenant has no scoring model.
+	Conversion *LeadConversion
 }
 
 // GetCustomerAssessment assesses a customer of the caller's tenant now,
 // with the current model, and explains it. The stored assessment (what
-// lists and segments use) is refreshed at the same time.
+// lists and segments use) is refreshed at the same time when it differs:
+// the models count time in days, so within a day a read finds the stored
+// assessment current and writes nothing.
 func (s *Service) GetCustomerAssessment(ctx context.Context, ref CustomerRef) (CustomerAssessment, error) {
 	p, err := PrincipalFrom(ctx)
 	if err != nil {
@@ -320,10 +326,33 @@ func (s *Service) GetCustomerAssessment(ctx context.Context, ref CustomerRef) (C
 	out.Model = m
 	out.Assessment = Assess(out.Input, m, now)
 	out.Explanation = Explain(out.Assessment, out.Input, m)
-	if err := s.store.PutAssessments(ctx, p.TenantID, []Assessment{out.Assessment}); err != nil {
-		return CustomerAssessment{}, err
+	if !sameAssessment(c.Assessment, out.Assessment) {
+		if err := s.store.PutAssessments(ctx, p.TenantID, []Assessment{out.Assessment}); err != nil {
+			return CustomerAssessment{}, err
+		}
+	}
+	if c.Kind == KindLead {
+		if _, err := s.conversionStore(); err == nil {
+			lc, err := s.GetLeadConversion(ctx, CustomerRef{ID: c.ID}, "")
+			switch {
+			case err == nil && lc.Status != LeadNotALead:
+				out.Conversion = &lc
+			case err != nil && !errors.Is(err, ErrNotFound):
+				return CustomerAssessment{}, err
+			}
+		}
 	}
 	return out, nil
+}
+
+// sameAssessment reports whether the stored assessment a (zero if none)
+// equals b in everything but the time it was made.
+func sameAssessment(a, b Assessment) bool {
+	if a.AssessTime.IsZero() {
+		return false
+	}
+	a.AssessTime, a.CustomerID = b.AssessTime, b.CustomerID
+	return a == b
 }
 
 // AssessmentStats returns the caller's tenant's assessment distributions.

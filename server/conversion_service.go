@@ -45,6 +45,11 @@ func (s *ConversionServer) GetLeadConversion(ctx context.Context, req *conversio
 	if err != nil {
 		return nil, err
 	}
+	return leadConversionToProto(&lc), nil
+}
+
+// leadConversionToProto converts a lead's conversion output.
+func leadConversionToProto(lc *domain.LeadConversion) *conversionv1.LeadConversion {
 	out := &conversionv1.LeadConversion{CustomerId: lc.CustomerID, Status: leadStatusToProto(lc.Status), Probability: lc.Probability,
 		Band: bandToProto(lc.Band), Points: lc.Points, ModelId: lc.ModelID, Model: conversionStateToProto(&lc.State)}
 	for _, f := range lc.Positive {
@@ -53,7 +58,7 @@ func (s *ConversionServer) GetLeadConversion(ctx context.Context, req *conversio
 	for _, f := range lc.Negative {
 		out.NegativeFactors = append(out.NegativeFactors, &conversionv1.ConversionFactor{Feature: f.Feature, Value: f.Value, Contribution: f.Contribution})
 	}
-	return out, nil
+	return out
 }
 
 // SetLeadOutcomes implements ConversionService.SetLeadOutcomes.

@@ -112,6 +112,13 @@ func TestConversionOverEveryTransport(t *testing.T) {
 				len(lc.GetPositiveFactors()) == 0 || lc.GetModelId() != fit.GetId() {
 				t.Errorf("GetLeadConversion = %v", lc)
 			}
+			// The lead's assessment carries the same output.
+			a, err := scoringClient(e, tr, adminKey).GetCustomerAssessment(ctx, &scoringv1.GetCustomerAssessmentRequest{Ref: &scoringv1.GetCustomerAssessmentRequest_ExternalId{ExternalId: "fresh"}})
+			if err != nil || a.GetConversion().GetStatus() != conversionv1.LeadConversionStatus_LEAD_CONVERSION_STATUS_SCORED ||
+				a.GetConversion().GetProbability() != lc.GetProbability() || a.GetConversion().GetBand() != lc.GetBand() ||
+				len(a.GetConversion().GetPositiveFactors()) != len(lc.GetPositiveFactors()) {
+				t.Errorf("GetCustomerAssessment of the lead: conversion %v, %v; GetLeadConversion %v", a.GetConversion(), err, lc)
+			}
 			// Leads by conversion probability, best first.
 			top, err := e.rulesClient(tr, adminKey).ListTopCustomers(ctx, &scoringv1.ListTopCustomersRequest{OrderBy: scoringv1.TopCustomerOrder_TOP_CUSTOMER_ORDER_CONVERSION, PageSize: 5})
 			if err != nil || len(top.GetCustomers()) != 5 || top.GetNextPageToken() == "" {

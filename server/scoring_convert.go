@@ -86,6 +86,9 @@ func assessmentToProto(ca domain.CustomerAssessment) *scoringv1.CustomerAssessme
 			out.Churn.Reasons = append(out.Churn.Reasons, churnReasonToProto(r))
 		}
 	}
+	if ca.Conversion != nil {
+		out.Conversion = leadConversionToProto(ca.Conversion)
+	}
 	return out
 }
 

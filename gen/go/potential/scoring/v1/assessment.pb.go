@@ -7,6 +7,7 @@
 package scoringv1
 
 import (
+	v1 "github.com/potentialhq/potential/gen/go/potential/conversion/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -320,7 +321,12 @@ type CustomerAssessment struct {
 	// Churn warning.
 	Churn *ChurnAssessment `protobuf:"bytes,6,opt,name=churn,proto3" json:"churn,omitempty"`
 	// Lifecycle stage.
-	Lifecycle     *LifecycleAssessment `protobuf:"bytes,7,opt,name=lifecycle,proto3" json:"lifecycle,omitempty"`
+	Lifecycle *LifecycleAssessment `protobuf:"bytes,7,opt,name=lifecycle,proto3" json:"lifecycle,omitempty"`
+	// A lead's conversion output under the tenant's default scoring model
+	// (as ConversionService.GetLeadConversion returns it): its probability,
+	// band and reasons when a conversion model is in use, else the status
+	// and the model's counts that say why not. Unset for other customers.
+	Conversion    *v1.LeadConversion `protobuf:"bytes,8,opt,name=conversion,proto3" json:"conversion,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -400,6 +406,13 @@ func (x *CustomerAssessment) GetChurn() *ChurnAssessment {
 func (x *CustomerAssessment) GetLifecycle() *LifecycleAssessment {
 	if x != nil {
 		return x.Lifecycle
+	}
+	return nil
+}
+
+func (x *CustomerAssessment) GetConversion() *v1.LeadConversion {
+	if x != nil {
+		return x.Conversion
 	}
 	return nil
 }
@@ -857,7 +870,7 @@ var File_potential_scoring_v1_assessment_proto protoreflect.FileDescriptor
 
 const file_potential_scoring_v1_assessment_proto_rawDesc = "" +
 	"\n" +
-	"%potential/scoring/v1/assessment.proto\x12\x14potential.scoring.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x03\n" +
+	"%potential/scoring/v1/assessment.proto\x12\x14potential.scoring.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a0potential/conversion/v1/conversion_service.proto\"\x82\x04\n" +
 	"\x12CustomerAssessment\x12$\n" +
 	"\vcustomer_id\x18\x01 \x01(\tB\x03\xe0A\x03R\n" +
 	"customerId\x12(\n" +
@@ -867,7 +880,10 @@ const file_potential_scoring_v1_assessment_proto_rawDesc = "" +
 	"\x03rfm\x18\x04 \x01(\v2#.potential.scoring.v1.RfmAssessmentB\x03\xe0A\x03R\x03rfm\x12@\n" +
 	"\x05value\x18\x05 \x01(\v2%.potential.scoring.v1.ValueAssessmentB\x03\xe0A\x03R\x05value\x12@\n" +
 	"\x05churn\x18\x06 \x01(\v2%.potential.scoring.v1.ChurnAssessmentB\x03\xe0A\x03R\x05churn\x12L\n" +
-	"\tlifecycle\x18\a \x01(\v2).potential.scoring.v1.LifecycleAssessmentB\x03\xe0A\x03R\tlifecycle\"\x99\x02\n" +
+	"\tlifecycle\x18\a \x01(\v2).potential.scoring.v1.LifecycleAssessmentB\x03\xe0A\x03R\tlifecycle\x12L\n" +
+	"\n" +
+	"conversion\x18\b \x01(\v2'.potential.conversion.v1.LeadConversionB\x03\xe0A\x03R\n" +
+	"conversion\"\x99\x02\n" +
 	"\rRfmAssessment\x12#\n" +
 	"\rrecency_score\x18\x01 \x01(\x05R\frecencyScore\x12'\n" +
 	"\x0ffrequency_score\x18\x02 \x01(\x05R\x0efrequencyScore\x12%\n" +
@@ -971,6 +987,7 @@ var file_potential_scoring_v1_assessment_proto_goTypes = []any{
 	(*LifecycleAssessment)(nil),   // 8: potential.scoring.v1.LifecycleAssessment
 	(*AssessmentSummary)(nil),     // 9: potential.scoring.v1.AssessmentSummary
 	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*v1.LeadConversion)(nil),     // 11: potential.conversion.v1.LeadConversion
 }
 var file_potential_scoring_v1_assessment_proto_depIdxs = []int32{
 	10, // 0: potential.scoring.v1.CustomerAssessment.assess_time:type_name -> google.protobuf.Timestamp
@@ -978,19 +995,20 @@ var file_potential_scoring_v1_assessment_proto_depIdxs = []int32{
 	6,  // 2: potential.scoring.v1.CustomerAssessment.value:type_name -> potential.scoring.v1.ValueAssessment
 	7,  // 3: potential.scoring.v1.CustomerAssessment.churn:type_name -> potential.scoring.v1.ChurnAssessment
 	8,  // 4: potential.scoring.v1.CustomerAssessment.lifecycle:type_name -> potential.scoring.v1.LifecycleAssessment
-	0,  // 5: potential.scoring.v1.RfmAssessment.segment:type_name -> potential.scoring.v1.RfmSegment
-	1,  // 6: potential.scoring.v1.ChurnAssessment.level:type_name -> potential.scoring.v1.ChurnLevel
-	2,  // 7: potential.scoring.v1.ChurnAssessment.reasons:type_name -> potential.scoring.v1.ChurnReason
-	3,  // 8: potential.scoring.v1.LifecycleAssessment.stage:type_name -> potential.scoring.v1.LifecycleStage
-	0,  // 9: potential.scoring.v1.AssessmentSummary.rfm_segment:type_name -> potential.scoring.v1.RfmSegment
-	1,  // 10: potential.scoring.v1.AssessmentSummary.churn_level:type_name -> potential.scoring.v1.ChurnLevel
-	3,  // 11: potential.scoring.v1.AssessmentSummary.lifecycle_stage:type_name -> potential.scoring.v1.LifecycleStage
-	10, // 12: potential.scoring.v1.AssessmentSummary.assess_time:type_name -> google.protobuf.Timestamp
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	11, // 5: potential.scoring.v1.CustomerAssessment.conversion:type_name -> potential.conversion.v1.LeadConversion
+	0,  // 6: potential.scoring.v1.RfmAssessment.segment:type_name -> potential.scoring.v1.RfmSegment
+	1,  // 7: potential.scoring.v1.ChurnAssessment.level:type_name -> potential.scoring.v1.ChurnLevel
+	2,  // 8: potential.scoring.v1.ChurnAssessment.reasons:type_name -> potential.scoring.v1.ChurnReason
+	3,  // 9: potential.scoring.v1.LifecycleAssessment.stage:type_name -> potential.scoring.v1.LifecycleStage
+	0,  // 10: potential.scoring.v1.AssessmentSummary.rfm_segment:type_name -> potential.scoring.v1.RfmSegment
+	1,  // 11: potential.scoring.v1.AssessmentSummary.churn_level:type_name -> potential.scoring.v1.ChurnLevel
+	3,  // 12: potential.scoring.v1.AssessmentSummary.lifecycle_stage:type_name -> potential.scoring.v1.LifecycleStage
+	10, // 13: potential.scoring.v1.AssessmentSummary.assess_time:type_name -> google.protobuf.Timestamp
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_potential_scoring_v1_assessment_proto_init() }
