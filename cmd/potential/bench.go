@@ -87,6 +87,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer admin.Close()
+	if av, err := admin.Setting(ctx, "autovacuum"); err == nil && av != "on" {
+		// Without it no table's statistics follow its growth, and plans
+		// made for empty tables run on full ones: not what a deployment
+		// sees.
+		fmt.Fprintln(stderr, "bench: warning: the server runs with autovacuum off; its statistics will not follow the tables this run fills, and the figures will not be those of a deployment")
+	}
 	dbName := fmt.Sprintf("potential_bench_%d", time.Now().UnixNano())
 	if err := admin.CreateDatabase(ctx, dbName); err != nil {
 		return err

@@ -132,3 +132,11 @@ func (b *Baseline) DropDatabase(ctx context.Context, name string) error {
 	_, err := b.pool.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	return translate(err)
 }
+
+// Setting returns the value of a server setting (SHOW name), e.g.
+// autovacuum, which decides whether statistics follow a growing table.
+func (b *Baseline) Setting(ctx context.Context, name string) (string, error) {
+	var v string
+	err := b.pool.QueryRow(ctx, "SELECT current_setting($1)", name).Scan(&v)
+	return v, translate(err)
+}
