@@ -60,7 +60,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.corsOrigins, "cors-origins", "", describe("cors-origins", "comma-separated origins (scheme://host[:port]) of browser applications allowed to call the HTTP port; empty: same origin only"))
 	fs.IntVar(&cfg.demoCustomers, "demo-customers", 2000, describe("demo-customers", "on the in-memory store, load a demo tenant of this many customers (as potential demo does) and fit its value model; 0 starts empty"))
 	fs.BoolVar(&cfg.pprof, "pprof", false, describe("pprof", "serve net/http/pprof under /debug/pprof/ on the HTTP port"))
-	fs.BoolVar(&cfg.jobs, "jobs", true, describe("jobs", "run the scheduled jobs (daily re-assessment and re-grading, re-scoring after interrupted rule changes); every replica may, each run is leased through the store"))
+	fs.BoolVar(&cfg.jobs, "jobs", true, describe("jobs", "run the scheduled jobs (daily re-assessment, re-grading and lead-conversion retraining, re-scoring after interrupted rule changes); every replica may, each run is leased through the store"))
 	fs.DurationVar(&cfg.jobPoll, "job-poll", 30*time.Second, describe("job-poll", "how often the scheduler looks for due jobs"))
 	fs.DurationVar(&cfg.jobLease, "job-lease", 2*time.Minute, describe("job-lease", "how long a job's lease lasts unless its replica extends it: how soon another replica takes over the run of one that died"))
 	fs.StringVar(&cfg.otlpEndpoint, "otlp-endpoint", "", describe("otlp-endpoint", "OpenTelemetry: export a span of every call to this OTLP/gRPC collector (http://host:4317 without TLS, https://… with it); empty: no tracing"))
