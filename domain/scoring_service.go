@@ -366,9 +366,24 @@ func (s *Service) refreshAll(ctx context.Context, tenantID string, rescore bool,
 	if err != nil {
 		return err
 	}
-	return st.UpdateScoring(ctx, tenantID, q, func(b *ScoringBatch) ([]ScoringUpdate, error) {
-		return evaluate(b, rescore, cuts, now, cause)
+	var mu sync.Mutex
+	var changed []string
+	err = st.UpdateScoring(ctx, tenantID, q, func(b *ScoringBatch) ([]ScoringUpdate, error) {
+		ups, err := evaluate(b, rescore, cuts, now, cause)
+		mu.Lock()
+		for i := range ups {
+			if ups[i].Grade != nil {
+				changed = append(changed, ups[i].CustomerID)
+			}
+		}
+		mu.Unlock()
+		return ups, err
 	})
+	if err != nil {
+		return err
+	}
+	// Only the customers whose grade changed can change segments.
+	return s.refreshSegments(ctx, tenantID, changed, false, "grade_changed")
 }
 
 // calibration is the outcome of calibrate: the cuts to grade with, for the
@@ -503,9 +518,19 @@ func (s *Service) refreshCustomers(ctx context.Context, tenantID string, ids []s
 		return nil
 	}
 	now := s.Now()
-	return st.UpdateScoring(ctx, tenantID, ScoringQuery{CustomerIDs: ids, Events: true}, func(b *ScoringBatch) ([]ScoringUpdate, error) {
+	err := st.UpdateScoring(ctx, tenantID, ScoringQuery{CustomerIDs: ids, Events: true}, func(b *ScoringBatch) ([]ScoringUpdate, error) {
 		return evaluate(b, true, nil, now, cause)
 	})
+	if err != nil {
+		return err
+	}
+	// The customers' events, assessments and grades are current: move
+	// them between segments.
+	segCause := "customer_changed"
+	if cause == CauseEvents {
+		segCause = "events_recorded"
+	}
+	return s.refreshSegments(ctx, tenantID, ids, false, segCause)
 }
 
 // scoreEvents awards the points of newly recorded events and re-grades

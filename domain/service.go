@@ -22,6 +22,7 @@ type Service struct {
 
 	keyCache sync.Map // key id -> cachedKey
 	models   sync.Map // tenant id -> cachedModel
+	builtIns sync.Map // tenant id -> true once its built-in segments exist
 }
 
 // KeyCacheTTL is how long an authenticated key is trusted without a store

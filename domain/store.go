@@ -105,6 +105,10 @@ type Store interface {
 
 	// JobStore leases time-driven work and keeps its run log (jobs.go).
 	JobStore
+	// SegmentStore keeps segments, their members, the segment event log
+	// and the customers' segment due times (segment.go). DeleteCustomer
+	// erases the customer's memberships, due time and events too.
+	SegmentStore
 }
 
 // UpsertOutcome is one item's result of UpsertCustomers.

@@ -274,6 +274,9 @@ func (s *Service) reassessAll(ctx context.Context, tenantID string, m *ValueMode
 	if cause := context.Cause(ctx); cause != nil && err == nil {
 		err = cause
 	}
+	if err == nil {
+		err = s.refreshSegments(ctx, tenantID, nil, true, "assessment_changed")
+	}
 	return done, err
 }
 
@@ -342,7 +345,7 @@ func (s *Service) GetCustomerAssessment(ctx context.Context, ref CustomerRef) (C
 			}
 		}
 	}
-	return out, nil
+	return out, s.refreshSegments(ctx, p.TenantID, []string{c.ID}, false, "assessment_changed")
 }
 
 // sameAssessment reports whether the stored assessment a (zero if none)

@@ -218,6 +218,7 @@ func (s *Store) DeleteCustomer(_ context.Context, tenantID, id string, audit ...
 	d.deleteFeedbackOf(c.ID)
 	d.deleteScoringOf(c.ID)
 	d.deleteConversionOf(c.ID)
+	d.deleteSegmentsOf(c.ID)
 	d.transitions = slices.DeleteFunc(d.transitions, func(tr transition) bool { return tr.customerID == c.ID })
 	ev := d.events[c.ID]
 	delete(d.events, c.ID)

@@ -48,6 +48,7 @@ type tenantData struct {
 	scoring  *scoringData  // scoring models, rules, ledgers and grades (scoring.go); nil until the first
 
 	conversion *conversionData // lead outcomes and conversion models (conversion.go); nil until the first
+	segments   *segmentData    // segments, members and their event log (segment.go); nil until the first
 
 	models      []domain.ValueModel // value models (assess.go), by version - 1
 	transitions []transition        // lifecycle transitions, in the order recorded

@@ -307,10 +307,13 @@ func (s *Store) DeleteCustomer(ctx context.Context, tenantID, id string, audit .
 		queueDeleteScoring(b, sc.tenant, cid)
 		b.Queue(qDeleteAssessment, sc.tenant, cid)
 		b.Queue(qDeleteTransitions, sc.tenant, cid)
+		b.Queue(qDeleteCustomerMembers, sc.tenant, cid)
+		b.Queue(qDeleteCustomerEvents, sc.tenant, cid)
+		b.Queue(qDeleteCustomerDue, sc.tenant, cid)
 		b.Queue(qDeleteCustomer, sc.tenant, cid)
 		queueAudit(b, sc.tenant, audit)
 	}, func(br pgx.BatchResults) error {
-		for range 7 + deleteScoringStatements {
+		for range 10 + deleteScoringStatements {
 			if _, err := br.Exec(); err != nil {
 				return err
 			}

@@ -43,7 +43,8 @@ import (
 
 // Store is a domain.Store on a PostgreSQL connection pool.
 type Store struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	listen listener // segment event wake-ups (segment.go)
 }
 
 var _ domain.Store = (*Store)(nil)
@@ -82,7 +83,14 @@ func (s *Store) Ping(ctx context.Context) error { return translate(s.pool.Ping(c
 func (s *Store) PoolStat() *pgxpool.Stat { return s.pool.Stat() }
 
 // Close closes the pool's connections.
-func (s *Store) Close() { s.pool.Close() }
+func (s *Store) Close() {
+	s.listen.once.Do(func() {}) // no listener starts after Close
+	if s.listen.stop != nil {
+		s.listen.stop()
+		<-s.listen.done
+	}
+	s.pool.Close()
+}
 
 // scope is what a database transaction may see: one tenant's rows, or, for
 // authentication, tenants and API keys of any tenant, read-only.

@@ -1,0 +1,185 @@
+package rules
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/ext"
+)
+
+// RFM is what a segment rule sees of the customer's RFM scores, as `rfm`:
+// each score 1-5 against the tenant's quintiles (0 without purchases or
+// before the first value model fit), and the named segment (e.g.
+// "champions", "at_risk"; "unknown" without scores).
+type RFM struct {
+	RecencyScore   int64  `cel:"recency_score"`
+	FrequencyScore int64  `cel:"frequency_score"`
+	MonetaryScore  int64  `cel:"monetary_score"`
+	Segment        string `cel:"segment"`
+}
+
+// CLV is what a segment rule sees of the customer's value, as `clv`, in
+// currency units: the predicted (discounted margin over the model's
+// horizon), the historical (net spend so far) and the value at risk.
+type CLV struct {
+	Predicted         float64 `cel:"predicted"`
+	Historical        float64 `cel:"historical"`
+	ValueAtRisk       float64 `cel:"value_at_risk"`
+	ExpectedPurchases float64 `cel:"expected_purchases"`
+}
+
+// Churn is the customer's churn warning, as `churn`: level "none", "low",
+// "medium" or "high", and the reasons (e.g. "open_complaint").
+type Churn struct {
+	Level   string   `cel:"level"`
+	Reasons []string `cel:"reasons"`
+}
+
+// Interactions counts the customer's interactions in the windows ending
+// now, as `interactions`; DaysSinceLast is the whole days since the latest
+// interaction (-1 without any).
+type Interactions struct {
+	Last7Days     int64 `cel:"last_7_days"`
+	Last30Days    int64 `cel:"last_30_days"`
+	Last90Days    int64 `cel:"last_90_days"`
+	DaysSinceLast int64 `cel:"days_since_last"`
+}
+
+// Subject is everything a segment rule sees of one customer at one time.
+type Subject struct {
+	Customer Customer
+	RFM      RFM
+	CLV      CLV
+	PAlive   float64 // `p_alive`, 0-1
+	Churn    Churn
+	Stage    string  // `stage`: "lead", "new", "active", "at_risk", "churned", "reactivated" or "unknown"
+	Grade    string  // `grade`: the customer's grade, "" if none
+	Score    float64 // `score`: the grade's composite score, 0-100
+	// Engagement is the grade's engagement sub-score, 0-100, as `engagement`.
+	Engagement   float64
+	Interactions Interactions
+	// DaysSinceLastPurchase is whole days since the latest order (-1
+	// without any), as `days_since_last_purchase`.
+	DaysSinceLastPurchase int64
+	OpenComplaints        int64 // `open_complaints`
+}
+
+// Time-dependent variables of segment rules: their values change as time
+// passes without any event. SegmentRule.TimeDependent reports whether a
+// rule reads any of them.
+var timeDependent = []string{"interactions", "days_since_last_purchase"}
+
+var (
+	segmentEnv     *cel.Env
+	segmentEnvErr  error
+	segmentEnvOnce sync.Once
+)
+
+func segEnv() (*cel.Env, error) {
+	segmentEnvOnce.Do(func() {
+		segmentEnv, segmentEnvErr = cel.NewEnv(
+			ext.NativeTypes(reflect.TypeFor[Customer](), reflect.TypeFor[RFM](), reflect.TypeFor[CLV](),
+				reflect.TypeFor[Churn](), reflect.TypeFor[Interactions](), ext.ParseStructTags(true)),
+			cel.Variable("customer", cel.ObjectType("rules.Customer")),
+			cel.Variable("attributes", cel.MapType(cel.StringType, cel.DynType)),
+			cel.Variable("rfm", cel.ObjectType("rules.RFM")),
+			cel.Variable("clv", cel.ObjectType("rules.CLV")),
+			cel.Variable("churn", cel.ObjectType("rules.Churn")),
+			cel.Variable("interactions", cel.ObjectType("rules.Interactions")),
+			cel.Variable("p_alive", cel.DoubleType),
+			cel.Variable("stage", cel.StringType),
+			cel.Variable("grade", cel.StringType),
+			cel.Variable("score", cel.DoubleType),
+			cel.Variable("engagement", cel.DoubleType),
+			cel.Variable("days_since_last_purchase", cel.IntType),
+			cel.Variable("open_complaints", cel.IntType),
+			ext.Strings(),
+		)
+	})
+	return segmentEnv, segmentEnvErr
+}
+
+// SegmentRule is a compiled boolean segment rule. It is safe for
+// concurrent use.
+type SegmentRule struct {
+	src  string
+	prg  cel.Program
+	time bool
+}
+
+// CompileSegmentRule parses and type-checks src, a boolean expression over
+// customer, attributes, rfm, clv, p_alive, churn, stage, grade, score,
+// engagement, interactions, days_since_last_purchase and open_complaints
+// (e.g. `customer.country == "PL" && rfm.recency_score <= 2 && clv.predicted > 500.0`).
+// Errors are *CompileError with the line and column of the first problem.
+func CompileSegmentRule(src string) (*SegmentRule, error) {
+	if strings.TrimSpace(src) == "" {
+		return nil, &CompileError{Message: "the rule is empty"}
+	}
+	if len(src) > MaxLength {
+		return nil, &CompileError{Message: fmt.Sprintf("expression longer than %d bytes", MaxLength)}
+	}
+	e, err := segEnv()
+	if err != nil {
+		return nil, err
+	}
+	ast, iss := e.Compile(src)
+	if iss != nil && iss.Err() != nil {
+		errs := iss.Errors()
+		if len(errs) == 0 {
+			return nil, &CompileError{Message: iss.Err().Error()}
+		}
+		loc := errs[0].Location
+		return nil, &CompileError{Line: loc.Line(), Column: loc.Column() + 1, Message: errs[0].Message}
+	}
+	if !ast.OutputType().IsExactType(cel.BoolType) {
+		return nil, &CompileError{Line: 1, Column: 1, Message: fmt.Sprintf("the expression is a %s, not a bool", ast.OutputType())}
+	}
+	prg, err := e.Program(ast, cel.CostLimit(costLimit), cel.EvalOptions(cel.OptOptimize))
+	if err != nil {
+		return nil, &CompileError{Message: err.Error()}
+	}
+	r := &SegmentRule{src: src, prg: prg}
+	for _, ref := range ast.NativeRep().ReferenceMap() {
+		for _, v := range timeDependent {
+			if ref.Name == v {
+				r.time = true
+			}
+		}
+	}
+	return r, nil
+}
+
+// Source returns the rule as written.
+func (r *SegmentRule) Source() string { return r.src }
+
+// TimeDependent reports whether the rule reads a variable whose value
+// changes as time passes (interactions, days_since_last_purchase).
+func (r *SegmentRule) TimeDependent() bool { return r.time }
+
+// Eval reports whether the rule holds for s.
+func (r *SegmentRule) Eval(s *Subject) (bool, error) {
+	attrs := s.Customer.Attributes
+	if attrs == nil {
+		attrs = map[string]any{}
+	}
+	if s.Churn.Reasons == nil {
+		s.Churn.Reasons = []string{}
+	}
+	out, _, err := r.prg.Eval(map[string]any{
+		"customer": &s.Customer, "attributes": attrs, "rfm": &s.RFM, "clv": &s.CLV, "churn": &s.Churn,
+		"interactions": &s.Interactions, "p_alive": s.PAlive, "stage": s.Stage, "grade": s.Grade, "score": s.Score,
+		"engagement": s.Engagement, "days_since_last_purchase": s.DaysSinceLastPurchase, "open_complaints": s.OpenComplaints,
+	})
+	if err != nil {
+		return false, fmt.Errorf("%w: %v", ErrEval, err)
+	}
+	b, ok := out.Value().(bool)
+	if !ok {
+		return false, fmt.Errorf("%w: result is %T", ErrEval, out.Value())
+	}
+	return b, nil
+}

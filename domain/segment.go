@@ -1,0 +1,487 @@
+package domain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/potentialhq/potential/domain/rfm"
+	"github.com/potentialhq/potential/domain/rules"
+)
+
+// SegmentKind says how a segment's members are chosen.
+type SegmentKind string
+
+// Segment kinds.
+const (
+	// SegmentStatic: members are added and removed explicitly.
+	SegmentStatic SegmentKind = "static"
+	// SegmentDynamic: members are the customers for which the segment's
+	// CEL rule holds, kept current as events arrive and time passes.
+	SegmentDynamic SegmentKind = "dynamic"
+)
+
+// Segment is a named group of a tenant's customers.
+type Segment struct {
+	ID          string
+	TenantID    string
+	Name        string // unique in the tenant
+	Description string
+	Kind        SegmentKind
+	// Rule is the CEL rule of a dynamic segment (rules.CompileSegmentRule).
+	Rule string
+	// BuiltIn segments (one per named RFM segment and lifecycle stage) are
+	// created by Potential and cannot be changed or deleted.
+	BuiltIn    bool
+	Version    int64
+	CreateTime time.Time
+	UpdateTime time.Time
+}
+
+// Limits of segments.
+const (
+	MaxSegmentNameLength = 200
+	MaxSegments          = 500
+	// MaxMembersPerCall bounds the members one Add/RemoveSegmentMembers call names.
+	MaxMembersPerCall = 1000
+)
+
+// Validate checks the client-set fields, type-checking a dynamic rule:
+// a rule that does not compile is an InvalidArgument on "segment.rule"
+// whose description starts with its line and column.
+func (sg *Segment) Validate() error {
+	var v violations
+	v.prefix = "segment"
+	if sg.Name == "" {
+		v.add("name", "required")
+	} else if len(sg.Name) > MaxSegmentNameLength {
+		v.add("name", "longer than %d bytes", MaxSegmentNameLength)
+	}
+	switch sg.Kind {
+	case SegmentStatic:
+		if sg.Rule != "" {
+			v.add("rule", "a static segment has no rule")
+		}
+	case SegmentDynamic:
+		if _, err := rules.CompileSegmentRule(sg.Rule); err != nil {
+			v.add("rule", "%s", err.Error())
+		}
+	default:
+		v.add("kind", "must be static or dynamic")
+	}
+	return v.err()
+}
+
+// SegmentEventKind says whether a customer entered or exited a segment.
+type SegmentEventKind int8
+
+// Segment event kinds.
+const (
+	SegmentEntered SegmentEventKind = 1
+	SegmentExited  SegmentEventKind = 2
+)
+
+// String returns "entered" or "exited".
+func (k SegmentEventKind) String() string {
+	switch k {
+	case SegmentEntered:
+		return "entered"
+	case SegmentExited:
+		return "exited"
+	}
+	return fmt.Sprintf("SegmentEventKind(%d)", int8(k))
+}
+
+// SegmentEvent is one entry of a tenant's append-only segment event log.
+type SegmentEvent struct {
+	// Cursor is the event's position in the tenant's log: 1, 2, 3, ... in
+	// commit order, without gaps, so a reader that has seen every event up
+	// to n resumes after n and misses none.
+	Cursor     int64
+	SegmentID  string
+	CustomerID string
+	Kind       SegmentEventKind
+	Time       time.Time
+	// Cause says what moved the customer: "events_recorded",
+	// "customer_changed", "assessment_changed", "grade_changed", "time",
+	// "segment_changed" or "static".
+	Cause string
+}
+
+// SegmentMember is a customer of a segment, with when it entered.
+type SegmentMember struct {
+	CustomerID string
+	Since      time.Time
+}
+
+// SegmentFacts is what a store reads of one customer for segment rules,
+// at the time of the run.
+type SegmentFacts struct {
+	// Customer as stored, with its stored Assessment.
+	Customer Customer
+	// Grade is the stored grade (Grade "" if none).
+	Grade          CustomerGrade
+	OpenComplaints int64
+	// RecentInteractions are the times of the customer's interactions in
+	// the SegmentWindow before the run's time (t > now - SegmentWindow and
+	// t <= now), oldest first.
+	RecentInteractions []time.Time
+}
+
+// SegmentWindow is the longest interaction window segment rules see.
+const SegmentWindow = 90 * 24 * time.Hour
+
+// SegmentRun selects what EvaluateSegments visits.
+type SegmentRun struct {
+	// CustomerIDs lists the customers (unknown ones are skipped), unless All.
+	CustomerIDs []string
+	All         bool
+	// SegmentIDs restricts the evaluated segments; nil evaluates every
+	// dynamic segment of the tenant.
+	SegmentIDs []string
+	Now        time.Time
+	Cause      string
+}
+
+// SegmentBatch is one batch of a segment run, read (in EvaluateSegments)
+// under the tenant's segment log lock.
+type SegmentBatch struct {
+	// Segments are every dynamic segment of the tenant.
+	Segments []Segment
+	Facts    []SegmentFacts
+}
+
+// SegmentDecision is the outcome of a run for one customer.
+type SegmentDecision struct {
+	CustomerID string
+	// Members are the ids of the evaluated segments the customer belongs to.
+	Members []string
+	// Due is the next time the customer's time-dependent rule inputs
+	// change (zero: never, or no rule depends on time).
+	Due time.Time
+}
+
+// SegmentEventQuery selects events of the log.
+type SegmentEventQuery struct {
+	After      int64    // events with a cursor above this
+	SegmentIDs []string // nil: every segment
+	CustomerID string   // "": every customer
+	Limit      int
+}
+
+// SegmentStore is the storage segments need. Store embeds it.
+//
+// Every membership change is written in the same database transaction as
+// its event in the tenant's append-only log; cursors are assigned under a
+// per-tenant lock held to the commit, so cursor order is commit order.
+type SegmentStore interface {
+	// CreateSegment stores sg (Version 1); ErrConflict if its name is taken.
+	CreateSegment(ctx context.Context, sg Segment) (Segment, error)
+	// GetSegment returns a segment by id.
+	GetSegment(ctx context.Context, tenantID, id string) (Segment, error)
+	// ListSegments returns the tenant's segments by name.
+	ListSegments(ctx context.Context, tenantID string) ([]Segment, error)
+	// UpdateSegment replaces the client-set fields of segment sg.ID if it
+	// is at sg.Version (else ErrStale), setting Version to sg.Version+1.
+	UpdateSegment(ctx context.Context, sg Segment) (Segment, error)
+	// DeleteSegment deletes a segment (at version, unless 0) with its
+	// members; each member gets an exited event.
+	DeleteSegment(ctx context.Context, tenantID, id string, version int64, at time.Time) error
+
+	// ReadSegmentFacts calls fn with batches of facts as of now, without
+	// locking or writing: for the given customers, or all when ids is nil.
+	ReadSegmentFacts(ctx context.Context, tenantID string, ids []string, now time.Time, fn func([]SegmentFacts) error) error
+	// EvaluateSegments runs fn over the customers of run in batches, each
+	// in one transaction that holds the tenant's segment log lock while it
+	// reads the facts and writes what fn decides: the members that differ
+	// from the stored ones (among run.SegmentIDs, or every dynamic
+	// segment), with their events, and the customers' due times.
+	EvaluateSegments(ctx context.Context, tenantID string, run SegmentRun, fn func(*SegmentBatch) ([]SegmentDecision, error)) error
+	// ChangeStaticMembers adds and removes members of a static segment,
+	// writing an event for each actual change; it returns their number.
+	ChangeStaticMembers(ctx context.Context, tenantID, segmentID string, add, remove []string, at time.Time) (int, error)
+	// ListSegmentMembers returns at most limit members of a segment in
+	// customer id order, after the id after.
+	ListSegmentMembers(ctx context.Context, tenantID, segmentID, after string, limit int) ([]SegmentMember, error)
+	// CustomerSegments returns the ids of the segments a customer is in.
+	CustomerSegments(ctx context.Context, tenantID, customerID string) ([]string, error)
+	// ListSegmentEvents returns events of the log in cursor order.
+	ListSegmentEvents(ctx context.Context, tenantID string, q SegmentEventQuery) ([]SegmentEvent, error)
+	// DueSegmentCustomers returns at most limit ids of customers whose due
+	// time is at or before now, earliest first.
+	DueSegmentCustomers(ctx context.Context, tenantID string, now time.Time, limit int) ([]string, error)
+	// SubscribeSegmentEvents returns a channel that receives a value (it
+	// holds at most one) after events of the tenant may have been appended
+	// by any process, and a function that ends the subscription. It is a
+	// wake-up only: readers read the log for the truth, and poll too.
+	SubscribeSegmentEvents(tenantID string) (<-chan struct{}, func())
+}
+
+// SegmentSubject derives what a segment rule sees of a customer from its
+// facts at now.
+func SegmentSubject(f *SegmentFacts, now time.Time) rules.Subject {
+	c := &f.Customer
+	a := &c.Assessment
+	cu := celCustomer(c)
+	cu.Orders, cu.PurchaseDays, cu.TotalSpend = c.Purchases.Orders, c.Purchases.PurchaseDays, c.Purchases.TotalSpend.Float()
+	s := rules.Subject{
+		Customer: cu,
+		RFM: rules.RFM{RecencyScore: int64(a.RFM.R), FrequencyScore: int64(a.RFM.F), MonetaryScore: int64(a.RFM.M),
+			Segment: a.Segment.Slug()},
+		CLV: rules.CLV{Predicted: a.PredictedValue.Float(), Historical: c.Purchases.NetSpend().Float(),
+			ValueAtRisk: a.ValueAtRisk.Float(), ExpectedPurchases: a.ExpectedPurchases},
+		PAlive:                a.PAlive,
+		Churn:                 rules.Churn{Level: a.Churn.String(), Reasons: []string{}},
+		Stage:                 a.Stage.String(),
+		Grade:                 f.Grade.Grade,
+		Score:                 f.Grade.Composite,
+		Engagement:            f.Grade.Engagement,
+		DaysSinceLastPurchase: -1,
+		OpenComplaints:        f.OpenComplaints,
+	}
+	if a.AssessTime.IsZero() {
+		// Not assessed yet: what Assess derives without purchases or model.
+		s.Stage = StageLead.String()
+		if c.Purchases.PurchaseDays > 0 {
+			s.Stage = StageUnknown.String()
+		}
+	}
+	for _, r := range ChurnReasons {
+		if a.HasReason(r) {
+			s.Churn.Reasons = append(s.Churn.Reasons, r.String())
+		}
+	}
+	if !c.Purchases.LastPurchaseTime.IsZero() {
+		s.DaysSinceLastPurchase = max(daysBetween(c.Purchases.LastPurchaseTime, now), 0)
+	}
+	s.Interactions.DaysSinceLast = -1
+	if !c.Engagement.LastInteractionTime.IsZero() {
+		s.Interactions.DaysSinceLast = max(daysBetween(c.Engagement.LastInteractionTime, now), 0)
+	}
+	for _, t := range f.RecentInteractions {
+		age := now.Sub(t)
+		if age < 0 || age >= SegmentWindow {
+			continue
+		}
+		s.Interactions.Last90Days++
+		if age < 30*24*time.Hour {
+			s.Interactions.Last30Days++
+		}
+		if age < 7*24*time.Hour {
+			s.Interactions.Last7Days++
+		}
+	}
+	return s
+}
+
+// segmentDue returns the next time after now at which a time-dependent
+// input of f changes: an interaction leaving a 7-, 30- or 90-day window,
+// or a whole day passing since the latest purchase or interaction. Zero
+// when none will.
+func segmentDue(f *SegmentFacts, now time.Time) time.Time {
+	var due time.Time
+	consider := func(t time.Time) {
+		if t.After(now) && (due.IsZero() || t.Before(due)) {
+			due = t
+		}
+	}
+	for _, w := range []time.Duration{7 * 24 * time.Hour, 30 * 24 * time.Hour, SegmentWindow} {
+		// The oldest interaction still in the window leaves it first.
+		for _, t := range f.RecentInteractions {
+			if now.Sub(t) < w && !t.After(now) {
+				consider(t.Add(w))
+				break
+			}
+		}
+	}
+	nextDay := func(last time.Time) {
+		if last.IsZero() || last.After(now) {
+			return
+		}
+		d := max(daysBetween(last, now), 0)
+		consider(last.Add(time.Duration(d+1) * 24 * time.Hour))
+	}
+	nextDay(f.Customer.Purchases.LastPurchaseTime)
+	nextDay(f.Customer.Engagement.LastInteractionTime)
+	return due
+}
+
+// compiledSegment is a dynamic segment with its rule compiled.
+type compiledSegment struct {
+	id   string
+	rule *rules.SegmentRule
+}
+
+func compileSegments(sgs []Segment) ([]compiledSegment, bool, error) {
+	out := make([]compiledSegment, 0, len(sgs))
+	timed := false
+	for _, sg := range sgs {
+		if sg.Kind != SegmentDynamic {
+			continue
+		}
+		r, err := rules.CompileSegmentRule(sg.Rule)
+		if err != nil {
+			return nil, false, fmt.Errorf("segment %s: %w", sg.ID, err)
+		}
+		timed = timed || r.TimeDependent()
+		out = append(out, compiledSegment{id: sg.ID, rule: r})
+	}
+	return out, timed, nil
+}
+
+// decideSegments evaluates the segments of only (every dynamic segment of
+// b when nil) for each customer of b at now. A rule that fails at run time
+// for a customer (e.g. a missing attribute) does not hold for it.
+func decideSegments(b *SegmentBatch, only []string, now time.Time) ([]SegmentDecision, error) {
+	all, timed, err := compileSegments(b.Segments)
+	if err != nil {
+		return nil, err
+	}
+	eval := all
+	if only != nil {
+		eval = eval[:0:0]
+		for _, c := range all {
+			for _, id := range only {
+				if c.id == id {
+					eval = append(eval, c)
+				}
+			}
+		}
+	}
+	out := make([]SegmentDecision, len(b.Facts))
+	for i := range b.Facts {
+		f := &b.Facts[i]
+		subj := SegmentSubject(f, now)
+		d := SegmentDecision{CustomerID: f.Customer.ID}
+		for _, c := range eval {
+			if ok, err := c.rule.Eval(&subj); err == nil && ok {
+				d.Members = append(d.Members, c.id)
+			}
+		}
+		if timed {
+			d.Due = segmentDue(f, now)
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
+// refreshSegments re-evaluates every dynamic segment for the given
+// customers (all of them when all is set): what a recorded batch, a
+// customer change, an assessment or a grade change needs.
+func (s *Service) refreshSegments(ctx context.Context, tenantID string, ids []string, all bool, cause string) error {
+	if !all && len(ids) == 0 {
+		return nil
+	}
+	now := s.Now()
+	return s.store.EvaluateSegments(ctx, tenantID, SegmentRun{CustomerIDs: ids, All: all, Now: now, Cause: cause},
+		func(b *SegmentBatch) ([]SegmentDecision, error) { return decideSegments(b, nil, now) })
+}
+
+// populateSegment evaluates one segment over every customer of the tenant.
+func (s *Service) populateSegment(ctx context.Context, tenantID, segmentID, cause string) error {
+	now := s.Now()
+	only := []string{segmentID}
+	return s.store.EvaluateSegments(ctx, tenantID, SegmentRun{All: true, SegmentIDs: only, Now: now, Cause: cause},
+		func(b *SegmentBatch) ([]SegmentDecision, error) { return decideSegments(b, only, now) })
+}
+
+// DueBatch is the number of customers EvaluateDueSegments visits per step.
+const DueBatch = 5000
+
+// EvaluateDueSegments re-evaluates the dynamic segments of the tenant's
+// customers whose time-dependent rule inputs (interaction windows, days
+// since the latest purchase or interaction) have changed since they were
+// last evaluated, and only those: each evaluation stores the customer's
+// next due time, kept in an index ordered by time. It returns the number
+// of customers visited.
+//
+// A scheduler calls it for every tenant periodically (every few seconds to
+// a minute: an entered or exited event caused by time alone is delivered
+// at most that late). Calls are safe to run concurrently and on several
+// processes: evaluation is idempotent and each batch is written under the
+// tenant's segment log lock.
+func (s *Service) EvaluateDueSegments(ctx context.Context, tenantID string) (int, error) {
+	total := 0
+	now := s.Now()
+	for {
+		ids, err := s.store.DueSegmentCustomers(ctx, tenantID, now, DueBatch)
+		if err != nil {
+			return total, err
+		}
+		if len(ids) == 0 {
+			return total, nil
+		}
+		if err := s.store.EvaluateSegments(ctx, tenantID, SegmentRun{CustomerIDs: ids, Now: now, Cause: "time"},
+			func(b *SegmentBatch) ([]SegmentDecision, error) { return decideSegments(b, nil, now) }); err != nil {
+			return total, err
+		}
+		total += len(ids)
+		if len(ids) < DueBatch {
+			return total, nil
+		}
+	}
+}
+
+// builtInSegments are the segments every tenant has: one per named RFM
+// segment ("rfm_<slug>") and one per lifecycle stage ("stage_<name>").
+func builtInSegments() []Segment {
+	var out []Segment
+	for _, sg := range rfm.Segments() {
+		out = append(out, Segment{Name: "rfm_" + sg.Slug(), Description: "RFM segment " + sg.String() + " (built in).",
+			Kind: SegmentDynamic, Rule: fmt.Sprintf("rfm.segment == %q", sg.Slug()), BuiltIn: true})
+	}
+	for _, st := range LifecycleStages {
+		out = append(out, Segment{Name: "stage_" + st.String(), Description: "Lifecycle stage " + st.String() + " (built in).",
+			Kind: SegmentDynamic, Rule: fmt.Sprintf("stage == %q", st.String()), BuiltIn: true})
+	}
+	return out
+}
+
+// ensureBuiltIns creates the tenant's missing built-in segments (and
+// populates them), once per process and tenant.
+func (s *Service) ensureBuiltIns(ctx context.Context, tenantID string) error {
+	if _, ok := s.builtIns.Load(tenantID); ok {
+		return nil
+	}
+	have, err := s.store.ListSegments(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	names := map[string]bool{}
+	for _, sg := range have {
+		names[sg.Name] = true
+	}
+	now := s.Now()
+	for _, sg := range builtInSegments() {
+		if names[sg.Name] {
+			continue
+		}
+		sg.ID, sg.TenantID, sg.Version, sg.CreateTime, sg.UpdateTime = NewID(), tenantID, 1, now, now
+		out, err := s.store.CreateSegment(ctx, sg)
+		if errors.Is(err, ErrConflict) { // another process created it
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.populateSegment(ctx, tenantID, out.ID, "segment_changed"); err != nil {
+			return err
+		}
+	}
+	s.builtIns.Store(tenantID, true)
+	return nil
+}
+
+// segmentPageSize returns the page size of a listing: n, DefaultPageSize
+// when 0, at most MaxPageSize.
+func segmentPageSize(n int) (int, error) {
+	if n < 0 {
+		return 0, Invalid("page_size", "must not be negative")
+	}
+	if n == 0 {
+		return DefaultPageSize, nil
+	}
+	return min(n, MaxPageSize), nil
+}

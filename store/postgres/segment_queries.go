@@ -1,0 +1,101 @@
+package postgres
+
+// The statements of segments (segment.go). As in queries.go, $1 is the
+// tenant id in every tenant-scoped statement.
+
+// segmentChannel is the NOTIFY channel on which a transaction that appended
+// segment events announces its tenant id, at its commit.
+const segmentChannel = "potential_segment_events"
+
+// Segments.
+const (
+	segmentColumns = `id, name, description, kind, rule, built_in, version, create_time, update_time`
+
+	qCreateSegment = `INSERT INTO segments (tenant_id, id, name, description, kind, rule, built_in, version, create_time, update_time)
+VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)`
+	qGetSegment    = `SELECT ` + segmentColumns + ` FROM segments WHERE tenant_id = $1 AND id = $2`
+	qListSegments  = `SELECT ` + segmentColumns + ` FROM segments WHERE tenant_id = $1 ORDER BY name`
+	qLockSegment   = `SELECT ` + segmentColumns + ` FROM segments WHERE tenant_id = $1 AND id = $2 FOR UPDATE`
+	qUpdateSegment = `UPDATE segments SET name = $3, description = $4, rule = $5, version = version + 1, update_time = $6
+WHERE tenant_id = $1 AND id = $2`
+	qDeleteSegment = `DELETE FROM segments WHERE tenant_id = $1 AND id = $2`
+	// qDynamicSegments are the segments every evaluation reads, in id order.
+	qDynamicSegments = `SELECT ` + segmentColumns + ` FROM segments WHERE tenant_id = $1 AND kind = 'dynamic' ORDER BY id`
+)
+
+// The log.
+const (
+	// qLockLogHead locks the tenant's log head (creating it) and returns
+	// the last cursor; the lock is held to the commit.
+	qLockLogHead = `INSERT INTO segment_log_heads (tenant_id) VALUES ($1)
+ON CONFLICT (tenant_id) DO UPDATE SET last_cursor = segment_log_heads.last_cursor
+RETURNING last_cursor`
+	qSetLogHead = `UPDATE segment_log_heads SET last_cursor = $2 WHERE tenant_id = $1`
+	// qAppendEvents appends events $3.. with cursors $2+1, $2+2, ... in
+	// array order.
+	qAppendEvents = `INSERT INTO segment_events (tenant_id, cursor, segment_id, customer_id, kind, at, cause)
+SELECT $1, $2 + u.n, u.segment_id, u.customer_id, u.kind, $6, $7
+FROM unnest($3::uuid[], $4::uuid[], $5::smallint[]) WITH ORDINALITY AS u(segment_id, customer_id, kind, n)`
+	qNotify = `SELECT pg_notify('` + segmentChannel + `', $1)`
+
+	qAddMembers = `INSERT INTO segment_members (tenant_id, segment_id, customer_id, since)
+SELECT $1, u.segment_id, u.customer_id, $4 FROM unnest($2::uuid[], $3::uuid[]) AS u(segment_id, customer_id)`
+	qRemoveMembers = `DELETE FROM segment_members m USING unnest($2::uuid[], $3::uuid[]) AS u(segment_id, customer_id)
+WHERE m.tenant_id = $1 AND m.segment_id = u.segment_id AND m.customer_id = u.customer_id`
+	// qMembersOf reads the current members among customers $2 (sorted)
+	// of segments $3.
+	qMembersOf = `SELECT segment_id, customer_id FROM segment_members
+WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND segment_id = ANY($3::uuid[])`
+	qSetDue = `INSERT INTO segment_due (tenant_id, customer_id, due)
+SELECT $1, u.customer_id, u.due FROM unnest($2::uuid[], $3::timestamptz[]) AS u(customer_id, due)
+ON CONFLICT (tenant_id, customer_id) DO UPDATE SET due = excluded.due`
+	qClearDue = `DELETE FROM segment_due WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[])`
+
+	// qDropMembers deletes a segment's members, returning them in id order.
+	qDropMembers = `DELETE FROM segment_members WHERE tenant_id = $1 AND segment_id = $2 RETURNING customer_id`
+
+	qListMembers = `SELECT customer_id, since FROM segment_members
+WHERE tenant_id = $1 AND segment_id = $2 AND customer_id > $3 ORDER BY customer_id LIMIT $4`
+	qCustomerSegments = `SELECT segment_id FROM segment_members WHERE tenant_id = $1 AND customer_id = $2 ORDER BY segment_id`
+
+	eventColumns  = `cursor, segment_id, customer_id, kind, at, cause`
+	qListEvents   = `SELECT ` + eventColumns + ` FROM segment_events WHERE tenant_id = $1 AND cursor > $2 ORDER BY cursor LIMIT $3`
+	qEventsOfSegs = `SELECT ` + eventColumns + ` FROM segment_events
+WHERE tenant_id = $1 AND cursor > $2 AND segment_id = ANY($4::uuid[]) ORDER BY cursor LIMIT $3`
+	qEventsOfCustomer = `SELECT ` + eventColumns + ` FROM segment_events
+WHERE tenant_id = $1 AND cursor > $2 AND customer_id = $4 ORDER BY cursor LIMIT $3`
+
+	qExistingCustomers = `SELECT id FROM customers WHERE tenant_id = $1 AND id = ANY($2::uuid[])`
+
+	qDueCustomers = `SELECT customer_id FROM segment_due WHERE tenant_id = $1 AND due <= $2 ORDER BY due, customer_id LIMIT $3`
+
+	// Erasure of a customer (DeleteCustomer).
+	qDeleteCustomerMembers = `DELETE FROM segment_members WHERE tenant_id = $1 AND customer_id = $2`
+	qDeleteCustomerEvents  = `DELETE FROM segment_events WHERE tenant_id = $1 AND customer_id = $2`
+	qDeleteCustomerDue     = `DELETE FROM segment_due WHERE tenant_id = $1 AND customer_id = $2`
+)
+
+// Facts.
+const (
+	// qSegmentFacts reads the facts of customers $2 at $3: the customer
+	// with its assessment, its grade, its unresolved complaints (by
+	// feedback_unresolved) and the times of its interactions in the 90
+	// days up to $3 (by interactions_customer), in id order.
+	qSegmentFacts = customerSelect + `,
+    coalesce(g.grade, ''), coalesce(g.composite, 0), coalesce(g.engagement_score, 0), coalesce(fb.open, 0),
+    coalesce(i.times, '{}')
+FROM customers c
+LEFT JOIN assessments a ON a.tenant_id = c.tenant_id AND a.customer_id = c.id
+LEFT JOIN customer_grades g ON g.tenant_id = c.tenant_id AND g.customer_id = c.id
+LEFT JOIN LATERAL (
+    SELECT count(*) AS open FROM feedback f
+    WHERE f.tenant_id = $1 AND f.customer_id = c.id AND f.status IN ('open', 'in_progress')
+) fb ON true
+LEFT JOIN LATERAL (
+    SELECT array_agg(occurred_at ORDER BY occurred_at) AS times FROM interactions x
+    WHERE x.tenant_id = $1 AND x.customer_id = c.id AND x.occurred_at > $3::timestamptz - interval '2160 hours'
+        AND x.occurred_at <= $3
+) i ON true
+WHERE c.tenant_id = $1 AND c.id = ANY($2::uuid[])
+ORDER BY c.id`
+)
