@@ -10,6 +10,7 @@ import (
 	"github.com/potentialhq/potential/gen/go/potential/customer/v1/customerv1connect"
 	"github.com/potentialhq/potential/gen/go/potential/feedback/v1/feedbackv1connect"
 	"github.com/potentialhq/potential/gen/go/potential/scoring/v1/scoringv1connect"
+	"github.com/potentialhq/potential/gen/go/potential/segment/v1/segmentv1connect"
 )
 
 var (
@@ -68,8 +69,6 @@ var rpcRoles = map[string][]domain.Role{
 	adminv1connect.AdminServiceRevokeApiKeyProcedure:    adminOnly,
 	adminv1connect.AdminServiceListAuditEventsProcedure: adminOnly,
 
-	// Feedback: sales and ingest submit it (sales also read it); the
-	// complaint workflow and topic rules are for admins.
 	// Lead conversion: analysts train, readers read, and the CRM's ingest
 	// (and sales) report outcomes.
 	conversionv1connect.ConversionServiceTrainConversionModelProcedure: analysts,
@@ -77,6 +76,8 @@ var rpcRoles = map[string][]domain.Role{
 	conversionv1connect.ConversionServiceGetLeadConversionProcedure:    readers,
 	conversionv1connect.ConversionServiceSetLeadOutcomesProcedure:      engagement,
 
+	// Feedback: sales and ingest submit it (sales also read it); the
+	// complaint workflow and topic rules are for admins.
 	feedbackv1connect.FeedbackServiceSubmitFeedbackProcedure:      engagement,
 	feedbackv1connect.FeedbackServiceGetFeedbackProcedure:         readers,
 	feedbackv1connect.FeedbackServiceListFeedbackProcedure:        readers,
@@ -87,6 +88,21 @@ var rpcRoles = map[string][]domain.Role{
 	feedbackv1connect.FeedbackServiceListTopicRulesProcedure:      readers,
 	feedbackv1connect.FeedbackServiceUpdateTopicRuleProcedure:     adminOnly,
 	feedbackv1connect.FeedbackServiceDeleteTopicRuleProcedure:     adminOnly,
+
+	// Segments: analysts define them; readers (and the systems that
+	// follow them with a sales key) read and watch them.
+	segmentv1connect.SegmentServiceCreateSegmentProcedure:        analysts,
+	segmentv1connect.SegmentServiceGetSegmentProcedure:           readers,
+	segmentv1connect.SegmentServiceListSegmentsProcedure:         readers,
+	segmentv1connect.SegmentServiceUpdateSegmentProcedure:        analysts,
+	segmentv1connect.SegmentServiceDeleteSegmentProcedure:        analysts,
+	segmentv1connect.SegmentServiceAddSegmentMembersProcedure:    analysts,
+	segmentv1connect.SegmentServiceRemoveSegmentMembersProcedure: analysts,
+	segmentv1connect.SegmentServicePreviewSegmentProcedure:       analysts,
+	segmentv1connect.SegmentServiceListSegmentMembersProcedure:   readers,
+	segmentv1connect.SegmentServiceListCustomerSegmentsProcedure: readers,
+	segmentv1connect.SegmentServiceListSegmentEventsProcedure:    readers,
+	segmentv1connect.SegmentServiceWatchSegmentEventsProcedure:   readers,
 }
 
 // RolesFor returns the roles allowed to call procedure (its full name,

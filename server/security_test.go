@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +32,8 @@ import (
 	"github.com/potentialhq/potential/gen/go/potential/feedback/v1/feedbackv1connect"
 	scoringv1 "github.com/potentialhq/potential/gen/go/potential/scoring/v1"
 	"github.com/potentialhq/potential/gen/go/potential/scoring/v1/scoringv1connect"
+	segmentv1 "github.com/potentialhq/potential/gen/go/potential/segment/v1"
+	"github.com/potentialhq/potential/gen/go/potential/segment/v1/segmentv1connect"
 	"github.com/potentialhq/potential/server"
 	"github.com/potentialhq/potential/store/memory"
 )
@@ -54,6 +57,9 @@ type fixture struct {
 	feedbackIDs   []string
 	feedbackToken string
 	topic         string
+	// A static segment with the first customer, and a page token of its
+	// members.
+	segmentID, membersToken string
 	// pii and markers are strings of the tenant's data that no other
 	// tenant may ever read: its personal data, and that and its ids.
 	pii, markers []string
@@ -175,6 +181,7 @@ func newFixture(t *testing.T, e *env, name string) *fixture {
 	}
 	f.feedbackToken = fbList.GetNextPageToken()
 	addScoringFixture(t, e, f)
+	addSegmentFixture(t, e, f)
 	return f
 }
 
@@ -367,6 +374,79 @@ var rpcRequests = map[string]func(f *fixture) []request{
 	feedbackv1connect.FeedbackServiceDeleteTopicRuleProcedure: func(f *fixture) []request {
 		return []request{{"their topic", &feedbackv1.DeleteTopicRuleRequest{Topic: f.topic}, 0}}
 	},
+
+	segmentv1connect.SegmentServiceCreateSegmentProcedure: func(f *fixture) []request {
+		static := &segmentv1.Segment{Name: "mallory", Kind: segmentv1.SegmentKind_SEGMENT_KIND_STATIC}
+		return []request{
+			{"their customer id", &segmentv1.CreateSegmentRequest{Segment: static, Members: []*customerv1.CustomerRef{byID(f.customerIDs[0])}}, connect.CodeInvalidArgument},
+			{"their external id", &segmentv1.CreateSegmentRequest{Segment: static, Members: []*customerv1.CustomerRef{byExt(f.externalIDs[1])}}, connect.CodeInvalidArgument},
+		}
+	},
+	segmentv1connect.SegmentServiceGetSegmentProcedure: func(f *fixture) []request {
+		return []request{{"their segment", &segmentv1.GetSegmentRequest{Id: f.segmentID}, 0}}
+	},
+	segmentv1connect.SegmentServiceListSegmentsProcedure: func(*fixture) []request {
+		return []request{{"all", &segmentv1.ListSegmentsRequest{}, 0}}
+	},
+	segmentv1connect.SegmentServiceUpdateSegmentProcedure: func(f *fixture) []request {
+		return []request{{"their segment", &segmentv1.UpdateSegmentRequest{Segment: &segmentv1.Segment{Id: f.segmentID, Name: "mallory"}}, 0}}
+	},
+	segmentv1connect.SegmentServiceDeleteSegmentProcedure: func(f *fixture) []request {
+		return []request{{"their segment", &segmentv1.DeleteSegmentRequest{Id: f.segmentID}, 0}}
+	},
+	segmentv1connect.SegmentServiceAddSegmentMembersProcedure: func(f *fixture) []request {
+		return []request{{"their segment", &segmentv1.AddSegmentMembersRequest{SegmentId: f.segmentID, Customers: []*customerv1.CustomerRef{byID(f.customerIDs[1])}}, 0}}
+	},
+	segmentv1connect.SegmentServiceRemoveSegmentMembersProcedure: func(f *fixture) []request {
+		return []request{{"their segment", &segmentv1.RemoveSegmentMembersRequest{SegmentId: f.segmentID, Customers: []*customerv1.CustomerRef{byID(f.customerIDs[0])}}, 0}}
+	},
+	segmentv1connect.SegmentServicePreviewSegmentProcedure: func(*fixture) []request {
+		return []request{{"every customer", &segmentv1.PreviewSegmentRequest{Rule: `customer.country == "PL"`, SampleSize: 100}, 0}}
+	},
+	segmentv1connect.SegmentServiceListSegmentMembersProcedure: func(f *fixture) []request {
+		return []request{
+			{"their segment", &segmentv1.ListSegmentMembersRequest{SegmentId: f.segmentID}, 0},
+			{"their page token", &segmentv1.ListSegmentMembersRequest{SegmentId: f.segmentID, PageToken: f.membersToken}, 0},
+		}
+	},
+	segmentv1connect.SegmentServiceListCustomerSegmentsProcedure: func(f *fixture) []request {
+		return []request{
+			{"their customer id", &segmentv1.ListCustomerSegmentsRequest{Customer: byID(f.customerIDs[0])}, 0},
+			{"their external id", &segmentv1.ListCustomerSegmentsRequest{Customer: byExt(f.externalIDs[0])}, 0},
+		}
+	},
+	segmentv1connect.SegmentServiceListSegmentEventsProcedure: func(f *fixture) []request {
+		return []request{
+			{"their segment", &segmentv1.ListSegmentEventsRequest{SegmentIds: []string{f.segmentID}}, 0},
+			{"their customer", &segmentv1.ListSegmentEventsRequest{Customer: byID(f.customerIDs[0])}, 0},
+			{"all", &segmentv1.ListSegmentEventsRequest{PageSize: 1000}, 0},
+		}
+	},
+	segmentv1connect.SegmentServiceWatchSegmentEventsProcedure: func(f *fixture) []request {
+		return []request{{"their segment", &segmentv1.WatchSegmentEventsRequest{SegmentIds: []string{f.segmentID}}, 0}}
+	},
+}
+
+// addSegmentFixture gives f a static segment with its first customer (and
+// so events), and a page token of the members of a built-in segment.
+func addSegmentFixture(t *testing.T, e *env, f *fixture) {
+	t.Helper()
+	ctx := t.Context()
+	c := segmentv1connect.NewSegmentServiceClient(e.h2c, e.httpURL, connect.WithInterceptors(sendKey(f.admin)))
+	sg, err := c.CreateSegment(ctx, &segmentv1.CreateSegmentRequest{
+		Segment: &segmentv1.Segment{Name: f.tenant.Name + " vip", Kind: segmentv1.SegmentKind_SEGMENT_KIND_STATIC},
+		Members: []*customerv1.CustomerRef{byID(f.customerIDs[0]), byID(f.customerIDs[1])},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.segmentID = sg.GetId()
+	f.markers = append(f.markers, f.segmentID)
+	ms, err := c.ListSegmentMembers(ctx, &segmentv1.ListSegmentMembersRequest{SegmentId: f.segmentID, PageSize: 1})
+	if err != nil || ms.GetNextPageToken() == "" {
+		t.Fatalf("ListSegmentMembers: %v, %v", ms, err)
+	}
+	f.membersToken = ms.GetNextPageToken()
 }
 
 func byID(id string) *customerv1.CustomerRef {
@@ -404,6 +484,12 @@ func invoke(t *testing.T, e *env, tr transport, key string, m protoreflect.Metho
 	t.Helper()
 	proc := procedure(m)
 	ctx := t.Context()
+	if m.IsStreamingServer() && m.Name() == "WatchSegmentEvents" {
+		// A watch ends only when its client ends it.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+	}
 	if tr == viaGRPC {
 		outType, err := protoregistry.GlobalTypes.FindMessageByName(m.Output().FullName())
 		if err != nil {

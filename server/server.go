@@ -33,6 +33,8 @@ import (
 	"github.com/potentialhq/potential/gen/go/potential/feedback/v1/feedbackv1connect"
 	scoringv1 "github.com/potentialhq/potential/gen/go/potential/scoring/v1"
 	"github.com/potentialhq/potential/gen/go/potential/scoring/v1/scoringv1connect"
+	segmentv1 "github.com/potentialhq/potential/gen/go/potential/segment/v1"
+	"github.com/potentialhq/potential/gen/go/potential/segment/v1/segmentv1connect"
 )
 
 // MaxRequestBytes bounds one request message on both ports (a full batch of
@@ -72,7 +74,7 @@ type Options struct {
 }
 
 // serviceNames are the services registered, for health and reflection.
-var serviceNames = []string{customerv1connect.CustomerServiceName, scoringv1connect.ScoringServiceName, adminv1connect.AdminServiceName, feedbackv1connect.FeedbackServiceName, conversionv1connect.ConversionServiceName}
+var serviceNames = []string{customerv1connect.CustomerServiceName, scoringv1connect.ScoringServiceName, adminv1connect.AdminServiceName, feedbackv1connect.FeedbackServiceName, conversionv1connect.ConversionServiceName, segmentv1connect.SegmentServiceName}
 
 // New builds the servers over svc.
 func New(svc *domain.Service, opts Options) (*Server, error) {
@@ -95,6 +97,7 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	admin := &AdminServer{svc: svc}
 	feedback := &FeedbackServer{svc: svc}
 	conversion := &ConversionServer{svc: svc}
+	segments := &SegmentServer{svc: svc}
 
 	s := &Server{health: health.NewServer(), mux: http.NewServeMux(), checker: &checker{}, metrics: metrics}
 
@@ -133,6 +136,7 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	adminv1.RegisterAdminServiceServer(s.grpc, admin)
 	feedbackv1.RegisterFeedbackServiceServer(s.grpc, feedback)
 	conversionv1.RegisterConversionServiceServer(s.grpc, conversion)
+	segmentv1.RegisterSegmentServiceServer(s.grpc, segmentGRPC{SegmentServer: segments})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	metrics.grpc.InitializeMetrics(s.grpc)
@@ -150,6 +154,7 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	s.mux.Handle(adminv1connect.NewAdminServiceHandler(admin, handlerOpts...))
 	s.mux.Handle(feedbackv1connect.NewFeedbackServiceHandler(feedback, handlerOpts...))
 	s.mux.Handle(conversionv1connect.NewConversionServiceHandler(conversion, handlerOpts...))
+	s.mux.Handle(segmentv1connect.NewSegmentServiceHandler(segments, handlerOpts...))
 	s.mux.Handle(grpchealth.NewHandler(s.checker))
 	reflector := grpcreflect.NewStaticReflector(serviceNames...)
 	s.mux.Handle(grpcreflect.NewHandlerV1(reflector))

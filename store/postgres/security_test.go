@@ -112,6 +112,11 @@ func populate(t *testing.T, s *Store, tenant domain.Tenant) {
 			}
 		}
 	}
+	// Segments: a dynamic one with a time-dependent rule (members, events,
+	// due times) besides the built-in ones.
+	if _, err := svc.CreateSegment(ctx, domain.Segment{Name: "quiet", Kind: domain.SegmentDynamic, Rule: "interactions.days_since_last >= 0"}, nil); err != nil {
+		t.Fatalf("CreateSegment: %v", err)
+	}
 }
 
 // TestCatalog checks tenant isolation in the database itself, from the

@@ -480,7 +480,7 @@ func (s *Store) ChangeStaticMembers(ctx context.Context, tenantID, segmentID str
 		}
 		// Only customers that exist may enter.
 		exists := map[string]bool{}
-		rows, err = tx.Query(ctx, qExistingCustomers, sc.tenant, add)
+		rows, err = tx.Query(ctx, qSegmentCustomersExist, sc.tenant, add)
 		if err != nil {
 			return err
 		}

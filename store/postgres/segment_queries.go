@@ -65,7 +65,7 @@ WHERE tenant_id = $1 AND cursor > $2 AND segment_id = ANY($4::uuid[]) ORDER BY c
 	qEventsOfCustomer = `SELECT ` + eventColumns + ` FROM segment_events
 WHERE tenant_id = $1 AND cursor > $2 AND customer_id = $4 ORDER BY cursor LIMIT $3`
 
-	qExistingCustomers = `SELECT id FROM customers WHERE tenant_id = $1 AND id = ANY($2::uuid[])`
+	qSegmentCustomersExist = `SELECT id FROM customers WHERE tenant_id = $1 AND id = ANY($2::uuid[])`
 
 	qDueCustomers = `SELECT customer_id FROM segment_due WHERE tenant_id = $1 AND due <= $2 ORDER BY due, customer_id LIMIT $3`
 
