@@ -186,6 +186,11 @@ func (s *SegmentServer) ListSegmentEvents(ctx context.Context, req *segmentv1.Li
 // WatchSegmentEvents implements SegmentService.WatchSegmentEvents for
 // connect-go.
 func (s *SegmentServer) WatchSegmentEvents(ctx context.Context, req *segmentv1.WatchSegmentEventsRequest, stream *connect.ServerStream[segmentv1.WatchSegmentEventsResponse]) error {
+	// Send the response headers now: a client waits for them before it
+	// reads, and the first event may be long in coming.
+	if err := stream.Send(nil); err != nil {
+		return err
+	}
 	return s.watch(ctx, req, stream.Send)
 }
 

@@ -41,7 +41,13 @@ type env struct {
 // start serves svc over both ports on loopback for the duration of the test.
 func start(tb testing.TB, store domain.Store) *env {
 	tb.Helper()
-	svc := domain.NewService(store, nil)
+	return startClock(tb, store, nil)
+}
+
+// startClock is start with the service reading time from clock.
+func startClock(tb testing.TB, store domain.Store, clock domain.Clock) *env {
+	tb.Helper()
+	svc := domain.NewService(store, clock)
 	if _, _, err := svc.Bootstrap(tb.Context(), adminKey); err != nil {
 		tb.Fatal(err)
 	}
