@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/potentialhq/potential/domain/rfm"
@@ -313,6 +315,30 @@ type compiledSegment struct {
 	rule *rules.SegmentRule
 }
 
+// ruleCache holds compiled segment rules by source: every evaluation
+// batch needs every rule of its tenant, and compiling costs far more than
+// evaluating.
+var ruleCache sync.Map // string -> *rules.SegmentRule
+
+// maxCachedRules bounds ruleCache; past it, rules compile every time.
+const maxCachedRules = 10_000
+
+var cachedRules atomic.Int64
+
+func cachedSegmentRule(src string) (*rules.SegmentRule, error) {
+	if r, ok := ruleCache.Load(src); ok {
+		return r.(*rules.SegmentRule), nil
+	}
+	r, err := rules.CompileSegmentRule(src)
+	if err != nil {
+		return nil, err
+	}
+	if cachedRules.Add(1) <= maxCachedRules {
+		ruleCache.Store(src, r)
+	}
+	return r, nil
+}
+
 func compileSegments(sgs []Segment) ([]compiledSegment, bool, error) {
 	out := make([]compiledSegment, 0, len(sgs))
 	timed := false
@@ -320,7 +346,7 @@ func compileSegments(sgs []Segment) ([]compiledSegment, bool, error) {
 		if sg.Kind != SegmentDynamic {
 			continue
 		}
-		r, err := rules.CompileSegmentRule(sg.Rule)
+		r, err := cachedSegmentRule(sg.Rule)
 		if err != nil {
 			return nil, false, fmt.Errorf("segment %s: %w", sg.ID, err)
 		}
@@ -454,6 +480,7 @@ func (s *Service) ensureBuiltIns(ctx context.Context, tenantID string) error {
 		names[sg.Name] = true
 	}
 	now := s.Now()
+	var created []string
 	for _, sg := range builtInSegments() {
 		if names[sg.Name] {
 			continue
@@ -466,7 +493,12 @@ func (s *Service) ensureBuiltIns(ctx context.Context, tenantID string) error {
 		if err != nil {
 			return err
 		}
-		if err := s.populateSegment(ctx, tenantID, out.ID, "segment_changed"); err != nil {
+		created = append(created, out.ID)
+	}
+	if len(created) > 0 {
+		// One pass over the customers populates them all.
+		if err := s.store.EvaluateSegments(ctx, tenantID, SegmentRun{All: true, SegmentIDs: created, Now: now, Cause: "segment_changed"},
+			func(b *SegmentBatch) ([]SegmentDecision, error) { return decideSegments(b, created, now) }); err != nil {
 			return err
 		}
 	}

@@ -578,6 +578,9 @@ func (s *Store) ListSegmentEvents(ctx context.Context, tenantID string, q domain
 			return nil, nil
 		}
 		sql, args = qEventsOfCustomer, append(args, cid)
+		if q.SegmentIDs != nil {
+			sql, args = qEventsOfCustomerSegs, append(args, canonicalIDs(q.SegmentIDs))
+		}
 	case q.SegmentIDs != nil:
 		sql, args = qEventsOfSegs, append(args, canonicalIDs(q.SegmentIDs))
 	}
@@ -600,9 +603,6 @@ func (s *Store) ListSegmentEvents(ctx context.Context, tenantID string, q domain
 		})
 		return err
 	})
-	if q.CustomerID != "" && q.SegmentIDs != nil {
-		out = slices.DeleteFunc(out, func(ev domain.SegmentEvent) bool { return !slices.Contains(q.SegmentIDs, ev.SegmentID) })
-	}
 	return out, err
 }
 

@@ -62,6 +62,8 @@ WHERE tenant_id = $1 AND segment_id = $2 AND customer_id > $3 ORDER BY customer_
 	qListEvents   = `SELECT ` + eventColumns + ` FROM segment_events WHERE tenant_id = $1 AND cursor > $2 ORDER BY cursor LIMIT $3`
 	qEventsOfSegs = `SELECT ` + eventColumns + ` FROM segment_events
 WHERE tenant_id = $1 AND cursor > $2 AND segment_id = ANY($4::uuid[]) ORDER BY cursor LIMIT $3`
+	qEventsOfCustomerSegs = `SELECT ` + eventColumns + ` FROM segment_events
+WHERE tenant_id = $1 AND cursor > $2 AND customer_id = $4 AND segment_id = ANY($5::uuid[]) ORDER BY cursor LIMIT $3`
 	qEventsOfCustomer = `SELECT ` + eventColumns + ` FROM segment_events
 WHERE tenant_id = $1 AND cursor > $2 AND customer_id = $4 ORDER BY cursor LIMIT $3`
 

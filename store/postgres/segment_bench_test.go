@@ -1,0 +1,193 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/potentialhq/potential/domain"
+	"github.com/potentialhq/potential/store/postgres"
+)
+
+// BenchmarkSegmentWatchLatency measures how long after an order is sent
+// to the service the entered event it causes reaches a watcher, over
+// POTENTIAL_SEGMENT_EVENTS orders (default 10,000), one at a time, each
+// the first order of its customer (rule `customer.orders > 0`). The writer
+// and the watcher are two services on two stores (two connection pools,
+// as two server processes would be) on one database; the tenant has its
+// built-in segments too, so every order evaluates 18 rules. The baseline,
+// measured in the same run, is the RecordTransactions call itself (ingest,
+// re-assessment, scoring, grading and segments): "ratio" is delivery
+// latency over call latency.
+func BenchmarkSegmentWatchLatency(b *testing.B) {
+	n := 10_000
+	if v, err := strconv.Atoi(os.Getenv("POTENTIAL_SEGMENT_EVENTS")); err == nil && v > 0 {
+		n = v
+	}
+	for range b.N {
+		benchWatchLatency(b, n)
+	}
+}
+
+func benchWatchLatency(b *testing.B, n int) {
+	b.StopTimer()
+	dbURL := newDatabase(b)
+	writer, reader := open(b, dbURL), open(b, dbURL)
+	ctx := context.Background()
+	tn := domain.Tenant{ID: domain.NewID(), Name: "latency", CreateTime: time.Now().Add(-time.Hour)}
+	if err := writer.CreateTenant(ctx, tn); err != nil {
+		b.Fatal(err)
+	}
+	var ids []string
+	for start := 0; start < n; start += domain.MaxBatch {
+		var cs []domain.Customer
+		for i := start; i < min(start+domain.MaxBatch, n); i++ {
+			cs = append(cs, domain.Customer{ID: domain.NewID(), ExternalID: fmt.Sprintf("c%d", i), Kind: domain.KindLead})
+		}
+		out, err := writer.UpsertCustomers(ctx, tn.ID, cs, tn.CreateTime)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, o := range out {
+			ids = append(ids, o.Customer.ID)
+		}
+	}
+	pctx := domain.WithPrincipal(ctx, domain.Principal{TenantID: tn.ID, KeyID: "bench", Role: domain.RoleAdmin})
+	ws, rs := domain.NewService(writer, nil), domain.NewService(reader, nil)
+	sg, err := ws.CreateSegment(pctx, domain.Segment{Name: "buyers", Kind: domain.SegmentDynamic, Rule: "customer.orders > 0"}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	index := make(map[string]int, n)
+	for i, id := range ids {
+		index[id] = i
+	}
+	delivered := make([]chan time.Time, n)
+	for i := range delivered {
+		delivered[i] = make(chan time.Time, 1)
+	}
+	wctx, stop := context.WithCancel(pctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_ = rs.WatchSegmentEvents(wctx, []string{sg.ID}, 0, func(evs []domain.SegmentEvent) error {
+			now := time.Now()
+			for _, ev := range evs {
+				if i, ok := index[ev.CustomerID]; ok && ev.Kind == domain.SegmentEntered {
+					delivered[i] <- now
+				}
+			}
+			return nil
+		})
+	})
+	time.Sleep(200 * time.Millisecond) // the watcher's LISTEN is up
+	calls, lat := make([]time.Duration, n), make([]time.Duration, n)
+	b.StartTimer()
+	for i := range n {
+		start := time.Now()
+		if _, err := ws.RecordTransactions(pctx, []domain.Transaction{{ExternalID: fmt.Sprintf("o%d", i),
+			Customer: domain.CustomerRef{ID: ids[i]}, Kind: domain.TxOrder, Amount: 10_000_000, OccurredAt: start.Add(-time.Minute)}}, false); err != nil {
+			b.Fatal(err)
+		}
+		calls[i] = time.Since(start)
+		select {
+		case at := <-delivered[i]:
+			lat[i] = at.Sub(start)
+		case <-time.After(30 * time.Second):
+			b.Fatalf("order %d: no entered event within 30 s", i)
+		}
+	}
+	b.StopTimer()
+	stop()
+	wg.Wait()
+	p := func(d []time.Duration, q float64) float64 {
+		s := slices.Clone(d)
+		slices.Sort(s)
+		return float64(s[min(len(s)-1, int(q*float64(len(s))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(float64(n), "events")
+	b.ReportMetric(p(lat, 0.5), "p50-ms")
+	b.ReportMetric(p(lat, 0.99), "p99-ms")
+	b.ReportMetric(p(calls, 0.5), "call-p50-ms")
+	b.ReportMetric(p(calls, 0.99), "call-p99-ms")
+	b.ReportMetric(p(lat, 0.99)/p(calls, 0.99), "ratio-p99")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkSegmentPopulate1M measures CreateSegment of a dynamic segment
+// (rule `customer.country == "PL" && interactions.last_90_days >= 0`,
+// 200,000 of 1,000,000 customers) on a tenant that already has its
+// built-in segments: reading every customer's facts, evaluating the rule,
+// writing the members with their entered events and every customer's due
+// time. The baseline, in the same run, is plain SQL that writes the same
+// members and events from a scan of customers (no rule, no facts): "ratio"
+// is the populate time over the baseline's.
+func BenchmarkSegmentPopulate1M(b *testing.B) {
+	for range b.N {
+		benchPopulate(b, 1_000_000)
+	}
+}
+
+func benchPopulate(b *testing.B, n int) {
+	b.StopTimer()
+	dbURL := newDatabase(b)
+	s := open(b, dbURL)
+	ctx := context.Background()
+	tn := domain.Tenant{ID: domain.NewID(), Name: "populate", CreateTime: scoringBenchNow.AddDate(-2, 0, 0)}
+	if err := s.CreateTenant(ctx, tn); err != nil {
+		b.Fatal(err)
+	}
+	conn := benchLoadTenant(b, dbURL, tn, n)
+	pctx := domain.WithPrincipal(ctx, domain.Principal{TenantID: tn.ID, KeyID: "bench", Role: domain.RoleAdmin})
+	svc := domain.NewService(s, func() time.Time { return scoringBenchNow })
+	// The built-in segments, populated before the timed part.
+	if _, err := svc.ListSegments(pctx); err != nil {
+		b.Fatal(err)
+	}
+	// Baseline: the same members and events by plain SQL.
+	base := domain.NewID()
+	if _, err := conn.Exec(ctx, `INSERT INTO segments (tenant_id, id, name, kind, version, create_time, update_time)
+VALUES ($1, $2, 'baseline', 'static', 1, now(), now())`, tn.ID, base); err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Now()
+	if _, err := conn.Exec(ctx, `INSERT INTO segment_members (tenant_id, segment_id, customer_id, since)
+SELECT tenant_id, $2, id, now() FROM customers WHERE tenant_id = $1 AND country = 'PL'`, tn.ID, base); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO segment_events (tenant_id, cursor, segment_id, customer_id, kind, at, cause)
+SELECT tenant_id, 1000000000 + row_number() OVER (ORDER BY customer_id), segment_id, customer_id, 1, now(), 'baseline'
+FROM segment_members WHERE tenant_id = $1 AND segment_id = $2`, tn.ID, base); err != nil {
+		b.Fatal(err)
+	}
+	baseline := time.Since(t0)
+	b.StartTimer()
+	t1 := time.Now()
+	sg, err := svc.CreateSegment(pctx, domain.Segment{Name: "pl", Kind: domain.SegmentDynamic,
+		Rule: `customer.country == "PL" && interactions.last_90_days >= 0`}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	took := time.Since(t1)
+	b.StopTimer()
+	var members, baseMembers int64
+	if err := conn.QueryRow(ctx, "SELECT count(*) FILTER (WHERE segment_id = $2), count(*) FILTER (WHERE segment_id = $3) FROM segment_members WHERE tenant_id = $1",
+		tn.ID, sg.ID, base).Scan(&members, &baseMembers); err != nil {
+		b.Fatal(err)
+	}
+	if members != baseMembers || members != int64(n/5) {
+		b.Fatalf("members %d, baseline %d, want %d", members, baseMembers, n/5)
+	}
+	b.ReportMetric(float64(n), "customers")
+	b.ReportMetric(float64(members), "members")
+	b.ReportMetric(took.Seconds(), "populate-s")
+	b.ReportMetric(baseline.Seconds(), "baseline-s")
+	b.ReportMetric(took.Seconds()/baseline.Seconds(), "ratio")
+	b.ReportMetric(0, "ns/op")
+}
+
+var _ = postgres.MigrationsHash
