@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/potentialhq/potential/domain"
 )
@@ -289,5 +290,44 @@ func TestSegmentBuiltIns(t *testing.T) {
 				t.Errorf("delete built-in: %v", err)
 			}
 		}
+	}
+}
+
+func TestSegmentDueAndSubject(t *testing.T) {
+	t.Parallel()
+	now := scoringDay(100)
+	at := func(d float64) time.Time { return now.Add(time.Duration(d * float64(24*time.Hour))) }
+	for _, tc := range []struct {
+		name      string
+		its       []time.Time
+		lastBuy   time.Time
+		wantDue   time.Time
+		wantCount [3]int64 // 7, 30, 90 days
+		wantSince int64    // days since the last purchase
+	}{
+		{"nothing", nil, time.Time{}, time.Time{}, [3]int64{}, -1},
+		// An interaction 2.5 days ago leaves the 7-day window in 4.5 days,
+		// but a day since it passes first: in half a day.
+		{"recent interaction", []time.Time{at(-2.5)}, time.Time{}, at(0.5), [3]int64{1, 1, 1}, -1},
+		// 20 and 89.75 days ago: the older leaves the 90-day window in 6 hours.
+		{"leaving the window", []time.Time{at(-89.75), at(-20)}, time.Time{}, at(0.25), [3]int64{0, 1, 2}, -1},
+		// A purchase 40.9 days ago: 40 whole days; the 41st ends in 0.1 days.
+		{"purchase", nil, at(-40.9), at(0.1), [3]int64{}, 40},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := domain.SegmentFacts{RecentInteractions: tc.its}
+			f.Customer.Purchases.LastPurchaseTime = tc.lastBuy
+			if n := len(tc.its); n > 0 {
+				f.Customer.Engagement.LastInteractionTime = tc.its[n-1]
+			}
+			if got := domain.SegmentDue(&f, now); !got.Equal(tc.wantDue) {
+				t.Errorf("due = %v, want %v", got, tc.wantDue)
+			}
+			s := domain.SegmentSubject(&f, now)
+			if got := [3]int64{s.Interactions.Last7Days, s.Interactions.Last30Days, s.Interactions.Last90Days}; got != tc.wantCount || s.DaysSinceLastPurchase != tc.wantSince {
+				t.Errorf("counts %v, days since purchase %d; want %v, %d", got, s.DaysSinceLastPurchase, tc.wantCount, tc.wantSince)
+			}
+		})
 	}
 }

@@ -1,0 +1,4 @@
+package domain
+
+// SegmentDue exposes segmentDue to the external tests.
+var SegmentDue = segmentDue
