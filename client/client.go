@@ -34,6 +34,7 @@ import (
 	"github.com/potentialhq/potential/gen/go/potential/customer/v1/customerv1connect"
 	"github.com/potentialhq/potential/gen/go/potential/feedback/v1/feedbackv1connect"
 	"github.com/potentialhq/potential/gen/go/potential/scoring/v1/scoringv1connect"
+	"github.com/potentialhq/potential/gen/go/potential/segment/v1/segmentv1connect"
 )
 
 // Client calls one Potential service as one tenant (the API key's).
@@ -46,6 +47,9 @@ type Client struct {
 	Scoring scoringv1connect.ScoringServiceClient
 	// Feedback takes and reads complaints, ratings and NPS answers.
 	Feedback feedbackv1connect.FeedbackServiceClient
+	// Segments keeps static and dynamic segments and reads and watches
+	// their entered/exited events.
+	Segments segmentv1connect.SegmentServiceClient
 	// Admin manages API keys and reads the audit log (admin keys only).
 	Admin adminv1connect.AdminServiceClient
 }
@@ -116,6 +120,7 @@ func New(baseURL, apiKey string, opts ...Option) *Client {
 		Customers: customerv1connect.NewCustomerServiceClient(o.httpClient, baseURL, copts...),
 		Scoring:   scoringv1connect.NewScoringServiceClient(o.httpClient, baseURL, copts...),
 		Feedback:  feedbackv1connect.NewFeedbackServiceClient(o.httpClient, baseURL, copts...),
+		Segments:  segmentv1connect.NewSegmentServiceClient(o.httpClient, baseURL, copts...),
 		Admin:     adminv1connect.NewAdminServiceClient(o.httpClient, baseURL, copts...),
 	}
 }
