@@ -304,16 +304,20 @@ func (s *Store) ReadSegmentFacts(ctx context.Context, tenantID string, ids []str
 	now = normTime(now)
 	return s.segmentRun(ctx, sc, ids, ids == nil, func(ids []string) error {
 		var fs []domain.SegmentFacts
-		err := s.batch(ctx, sc, func(b *pgx.Batch) {
+		err := s.tx(ctx, sc, func(b *pgx.Batch) {
+			b.Queue(qSegmentPlan)
 			b.Queue(qSegmentFacts, sc.tenant, ids, now)
 		}, func(br pgx.BatchResults) error {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
 			rows, err := br.Query()
 			if err != nil {
 				return err
 			}
 			fs, err = readFacts(rows)
 			return err
-		})
+		}, func(pgx.Tx) error { return nil })
 		if err != nil || len(fs) == 0 {
 			return err
 		}
@@ -347,8 +351,13 @@ func (s *Store) evaluateBatch(ctx context.Context, sc scope, ids []string, run d
 	var head int64
 	return s.tx(ctx, sc, func(b *pgx.Batch) {
 		b.Queue(qLockLogHead, sc.tenant)
+		b.Queue(qSegmentPlan)
 	}, func(br pgx.BatchResults) error {
-		return br.QueryRow().Scan(&head)
+		if err := br.QueryRow().Scan(&head); err != nil {
+			return err
+		}
+		_, err := br.Exec()
+		return err
 	}, func(tx pgx.Tx) error {
 		// The reads follow the lock: under READ COMMITTED each statement
 		// sees what committed before it started, so every evaluation

@@ -79,6 +79,14 @@ WHERE tenant_id = $1 AND cursor > $2 AND customer_id = $4 ORDER BY cursor LIMIT 
 
 // Facts.
 const (
+	// qSegmentPlan sets up a transaction that reads a batch of customers'
+	// facts and members: each customer looked up by its primary keys and
+	// indexes, never a scan of the tenant's tables, which the planner picks
+	// for a batch of more than a few percent of a tenant (it costs random
+	// reads of cached pages as if they came from disk; see qBulkWrite).
+	qSegmentPlan = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),
+    set_config('enable_bitmapscan', 'off', true)`
+
 	// qSegmentFacts reads the facts of customers $2 at $3: the customer
 	// with its assessment, its grade, its unresolved complaints (by
 	// feedback_unresolved) and the times of its interactions in the 90
