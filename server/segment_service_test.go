@@ -241,13 +241,3 @@ func wantRulePosition(t *testing.T, err error) {
 	}
 	t.Fatalf("bad rule: %v, want a violation of segment.rule with its position", err)
 }
-
-// tenantOf returns the id of the tenant of the bootstrap key.
-func tenantOf(t *testing.T, e *env) string {
-	t.Helper()
-	p, err := e.svc.Authenticate(t.Context(), adminKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p.TenantID
-}
