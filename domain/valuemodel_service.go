@@ -333,6 +333,10 @@ func (s *Service) GetCustomerAssessment(ctx context.Context, ref CustomerRef) (C
 		if err := s.store.PutAssessments(ctx, p.TenantID, []Assessment{out.Assessment}); err != nil {
 			return CustomerAssessment{}, err
 		}
+		// The stored assessment changed: so may the customer's segments.
+		if err := s.refreshSegments(ctx, p.TenantID, []string{c.ID}, false, "assessment_changed"); err != nil {
+			return CustomerAssessment{}, err
+		}
 	}
 	if c.Kind == KindLead {
 		if _, err := s.conversionStore(); err == nil {
@@ -345,7 +349,7 @@ func (s *Service) GetCustomerAssessment(ctx context.Context, ref CustomerRef) (C
 			}
 		}
 	}
-	return out, s.refreshSegments(ctx, p.TenantID, []string{c.ID}, false, "assessment_changed")
+	return out, nil
 }
 
 // sameAssessment reports whether the stored assessment a (zero if none)
