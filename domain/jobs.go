@@ -81,6 +81,7 @@ const (
 	JobRegrade  = "regrade"
 	JobRescore  = "rescore"
 	JobRetrain  = "retrain"
+	JobSegments = "segments"
 )
 
 // Jobs returns the time-driven work of the service, which the Scheduler
@@ -95,8 +96,8 @@ const (
 //   - retrain, daily: RetrainConversionModels, the lead conversion models
 //     the tenant trained, on the outcomes known since (a new model is
 //     used only if it is not worse).
-//
-// Segment re-evaluation (EvaluateDueSegments) belongs in this list too.
+//   - segments, every minute: EvaluateDueSegments, the customers whose
+//     time-dependent segment rule inputs changed with time alone.
 func (s *Service) Jobs() []Job {
 	return []Job{
 		{Name: JobReassess, Interval: 24 * time.Hour, Run: func(ctx context.Context, tenantID string) error {
@@ -107,6 +108,10 @@ func (s *Service) Jobs() []Job {
 		{Name: JobRescore, Interval: 15 * time.Minute, Run: s.RescoreStale},
 		{Name: JobRetrain, Interval: 24 * time.Hour, Run: func(ctx context.Context, tenantID string) error {
 			_, err := s.RetrainConversionModels(ctx, tenantID)
+			return err
+		}},
+		{Name: JobSegments, Interval: time.Minute, Run: func(ctx context.Context, tenantID string) error {
+			_, err := s.EvaluateDueSegments(ctx, tenantID)
 			return err
 		}},
 	}

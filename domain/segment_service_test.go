@@ -331,3 +331,37 @@ func TestSegmentDueAndSubject(t *testing.T) {
 		})
 	}
 }
+
+// TestSegmentsJobMovesCustomersAsTimePasses checks that the scheduler's
+// segments job (Service.Jobs) re-evaluates time-dependent rules: a month of
+// silence moves a customer into the low-engagement segment with nothing
+// recorded, when the job runs.
+func TestSegmentsJobMovesCustomersAsTimePasses(t *testing.T) {
+	t.Parallel()
+	e := newScoringEnv(t, scoringDay(0))
+	e.order("o1", "c1", 0)
+	e.interaction("i1", "c1", 0)
+	sg, err := e.svc.CreateSegment(e.ctx, domain.Segment{Name: "low engagement", Kind: domain.SegmentDynamic, Rule: lowEngagement}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var job domain.Job
+	for _, j := range e.svc.Jobs() {
+		if j.Name == domain.JobSegments {
+			job = j
+		}
+	}
+	if job.Run == nil || job.Interval > time.Minute {
+		t.Fatalf("segments job = %+v", job)
+	}
+	e.clock.Set(scoringDay(31))
+	if got := e.segmentEvents(sg.ID, 0); len(got) != 0 {
+		t.Fatalf("events before the job ran = %v", got)
+	}
+	if err := job.Run(t.Context(), e.tn.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := e.segmentEvents(sg.ID, 0), []string{"entered c1"}; !slices.Equal(got, want) {
+		t.Fatalf("events = %v, want %v", got, want)
+	}
+}
