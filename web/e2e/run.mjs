@@ -10,7 +10,8 @@
 //
 // Screenshots go to .e2e/screenshots, or to POTENTIAL_SCREENSHOTS
 // (`npm run screenshots` writes the committed ones in ../docs/screenshots).
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -39,7 +40,9 @@ await build({
 const server = await startServer({ demoCustomers: 2000 });
 let status = 1;
 try {
-  const res = spawnSync(process.execPath, ["--test", "--test-concurrency=1", out], {
+  // Asynchronously: the server's logs reach it through pipes this process
+  // must keep reading, or the server stops at its next log line.
+  const child = spawn(process.execPath, ["--test", "--test-concurrency=1", out], {
     cwd: web,
     stdio: "inherit",
     env: {
@@ -49,7 +52,8 @@ try {
       POTENTIAL_SCREENSHOTS: resolve(web, process.env.POTENTIAL_SCREENSHOTS ?? ".e2e/screenshots"),
     },
   });
-  status = res.status ?? 1;
+  const [code] = await once(child, "exit");
+  status = code ?? 1;
 } finally {
   await server.stop();
 }
