@@ -21,6 +21,8 @@ import { TopCustomerOrder } from "../../gen/ts/potential/scoring/v1/grading_pb.j
 import { ScoringService } from "../../gen/ts/potential/scoring/v1/scoring_service_pb.js";
 import { FeedbackKind } from "../../gen/ts/potential/feedback/v1/feedback_pb.js";
 import { FeedbackService } from "../../gen/ts/potential/feedback/v1/feedback_service_pb.js";
+import { SegmentKind, SegmentService } from "../../gen/ts/potential/segment/v1/segment_service_pb.js";
+import { ConnectError } from "@connectrpc/connect";
 
 const baseUrl = process.env.POTENTIAL_URL ?? "";
 const key = process.env.POTENTIAL_API_KEY ?? "";
@@ -35,6 +37,7 @@ const transport = createConnectTransport({ baseUrl, httpVersion: "1.1", intercep
 const customers = createClient(CustomerService, transport);
 const scoring = createClient(ScoringService, transport);
 const feedback = createClient(FeedbackService, transport);
+const segments = createClient(SegmentService, transport);
 
 // How the page writes figures, restated here from the design rather than
 // imported from the page's code, so a wrong format fails.
@@ -98,6 +101,11 @@ let context: BrowserContext;
 let page: Page;
 /** Everything the page logged as an error, or threw: none is allowed. */
 const pageErrors: string[] = [];
+/**
+ * expectRejectedPreview is set while the test types a wrong segment rule on
+ * purpose: PreviewSegment's 400 for it is then expected.
+ */
+let expectRejectedPreview = false;
 
 before(async () => {
   profile = mkdtempSync(join(tmpdir(), "potential-e2e-"));
@@ -115,6 +123,7 @@ before(async () => {
   page.setDefaultTimeout(15_000);
   page.on("pageerror", (err) => pageErrors.push(`pageerror: ${err.message}`));
   page.on("response", (res) => {
+    if (expectRejectedPreview && res.status() === 400 && res.url().endsWith("/potential.segment.v1.SegmentService/PreviewSegment")) return;
     if (res.status() >= 400 && res.status() !== 401) pageErrors.push(`${res.status()} from ${res.url()}`);
   });
   page.on("console", (msg) => {
@@ -323,6 +332,102 @@ describe("dashboard", { concurrency: false }, () => {
     await shot("top");
   });
 
+  test("edits a segment rule, previews the count the API gives, and saves it", async () => {
+    // The list: every segment the API lists, with its member count.
+    const listed = (await segments.listSegments({})).segments;
+    assert.ok(listed.some((s) => s.builtIn), "the tenant has built-in segments");
+    await page.goto(baseUrl + "/#/segments");
+    await page.locator("#segments tbody tr").first().waitFor();
+    const rows = await page.locator("#segments tbody tr").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-segment-id")));
+    assert.deepEqual([...rows].sort(), listed.map((s) => s.id).sort());
+    const champions = listed.find((s) => s.builtIn && s.rule.includes("champions"))!;
+    let members = 0;
+    for (let token = "", first = true; first || token; first = false) {
+      const p = await segments.listSegmentMembers({ segmentId: champions.id, pageSize: 1000, pageToken: token });
+      members += p.members.length;
+      token = p.nextPageToken;
+    }
+    assert.ok(members > 0, "the demo tenant has champions");
+    await page.waitForFunction(
+      ([id, n]) => document.querySelector(`#segments tr[data-segment-id='${id}'] [data-field='members']`)?.textContent === n,
+      [champions.id, members.toLocaleString("en-US")],
+    );
+    await shot("segments", true);
+
+    // A new dynamic segment: each rule typed is previewed as the API previews it.
+    await page.click("#new-segment");
+    await page.waitForURL(/#\/segments\/new$/);
+    await page.fill("#segment-name", "Poland, high value");
+    const expectPreview = async (rule: string) => {
+      const want = await segments.previewSegment({ rule, sampleSize: 10 });
+      await page.waitForFunction(
+        (n) => document.querySelector("#segment-preview-count")?.textContent === n,
+        Number(want.count).toLocaleString("en-US"),
+      );
+      const sample = await page.locator("#segment-sample tbody tr").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-customer-id")));
+      assert.deepEqual(sample, want.sample.map((c) => c.id));
+      return want.count;
+    };
+    const wide = 'customer.country == "PL"';
+    const narrow = 'customer.country == "PL" && clv.predicted > 200.0';
+    await page.fill("#segment-rule", wide);
+    const wideCount = await expectPreview(wide);
+    await page.fill("#segment-rule", narrow);
+    const narrowCount = await expectPreview(narrow);
+    assert.ok(narrowCount > 0n && narrowCount < wideCount, `counts: ${wideCount} then ${narrowCount}`);
+
+    // A wrong rule shows where it is wrong, as the API says, and cannot be saved.
+    const wrong = 'customer.country == "PL" &&\nclv.predicted > "x"';
+    const err = await segments.previewSegment({ rule: wrong }).then(
+      () => assert.fail("the wrong rule was accepted"),
+      (e: unknown) => ConnectError.from(e),
+    );
+    const [, line, column] = /line (\d+), column (\d+)/.exec(err.rawMessage) ?? [];
+    assert.equal(line, "2", err.rawMessage);
+    expectRejectedPreview = true;
+    await page.fill("#segment-rule", wrong);
+    await page.locator("#segment-rule-error").waitFor();
+    expectRejectedPreview = false;
+    assert.deepEqual(
+      [await page.locator("#segment-rule-error").getAttribute("data-line"), await page.locator("#segment-rule-error").getAttribute("data-column")],
+      [line, column],
+    );
+    assert.ok(await page.locator("#save-segment").isDisabled());
+    await shot("segment-rule-error");
+
+    await page.fill("#segment-rule", narrow);
+    await expectPreview(narrow);
+    await shot("segment-editor", true);
+    await page.click("#save-segment");
+    await page.waitForURL(/#\/segments\/[0-9a-f-]{36}$/);
+    const id = decodeURIComponent(page.url().split("/").pop()!);
+    const saved = await segments.getSegment({ id });
+    assert.deepEqual([saved.name, saved.kind, saved.rule], ["Poland, high value", SegmentKind.DYNAMIC, narrow]);
+    // Saved at once, it holds exactly the previewed customers.
+    await page.waitForFunction(
+      (n) => document.querySelector("#segment-members [data-field='members']")?.textContent === n,
+      Number(narrowCount).toLocaleString("en-US"),
+    );
+    const firstPage = await segments.listSegmentMembers({ segmentId: id, pageSize: 25 });
+    await page.locator("#segment-members tbody tr").first().waitFor();
+    assert.deepEqual(
+      await page.locator("#segment-members tbody tr").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-customer-id"))),
+      firstPage.members.map((m) => m.customerId),
+    );
+
+    // Editing the saved rule: the preview follows, and saving re-evaluates.
+    await page.fill("#segment-rule", wide);
+    await expectPreview(wide);
+    await page.click("#save-segment");
+    await page.getByRole("status").waitFor();
+    assert.equal((await segments.getSegment({ id })).rule, wide);
+    await page.waitForFunction(
+      (n) => document.querySelector("#segment-members [data-field='members']")?.textContent === n,
+      Number(wideCount).toLocaleString("en-US"),
+    );
+    await shot("segment", true);
+  });
+
   test("finds a customer by its CRM id and shows its assessment as the API returns it", async () => {
     // A customer with a full assessment: purchases, a churn warning, reasons.
     const risky = await customers.listCustomers({ filter: "churn_level = high", orderBy: "value_at_risk desc", pageSize: 1 });
@@ -413,6 +518,21 @@ describe("dashboard", { concurrency: false }, () => {
       given.feedback.map((f) => f.id),
     );
     assert.equal(given.feedback.length, 2);
+    // Its segments now and its history of entries and exits.
+    const [inNow, history2] = await Promise.all([
+      segments.listCustomerSegments({ customer: ref }),
+      segments.listSegmentEvents({ customer: ref, pageSize: 1000 }),
+    ]);
+    await page.locator("#segments-now").waitFor();
+    assert.deepEqual(
+      (await page.locator("#segments-now a").evaluateAll((as) => as.map((a) => a.getAttribute("data-segment-id")))).sort(),
+      [...inNow.segmentIds].sort(),
+    );
+    assert.ok(inNow.segmentIds.length > 0, "the customer is in some segment");
+    assert.deepEqual(
+      await page.locator("#segment-history tbody tr").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-cursor"))),
+      history2.events.map((e) => String(e.cursor)).reverse().slice(0, 50),
+    );
     await page.locator("#grade-history").scrollIntoViewIfNeeded();
 
     // The page's address is the customer's: a reload shows it again, still

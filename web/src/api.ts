@@ -6,6 +6,7 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import { CustomerService } from "../../gen/ts/potential/customer/v1/customer_service_pb.js";
 import { FeedbackService } from "../../gen/ts/potential/feedback/v1/feedback_service_pb.js";
 import { ScoringService } from "../../gen/ts/potential/scoring/v1/scoring_service_pb.js";
+import { SegmentService } from "../../gen/ts/potential/segment/v1/segment_service_pb.js";
 
 export type { Customer } from "../../gen/ts/potential/customer/v1/customer_pb.js";
 export {
@@ -30,6 +31,14 @@ export {
   type GradingPolicy,
 } from "../../gen/ts/potential/scoring/v1/grading_pb.js";
 export type { ScoringRule } from "../../gen/ts/potential/scoring/v1/rules_pb.js";
+export {
+  SegmentEventKind,
+  SegmentKind,
+  type PreviewSegmentResponse,
+  type Segment,
+  type SegmentEvent,
+  type SegmentMember,
+} from "../../gen/ts/potential/segment/v1/segment_service_pb.js";
 
 /** KEY_ITEM is where the API key is kept: this tab's sessionStorage only. */
 const KEY_ITEM = "potential.apiKey";
@@ -54,6 +63,7 @@ export interface Clients {
   customers: Client<typeof CustomerService>;
   scoring: Client<typeof ScoringService>;
   feedback: Client<typeof FeedbackService>;
+  segments: Client<typeof SegmentService>;
 }
 
 function connect(key: string): Clients {
@@ -74,6 +84,7 @@ function connect(key: string): Clients {
     customers: createClient(CustomerService, transport),
     scoring: createClient(ScoringService, transport),
     feedback: createClient(FeedbackService, transport),
+    segments: createClient(SegmentService, transport),
   };
 }
 

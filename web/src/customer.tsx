@@ -9,6 +9,7 @@ import { count, date, fixed, money, percent, reasonLabel, segmentLabel, stageLab
 import { FeedbackCard } from "./feedback";
 import { GradeCard, GradeHistory, PointsCard } from "./grade";
 import { useLoad } from "./load";
+import { CustomerSegments } from "./segments";
 
 /** load reads the customer, and its assessment or why there is none. */
 async function load(id: string): Promise<{ customer: Customer; assessment: CustomerAssessment | string }> {
@@ -90,6 +91,7 @@ export function CustomerPage({ id }: { id: string }) {
         </Card>
         <PointsCard id={c.id} />
         <GradeHistory id={c.id} />
+        <CustomerSegments id={c.id} />
         <FeedbackCard id={c.id} />
       </div>
     </section>

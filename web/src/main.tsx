@@ -5,6 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import { apiKey, signOut, whenUnauthenticated } from "./api";
 import { CustomerPage } from "./customer";
 import { CustomersPage } from "./customers";
+import { SegmentPage, SegmentsPage } from "./segments";
 import { TopPage } from "./top";
 import { useLoad } from "./load";
 import { useRoute } from "./route";
@@ -42,6 +43,12 @@ function App() {
   if (section === "customers" && id) {
     page = <CustomerPage key={id} id={id} />;
     title = "Customer";
+  } else if (section === "segments" && id) {
+    page = <SegmentPage key={id} id={id} />;
+    title = id === "new" ? "New segment" : "Segment";
+  } else if (section === "segments") {
+    page = <SegmentsPage />;
+    title = "Segments";
   } else if (section === "insights") {
     page = <Lazy key="insights" load={loadInsights} />;
     title = "Insights";
@@ -59,7 +66,7 @@ function App() {
     title = "Customers";
   }
   document.title = `${title} · Potential`;
-  const current = ["top", "insights", "rules", "grading"].includes(section) ? section : "customers";
+  const current = ["top", "segments", "insights", "rules", "grading"].includes(section) ? section : "customers";
   return (
     <>
       <header class="bar">
@@ -72,6 +79,9 @@ function App() {
           </a>
           <a href="#/top" aria-current={current === "top" ? "page" : undefined}>
             Top customers
+          </a>
+          <a href="#/segments" aria-current={current === "segments" ? "page" : undefined}>
+            Segments
           </a>
           <a href="#/insights" aria-current={current === "insights" ? "page" : undefined}>
             Insights
