@@ -740,3 +740,59 @@ func parseGradeCursor(c *Cursor) (GradeCursor, bool) {
 	}
 	return GradeCursor{Rank: rank, Composite: math.Float64frombits(b), ID: c.ID}, true
 }
+
+// GradeCount is how many customers hold one grade.
+type GradeCount struct {
+	Grade     string
+	Customers int64
+}
+
+// GradeDistribution is the caller's tenant's customers by grade.
+type GradeDistribution struct {
+	// PolicyVersion is the version of the current policy (0: the default).
+	PolicyVersion int64
+	// Grades lists every grade of the current policy, best first, with its
+	// customers (0 when none holds it), then any grade of an earlier
+	// policy that customers still hold, in letter order.
+	Grades []GradeCount
+	// Customers is the sum of Grades' customers.
+	Customers int64
+}
+
+// GradeDistribution counts the tenant's customers by their stored grade:
+// the histogram of the dashboard's insights.
+func (s *Service) GradeDistribution(ctx context.Context) (GradeDistribution, error) {
+	p, err := PrincipalFrom(ctx)
+	if err != nil {
+		return GradeDistribution{}, err
+	}
+	st, err := s.scoringStore()
+	if err != nil {
+		return GradeDistribution{}, err
+	}
+	pol, err := currentPolicy(ctx, st, p.TenantID)
+	if err != nil {
+		return GradeDistribution{}, err
+	}
+	counts, err := st.CountGrades(ctx, p.TenantID)
+	if err != nil {
+		return GradeDistribution{}, err
+	}
+	out := GradeDistribution{PolicyVersion: pol.Version}
+	for _, g := range pol.Grades {
+		out.Grades = append(out.Grades, GradeCount{Grade: g, Customers: counts[g]})
+		delete(counts, g)
+	}
+	rest := make([]string, 0, len(counts))
+	for g := range counts {
+		rest = append(rest, g)
+	}
+	sortStrings(rest)
+	for _, g := range rest {
+		out.Grades = append(out.Grades, GradeCount{Grade: g, Customers: counts[g]})
+	}
+	for _, g := range out.Grades {
+		out.Customers += g.Customers
+	}
+	return out, nil
+}

@@ -852,3 +852,64 @@ func TestRuleAndPolicyChangesAreAudited(t *testing.T) {
 		t.Fatalf("audit log = %v, want %v", got, want)
 	}
 }
+
+// TestGradeDistribution checks the grade histogram on both stores: every
+// grade of the policy in its order, with as many customers as hold it
+// (counted one by one here), and grades of an earlier policy after them.
+func TestGradeDistribution(t *testing.T) {
+	t.Parallel()
+	for _, st := range scoringStores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			e := newScoringEnvOn(t, scoringDay(10), st.open(t))
+			var ids []string
+			for i, q := range []domain.Qualification{
+				{Budget: domain.MoneyFromFloat(5000), Authority: domain.AuthorityDecisionMaker, Need: "CRM", DecisionTime: scoringDay(40)},
+				{Need: "CRM"}, {}, {}, {Need: "reporting", Authority: domain.AuthorityBudgetApprover},
+			} {
+				c := e.customer(fmt.Sprintf("lead%d", i), func(c *domain.Customer) { c.Kind, c.Qualification = domain.KindLead, q })
+				ids = append(ids, c.ID)
+			}
+			ids = append(ids, e.customer("cust").ID)
+			want := map[string]int64{}
+			for _, id := range ids {
+				g, err := e.svc.GetCustomerGrade(e.ctx, domain.CustomerRef{ID: id})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want[g.Grade.Grade]++
+			}
+			d, err := e.svc.GradeDistribution(e.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var letters []string
+			for _, g := range d.Grades {
+				letters = append(letters, g.Grade)
+				if g.Customers != want[g.Grade] {
+					t.Errorf("grade %s: %d customers, want %d", g.Grade, g.Customers, want[g.Grade])
+				}
+			}
+			if !slices.Equal(letters, domain.DefaultGradingPolicy().Grades) || d.Customers != int64(len(ids)) || d.PolicyVersion != 0 {
+				t.Fatalf("distribution = %+v", d)
+			}
+			// A policy of three grades: everyone is re-graded under it.
+			pol := domain.DefaultGradingPolicy()
+			pol.Grades, pol.Cutoffs = []string{"Hot", "Warm", "Cold"}, []float64{30, 10}
+			if _, err := e.svc.UpdateGradingPolicy(e.ctx, pol, ""); err != nil {
+				t.Fatal(err)
+			}
+			d, err = e.svc.GradeDistribution(e.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			letters = letters[:0]
+			for _, g := range d.Grades {
+				letters = append(letters, g.Grade)
+			}
+			if !slices.Equal(letters, []string{"Hot", "Warm", "Cold"}) || d.Customers != int64(len(ids)) || d.PolicyVersion != 1 {
+				t.Fatalf("after the policy change: %+v", d)
+			}
+		})
+	}
+}

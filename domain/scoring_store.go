@@ -81,6 +81,8 @@ type ScoringStore interface {
 	// CustomerGrades returns the stored grades of the given customers;
 	// customers without one are absent.
 	CustomerGrades(ctx context.Context, tenantID string, customerIDs []string) (map[string]CustomerGrade, error)
+	// CountGrades returns how many customers hold each stored grade.
+	CountGrades(ctx context.Context, tenantID string) (map[string]int64, error)
 	// TopGrades returns at most limit graded customers by rank, then
 	// composite descending, then id, strictly after after.
 	TopGrades(ctx context.Context, tenantID string, limit int, after *GradeCursor) ([]CustomerGrade, error)

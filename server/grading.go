@@ -91,3 +91,16 @@ func (s *ScoringServer) ListTopCustomers(ctx context.Context, req *scoringv1.Lis
 	}
 	return resp, nil
 }
+
+// GetGradeDistribution implements ScoringService.GetGradeDistribution.
+func (s *ScoringServer) GetGradeDistribution(ctx context.Context, _ *scoringv1.GetGradeDistributionRequest) (*scoringv1.GradeDistribution, error) {
+	d, err := s.svc.GradeDistribution(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &scoringv1.GradeDistribution{PolicyVersion: d.PolicyVersion, Customers: d.Customers}
+	for _, g := range d.Grades {
+		out.Grades = append(out.Grades, &scoringv1.GradeCount{Grade: g.Grade, Customers: g.Customers})
+	}
+	return out, nil
+}

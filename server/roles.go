@@ -58,6 +58,7 @@ var rpcRoles = map[string][]domain.Role{
 	scoringv1connect.ScoringServiceGetScoreProcedure:                readers,
 	scoringv1connect.ScoringServiceExplainScoreProcedure:            readers,
 	scoringv1connect.ScoringServiceGetGradingPolicyProcedure:        readers,
+	scoringv1connect.ScoringServiceGetGradeDistributionProcedure:    readers,
 	scoringv1connect.ScoringServiceUpdateGradingPolicyProcedure:     adminOnly,
 	scoringv1connect.ScoringServicePreviewPolicyChangeProcedure:     analysts,
 	scoringv1connect.ScoringServiceGetCustomerGradeProcedure:        readers,

@@ -77,6 +77,11 @@ func (g scoringGRPC) ExplainScore(ctx context.Context, req *scoringv1.ExplainSco
 	return g.ScoringServer.ExplainScore(ctx, req)
 }
 
+// GetGradeDistribution resolves the ambiguity between the embedded types.
+func (g scoringGRPC) GetGradeDistribution(ctx context.Context, req *scoringv1.GetGradeDistributionRequest) (*scoringv1.GradeDistribution, error) {
+	return g.ScoringServer.GetGradeDistribution(ctx, req)
+}
+
 // GetGradingPolicy resolves the ambiguity between the embedded types.
 func (g scoringGRPC) GetGradingPolicy(ctx context.Context, req *scoringv1.GetGradingPolicyRequest) (*scoringv1.GradingPolicy, error) {
 	return g.ScoringServer.GetGradingPolicy(ctx, req)

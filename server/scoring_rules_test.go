@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +26,7 @@ import (
 
 // rulesAPI is the part of ScoringService about scoring rules and grading.
 type rulesAPI interface {
+	GetGradeDistribution(context.Context, *scoringv1.GetGradeDistributionRequest) (*scoringv1.GradeDistribution, error)
 	CreateScoringModel(context.Context, *scoringv1.CreateScoringModelRequest) (*scoringv1.ScoringModel, error)
 	GetScoringModel(context.Context, *scoringv1.GetScoringModelRequest) (*scoringv1.ScoringModel, error)
 	ListScoringModels(context.Context, *scoringv1.ListScoringModelsRequest) (*scoringv1.ListScoringModelsResponse, error)
@@ -109,6 +111,9 @@ func (a rulesGRPC) GetScore(ctx context.Context, r *scoringv1.GetScoreRequest) (
 }
 func (a rulesGRPC) ExplainScore(ctx context.Context, r *scoringv1.ExplainScoreRequest) (*scoringv1.ExplainScoreResponse, error) {
 	return call(ctx, a.g, a.c.ExplainScore, r)
+}
+func (a rulesGRPC) GetGradeDistribution(ctx context.Context, r *scoringv1.GetGradeDistributionRequest) (*scoringv1.GradeDistribution, error) {
+	return call(ctx, a.g, a.c.GetGradeDistribution, r)
 }
 func (a rulesGRPC) GetGradingPolicy(ctx context.Context, r *scoringv1.GetGradingPolicyRequest) (*scoringv1.GradingPolicy, error) {
 	return call(ctx, a.g, a.c.GetGradingPolicy, r)
@@ -341,6 +346,15 @@ func testScoringRules(t *testing.T, c customerv1connect.CustomerServiceClient, r
 			t.Fatalf("%s's grade = %v, %v; want %s", ext, g, err, want)
 		}
 	}
+	// The histogram: A 1 (Ada), B 0, C 1 (Bob), in the policy's order.
+	dist, err := r.GetGradeDistribution(ctx, &scoringv1.GetGradeDistributionRequest{})
+	var bars []string
+	for _, g := range dist.GetGrades() {
+		bars = append(bars, fmt.Sprintf("%s:%d", g.GetGrade(), g.GetCustomers()))
+	}
+	if err != nil || strings.Join(bars, " ") != "A:1 B:0 C:1" || dist.GetCustomers() != 2 || dist.GetPolicyVersion() != 1 {
+		t.Fatalf("GetGradeDistribution = %v (%v), %v", bars, dist, err)
+	}
 	changes, err := r.ListGradeChanges(ctx, &scoringv1.ListGradeChangesRequest{Ref: &scoringv1.ListGradeChangesRequest_ExternalId{ExternalId: "bob"}})
 	if err != nil || len(changes.GetChanges()) < 2 {
 		t.Fatalf("bob's grade changes = %v, %v", changes, err)
@@ -523,6 +537,9 @@ func init() {
 		},
 		scoringv1connect.ScoringServiceGetGradingPolicyProcedure: func(*fixture) []request {
 			return []request{{"the tenant's", &scoringv1.GetGradingPolicyRequest{}, 0}}
+		},
+		scoringv1connect.ScoringServiceGetGradeDistributionProcedure: func(*fixture) []request {
+			return []request{{"the tenant's", &scoringv1.GetGradeDistributionRequest{}, 0}}
 		},
 		scoringv1connect.ScoringServiceUpdateGradingPolicyProcedure: func(f *fixture) []request {
 			return []request{{"engagement from their model", &scoringv1.UpdateGradingPolicyRequest{Policy: &scoringv1.GradingPolicy{

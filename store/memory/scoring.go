@@ -655,6 +655,21 @@ func (s *Store) SetGradingCuts(_ context.Context, tenantID string, version int64
 	return nil
 }
 
+// CountGrades counts the stored grades.
+func (s *Store) CountGrades(_ context.Context, tenantID string) (map[string]int64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := map[string]int64{}
+	d := s.tenant(tenantID)
+	if d == nil || d.scoring == nil {
+		return out, nil
+	}
+	for _, g := range d.scoring.grades {
+		out[g.Grade]++
+	}
+	return out, nil
+}
+
 // CustomerGrades returns the stored grades of the given customers.
 func (s *Store) CustomerGrades(_ context.Context, tenantID string, customerIDs []string) (map[string]domain.CustomerGrade, error) {
 	s.mu.RLock()

@@ -1170,6 +1170,31 @@ func (s *Store) CustomerGrades(ctx context.Context, tenantID string, customerIDs
 	return out, err
 }
 
+// CountGrades counts the stored grades (qCountGrades).
+func (s *Store) CountGrades(ctx context.Context, tenantID string) (map[string]int64, error) {
+	out := map[string]int64{}
+	sc, ok := tenantScope(tenantID)
+	if !ok {
+		return out, nil
+	}
+	err := s.batch(ctx, sc, func(b *pgx.Batch) {
+		b.Queue(qCountGrades, sc.tenant)
+	}, func(br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		var grade string
+		var n int64
+		_, err = pgx.ForEachRow(rows, []any{&grade, &n}, func() error {
+			out[grade] = n
+			return nil
+		})
+		return err
+	})
+	return out, err
+}
+
 // TopGrades lists graded customers by rank, composite descending, id.
 func (s *Store) TopGrades(ctx context.Context, tenantID string, limit int, after *domain.GradeCursor) ([]domain.CustomerGrade, error) {
 	sc, ok := tenantScope(tenantID)

@@ -144,7 +144,12 @@ ORDER BY customer_id, model_id, awarded_at, id`
 ORDER BY l.customer_id, l.model_id, l.awarded_at, l.id`
 	gradeColumns     = `customer_id, grade, rank, composite, value_score, engagement_score, fit_score, policy_version, grade_time`
 	qCustomersGrades = `SELECT ` + gradeColumns + ` FROM customer_grades WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[])`
-	qScoringGrades   = qCustomersGrades + ` AND ($3::uuid IS NULL OR customer_id BETWEEN $3 AND $4)`
+	// qCountGrades counts the tenant's customers by grade, in one pass over
+	// its grades: like qAssessmentStats, it reads the whole tenant by
+	// design (TestScoringPlans leaves it out), and where the tenant is
+	// most of the table the planner rightly scans the table.
+	qCountGrades   = `SELECT grade, count(*) FROM customer_grades WHERE tenant_id = $1 GROUP BY grade`
+	qScoringGrades = qCustomersGrades + ` AND ($3::uuid IS NULL OR customer_id BETWEEN $3 AND $4)`
 
 	// The writes of a batch: ledger rows that went or changed ($2
 	// customers, $3 models, $4 ids; $5 and $6 the batch's first and last

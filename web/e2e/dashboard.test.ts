@@ -547,11 +547,23 @@ describe("dashboard", { concurrency: false }, () => {
   test("insights show the tenant's distributions as the API returns them", async () => {
     await page.goto(baseUrl + "/#/insights");
     await page.locator("#clv-deciles canvas").waitFor();
-    const [rfm, churn, lifecycle] = await Promise.all([
+    const [rfm, churn, lifecycle, grades] = await Promise.all([
       scoring.getRfmDistribution({}),
       scoring.getChurnSummary({}),
       scoring.getLifecycleSummary({}),
+      scoring.getGradeDistribution({}),
     ]);
+
+    // The grade histogram: every grade of the policy, best first, with the
+    // customers holding it.
+    const bars = await page.locator("#grade-histogram table tbody tr").evaluateAll((trs) =>
+      trs.map((tr) => [tr.querySelector("th")?.textContent, tr.querySelector("td")?.textContent]),
+    );
+    assert.deepEqual(
+      bars,
+      grades.grades.map((g) => [g.grade, Number(g.customers).toLocaleString("en-US")]),
+    );
+    assert.ok(grades.grades.length >= 2 && grades.customers > 0n, "the demo tenant is graded");
 
     const cells = await page
       .locator("#rfm-heatmap td")

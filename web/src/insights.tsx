@@ -26,16 +26,17 @@ const DECILE_LIMIT = 20_000;
 
 async function load() {
   const s = api().scoring;
-  const [rfm, churn, lifecycle, model] = await Promise.all([
+  const [rfm, churn, lifecycle, grades, model] = await Promise.all([
     s.getRfmDistribution({}),
     s.getChurnSummary({}),
     s.getLifecycleSummary({}),
+    s.getGradeDistribution({}),
     s.getValueModel({}).catch((err) => {
       if (ConnectError.from(err).code === Code.NotFound) return null; // never fitted
       throw err;
     }),
   ]);
-  return { rfm, churn, lifecycle, model };
+  return { rfm, churn, lifecycle, grades, model };
 }
 
 /** loadDeciles pages through every customer by predicted value, highest first. */
@@ -71,7 +72,7 @@ export function InsightsPage() {
         {loaded.error}
       </p>
     );
-  const { rfm, churn, lifecycle, model } = loaded.value;
+  const { rfm, churn, lifecycle, grades, model } = loaded.value;
   const grid = new Map(rfm.grid.map((c) => [`${c.recencyScore}${c.frequencyScore}`, Number(c.customers)]));
   const scores = [1, 2, 3, 4, 5];
   const levels = churnLevels.map((l) => churn.levels.find((x) => x.level === l));
@@ -105,6 +106,12 @@ export function InsightsPage() {
           rows={[...scores].reverse().map((f) => ({ key: f, label: String(f) }))}
           columns={scores.map((r) => ({ key: r, label: String(r) }))}
           cell={(f, r) => grid.get(`${r}${f}`) ?? 0}
+        />
+        <BarChart
+          id="grade-histogram"
+          title={`Customers per grade (policy ${grades.policyVersion === 0n ? "default" : "v" + String(grades.policyVersion)})`}
+          labels={grades.grades.map((g) => g.grade)}
+          series={[{ label: "Customers", values: grades.grades.map((g) => Number(g.customers)) }]}
         />
         <BarChart
           id="rfm-segments"

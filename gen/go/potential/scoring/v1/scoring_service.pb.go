@@ -2242,6 +2242,164 @@ func (*GetCustomerGradeRequest_CustomerId) isGetCustomerGradeRequest_Ref() {}
 
 func (*GetCustomerGradeRequest_ExternalId) isGetCustomerGradeRequest_Ref() {}
 
+// GetGradeDistributionRequest asks for the tenant's customers by grade.
+type GetGradeDistributionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetGradeDistributionRequest) Reset() {
+	*x = GetGradeDistributionRequest{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetGradeDistributionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetGradeDistributionRequest) ProtoMessage() {}
+
+func (x *GetGradeDistributionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetGradeDistributionRequest.ProtoReflect.Descriptor instead.
+func (*GetGradeDistributionRequest) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{38}
+}
+
+// GradeDistribution is the tenant's customers by their current grade.
+type GradeDistribution struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Version of the current grading policy (0: the default policy).
+	PolicyVersion int64 `protobuf:"varint,1,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	// Every grade of the current policy, best first (customers 0 when none
+	// holds it), then any grade of an earlier policy that customers still
+	// hold, in letter order.
+	Grades []*GradeCount `protobuf:"bytes,2,rep,name=grades,proto3" json:"grades,omitempty"`
+	// Customers graded: the sum of the counts.
+	Customers     int64 `protobuf:"varint,3,opt,name=customers,proto3" json:"customers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GradeDistribution) Reset() {
+	*x = GradeDistribution{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GradeDistribution) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GradeDistribution) ProtoMessage() {}
+
+func (x *GradeDistribution) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GradeDistribution.ProtoReflect.Descriptor instead.
+func (*GradeDistribution) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *GradeDistribution) GetPolicyVersion() int64 {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return 0
+}
+
+func (x *GradeDistribution) GetGrades() []*GradeCount {
+	if x != nil {
+		return x.Grades
+	}
+	return nil
+}
+
+func (x *GradeDistribution) GetCustomers() int64 {
+	if x != nil {
+		return x.Customers
+	}
+	return 0
+}
+
+// GradeCount is how many customers hold a grade.
+type GradeCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The grade.
+	Grade string `protobuf:"bytes,1,opt,name=grade,proto3" json:"grade,omitempty"`
+	// Customers holding it.
+	Customers     int64 `protobuf:"varint,2,opt,name=customers,proto3" json:"customers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GradeCount) Reset() {
+	*x = GradeCount{}
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GradeCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GradeCount) ProtoMessage() {}
+
+func (x *GradeCount) ProtoReflect() protoreflect.Message {
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GradeCount.ProtoReflect.Descriptor instead.
+func (*GradeCount) Descriptor() ([]byte, []int) {
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *GradeCount) GetGrade() string {
+	if x != nil {
+		return x.Grade
+	}
+	return ""
+}
+
+func (x *GradeCount) GetCustomers() int64 {
+	if x != nil {
+		return x.Customers
+	}
+	return 0
+}
+
 // ListGradeChangesRequest asks for a page of grade changes.
 type ListGradeChangesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2262,7 +2420,7 @@ type ListGradeChangesRequest struct {
 
 func (x *ListGradeChangesRequest) Reset() {
 	*x = ListGradeChangesRequest{}
-	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[38]
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2274,7 +2432,7 @@ func (x *ListGradeChangesRequest) String() string {
 func (*ListGradeChangesRequest) ProtoMessage() {}
 
 func (x *ListGradeChangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[38]
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2287,7 +2445,7 @@ func (x *ListGradeChangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGradeChangesRequest.ProtoReflect.Descriptor instead.
 func (*ListGradeChangesRequest) Descriptor() ([]byte, []int) {
-	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{38}
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListGradeChangesRequest) GetRef() isListGradeChangesRequest_Ref {
@@ -2360,7 +2518,7 @@ type ListGradeChangesResponse struct {
 
 func (x *ListGradeChangesResponse) Reset() {
 	*x = ListGradeChangesResponse{}
-	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[39]
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2372,7 +2530,7 @@ func (x *ListGradeChangesResponse) String() string {
 func (*ListGradeChangesResponse) ProtoMessage() {}
 
 func (x *ListGradeChangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[39]
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2385,7 +2543,7 @@ func (x *ListGradeChangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGradeChangesResponse.ProtoReflect.Descriptor instead.
 func (*ListGradeChangesResponse) Descriptor() ([]byte, []int) {
-	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{39}
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListGradeChangesResponse) GetChanges() []*GradeChange {
@@ -2419,7 +2577,7 @@ type ListTopCustomersRequest struct {
 
 func (x *ListTopCustomersRequest) Reset() {
 	*x = ListTopCustomersRequest{}
-	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[40]
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2431,7 +2589,7 @@ func (x *ListTopCustomersRequest) String() string {
 func (*ListTopCustomersRequest) ProtoMessage() {}
 
 func (x *ListTopCustomersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[40]
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2444,7 +2602,7 @@ func (x *ListTopCustomersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopCustomersRequest.ProtoReflect.Descriptor instead.
 func (*ListTopCustomersRequest) Descriptor() ([]byte, []int) {
-	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{40}
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListTopCustomersRequest) GetOrderBy() TopCustomerOrder {
@@ -2490,7 +2648,7 @@ type ListTopCustomersResponse struct {
 
 func (x *ListTopCustomersResponse) Reset() {
 	*x = ListTopCustomersResponse{}
-	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[41]
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2502,7 +2660,7 @@ func (x *ListTopCustomersResponse) String() string {
 func (*ListTopCustomersResponse) ProtoMessage() {}
 
 func (x *ListTopCustomersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[41]
+	mi := &file_potential_scoring_v1_scoring_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2515,7 +2673,7 @@ func (x *ListTopCustomersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopCustomersResponse.ProtoReflect.Descriptor instead.
 func (*ListTopCustomersResponse) Descriptor() ([]byte, []int) {
-	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{41}
+	return file_potential_scoring_v1_scoring_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListTopCustomersResponse) GetCustomers() []*TopCustomer {
@@ -2669,7 +2827,16 @@ const file_potential_scoring_v1_scoring_service_proto_rawDesc = "" +
 	"\vexternal_id\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01H\x00R\n" +
 	"externalIdB\f\n" +
-	"\x03ref\x12\x05\xbaH\x02\b\x01\"\xcb\x01\n" +
+	"\x03ref\x12\x05\xbaH\x02\b\x01\"\x1d\n" +
+	"\x1bGetGradeDistributionRequest\"\x92\x01\n" +
+	"\x11GradeDistribution\x12%\n" +
+	"\x0epolicy_version\x18\x01 \x01(\x03R\rpolicyVersion\x128\n" +
+	"\x06grades\x18\x02 \x03(\v2 .potential.scoring.v1.GradeCountR\x06grades\x12\x1c\n" +
+	"\tcustomers\x18\x03 \x01(\x03R\tcustomers\"@\n" +
+	"\n" +
+	"GradeCount\x12\x14\n" +
+	"\x05grade\x18\x01 \x01(\tR\x05grade\x12\x1c\n" +
+	"\tcustomers\x18\x02 \x01(\x03R\tcustomers\"\xcb\x01\n" +
 	"\x17ListGradeChangesRequest\x12+\n" +
 	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01H\x00R\n" +
 	"customerId\x12-\n" +
@@ -2692,7 +2859,7 @@ const file_potential_scoring_v1_scoring_service_proto_rawDesc = "" +
 	"\x18ListTopCustomersResponse\x12?\n" +
 	"\tcustomers\x18\x01 \x03(\v2!.potential.scoring.v1.TopCustomerR\tcustomers\x12\x19\n" +
 	"\bmodel_id\x18\x02 \x01(\tR\amodelId\x12&\n" +
-	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\xf2\x15\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\xeb\x16\n" +
 	"\x0eScoringService\x12z\n" +
 	"\x15GetCustomerAssessment\x122.potential.scoring.v1.GetCustomerAssessmentRequest\x1a(.potential.scoring.v1.CustomerAssessment\"\x03\x90\x02\x02\x12b\n" +
 	"\rGetValueModel\x12*.potential.scoring.v1.GetValueModelRequest\x1a .potential.scoring.v1.ValueModel\"\x03\x90\x02\x01\x12j\n" +
@@ -2716,7 +2883,8 @@ const file_potential_scoring_v1_scoring_service_proto_rawDesc = "" +
 	"\x10GetGradingPolicy\x12-.potential.scoring.v1.GetGradingPolicyRequest\x1a#.potential.scoring.v1.GradingPolicy\"\x03\x90\x02\x01\x12l\n" +
 	"\x13UpdateGradingPolicy\x120.potential.scoring.v1.UpdateGradingPolicyRequest\x1a#.potential.scoring.v1.GradingPolicy\x12p\n" +
 	"\x13PreviewPolicyChange\x120.potential.scoring.v1.PreviewPolicyChangeRequest\x1a\".potential.scoring.v1.GradePreview\"\x03\x90\x02\x01\x12k\n" +
-	"\x10GetCustomerGrade\x12-.potential.scoring.v1.GetCustomerGradeRequest\x1a#.potential.scoring.v1.CustomerGrade\"\x03\x90\x02\x02\x12v\n" +
+	"\x10GetCustomerGrade\x12-.potential.scoring.v1.GetCustomerGradeRequest\x1a#.potential.scoring.v1.CustomerGrade\"\x03\x90\x02\x02\x12w\n" +
+	"\x14GetGradeDistribution\x121.potential.scoring.v1.GetGradeDistributionRequest\x1a'.potential.scoring.v1.GradeDistribution\"\x03\x90\x02\x01\x12v\n" +
 	"\x10ListGradeChanges\x12-.potential.scoring.v1.ListGradeChangesRequest\x1a..potential.scoring.v1.ListGradeChangesResponse\"\x03\x90\x02\x01\x12v\n" +
 	"\x10ListTopCustomers\x12-.potential.scoring.v1.ListTopCustomersRequest\x1a..potential.scoring.v1.ListTopCustomersResponse\"\x03\x90\x02\x01B\xe9\x01\n" +
 	"\x18com.potential.scoring.v1B\x13ScoringServiceProtoP\x01ZFgithub.com/potentialhq/potential/gen/go/potential/scoring/v1;scoringv1\xa2\x02\x03PSX\xaa\x02\x14Potential.Scoring.V1\xca\x02\x14Potential\\Scoring\\V1\xe2\x02 Potential\\Scoring\\V1\\GPBMetadata\xea\x02\x16Potential::Scoring::V1b\x06proto3"
@@ -2733,7 +2901,7 @@ func file_potential_scoring_v1_scoring_service_proto_rawDescGZIP() []byte {
 	return file_potential_scoring_v1_scoring_service_proto_rawDescData
 }
 
-var file_potential_scoring_v1_scoring_service_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_potential_scoring_v1_scoring_service_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_potential_scoring_v1_scoring_service_proto_goTypes = []any{
 	(*GetCustomerAssessmentRequest)(nil),    // 0: potential.scoring.v1.GetCustomerAssessmentRequest
 	(*GetValueModelRequest)(nil),            // 1: potential.scoring.v1.GetValueModelRequest
@@ -2773,122 +2941,128 @@ var file_potential_scoring_v1_scoring_service_proto_goTypes = []any{
 	(*UpdateGradingPolicyRequest)(nil),      // 35: potential.scoring.v1.UpdateGradingPolicyRequest
 	(*PreviewPolicyChangeRequest)(nil),      // 36: potential.scoring.v1.PreviewPolicyChangeRequest
 	(*GetCustomerGradeRequest)(nil),         // 37: potential.scoring.v1.GetCustomerGradeRequest
-	(*ListGradeChangesRequest)(nil),         // 38: potential.scoring.v1.ListGradeChangesRequest
-	(*ListGradeChangesResponse)(nil),        // 39: potential.scoring.v1.ListGradeChangesResponse
-	(*ListTopCustomersRequest)(nil),         // 40: potential.scoring.v1.ListTopCustomersRequest
-	(*ListTopCustomersResponse)(nil),        // 41: potential.scoring.v1.ListTopCustomersResponse
-	(*timestamppb.Timestamp)(nil),           // 42: google.protobuf.Timestamp
-	(*ValueSettings)(nil),                   // 43: potential.scoring.v1.ValueSettings
-	(*ValueModel)(nil),                      // 44: potential.scoring.v1.ValueModel
-	(RfmSegment)(0),                         // 45: potential.scoring.v1.RfmSegment
-	(ChurnLevel)(0),                         // 46: potential.scoring.v1.ChurnLevel
-	(ChurnReason)(0),                        // 47: potential.scoring.v1.ChurnReason
-	(LifecycleStage)(0),                     // 48: potential.scoring.v1.LifecycleStage
-	(*ScoringModel)(nil),                    // 49: potential.scoring.v1.ScoringModel
-	(*ScoringRule)(nil),                     // 50: potential.scoring.v1.ScoringRule
-	(*fieldmaskpb.FieldMask)(nil),           // 51: google.protobuf.FieldMask
-	(*Score)(nil),                           // 52: potential.scoring.v1.Score
-	(*LedgerEntry)(nil),                     // 53: potential.scoring.v1.LedgerEntry
-	(*GradingPolicy)(nil),                   // 54: potential.scoring.v1.GradingPolicy
-	(*GradeChange)(nil),                     // 55: potential.scoring.v1.GradeChange
-	(TopCustomerOrder)(0),                   // 56: potential.scoring.v1.TopCustomerOrder
-	(*TopCustomer)(nil),                     // 57: potential.scoring.v1.TopCustomer
-	(*CustomerAssessment)(nil),              // 58: potential.scoring.v1.CustomerAssessment
-	(*emptypb.Empty)(nil),                   // 59: google.protobuf.Empty
-	(*GradePreview)(nil),                    // 60: potential.scoring.v1.GradePreview
-	(*CustomerGrade)(nil),                   // 61: potential.scoring.v1.CustomerGrade
+	(*GetGradeDistributionRequest)(nil),     // 38: potential.scoring.v1.GetGradeDistributionRequest
+	(*GradeDistribution)(nil),               // 39: potential.scoring.v1.GradeDistribution
+	(*GradeCount)(nil),                      // 40: potential.scoring.v1.GradeCount
+	(*ListGradeChangesRequest)(nil),         // 41: potential.scoring.v1.ListGradeChangesRequest
+	(*ListGradeChangesResponse)(nil),        // 42: potential.scoring.v1.ListGradeChangesResponse
+	(*ListTopCustomersRequest)(nil),         // 43: potential.scoring.v1.ListTopCustomersRequest
+	(*ListTopCustomersResponse)(nil),        // 44: potential.scoring.v1.ListTopCustomersResponse
+	(*timestamppb.Timestamp)(nil),           // 45: google.protobuf.Timestamp
+	(*ValueSettings)(nil),                   // 46: potential.scoring.v1.ValueSettings
+	(*ValueModel)(nil),                      // 47: potential.scoring.v1.ValueModel
+	(RfmSegment)(0),                         // 48: potential.scoring.v1.RfmSegment
+	(ChurnLevel)(0),                         // 49: potential.scoring.v1.ChurnLevel
+	(ChurnReason)(0),                        // 50: potential.scoring.v1.ChurnReason
+	(LifecycleStage)(0),                     // 51: potential.scoring.v1.LifecycleStage
+	(*ScoringModel)(nil),                    // 52: potential.scoring.v1.ScoringModel
+	(*ScoringRule)(nil),                     // 53: potential.scoring.v1.ScoringRule
+	(*fieldmaskpb.FieldMask)(nil),           // 54: google.protobuf.FieldMask
+	(*Score)(nil),                           // 55: potential.scoring.v1.Score
+	(*LedgerEntry)(nil),                     // 56: potential.scoring.v1.LedgerEntry
+	(*GradingPolicy)(nil),                   // 57: potential.scoring.v1.GradingPolicy
+	(*GradeChange)(nil),                     // 58: potential.scoring.v1.GradeChange
+	(TopCustomerOrder)(0),                   // 59: potential.scoring.v1.TopCustomerOrder
+	(*TopCustomer)(nil),                     // 60: potential.scoring.v1.TopCustomer
+	(*CustomerAssessment)(nil),              // 61: potential.scoring.v1.CustomerAssessment
+	(*emptypb.Empty)(nil),                   // 62: google.protobuf.Empty
+	(*GradePreview)(nil),                    // 63: potential.scoring.v1.GradePreview
+	(*CustomerGrade)(nil),                   // 64: potential.scoring.v1.CustomerGrade
 }
 var file_potential_scoring_v1_scoring_service_proto_depIdxs = []int32{
-	42, // 0: potential.scoring.v1.FitValueModelRequest.observation_end:type_name -> google.protobuf.Timestamp
-	42, // 1: potential.scoring.v1.FitValueModelRequest.holdout_end:type_name -> google.protobuf.Timestamp
-	43, // 2: potential.scoring.v1.FitValueModelRequest.settings:type_name -> potential.scoring.v1.ValueSettings
+	45, // 0: potential.scoring.v1.FitValueModelRequest.observation_end:type_name -> google.protobuf.Timestamp
+	45, // 1: potential.scoring.v1.FitValueModelRequest.holdout_end:type_name -> google.protobuf.Timestamp
+	46, // 2: potential.scoring.v1.FitValueModelRequest.settings:type_name -> potential.scoring.v1.ValueSettings
 	4,  // 3: potential.scoring.v1.FitValueModelResponse.progress:type_name -> potential.scoring.v1.FitProgress
-	44, // 4: potential.scoring.v1.FitValueModelResponse.model:type_name -> potential.scoring.v1.ValueModel
+	47, // 4: potential.scoring.v1.FitValueModelResponse.model:type_name -> potential.scoring.v1.ValueModel
 	7,  // 5: potential.scoring.v1.GetRfmDistributionResponse.grid:type_name -> potential.scoring.v1.RfmGridCell
 	8,  // 6: potential.scoring.v1.GetRfmDistributionResponse.segments:type_name -> potential.scoring.v1.SegmentCount
-	45, // 7: potential.scoring.v1.SegmentCount.segment:type_name -> potential.scoring.v1.RfmSegment
+	48, // 7: potential.scoring.v1.SegmentCount.segment:type_name -> potential.scoring.v1.RfmSegment
 	11, // 8: potential.scoring.v1.GetChurnSummaryResponse.levels:type_name -> potential.scoring.v1.ChurnLevelSummary
 	12, // 9: potential.scoring.v1.GetChurnSummaryResponse.reasons:type_name -> potential.scoring.v1.ChurnReasonSummary
-	46, // 10: potential.scoring.v1.ChurnLevelSummary.level:type_name -> potential.scoring.v1.ChurnLevel
-	47, // 11: potential.scoring.v1.ChurnReasonSummary.reason:type_name -> potential.scoring.v1.ChurnReason
+	49, // 10: potential.scoring.v1.ChurnLevelSummary.level:type_name -> potential.scoring.v1.ChurnLevel
+	50, // 11: potential.scoring.v1.ChurnReasonSummary.reason:type_name -> potential.scoring.v1.ChurnReason
 	15, // 12: potential.scoring.v1.GetLifecycleSummaryResponse.stages:type_name -> potential.scoring.v1.StageCount
 	16, // 13: potential.scoring.v1.GetLifecycleSummaryResponse.transitions:type_name -> potential.scoring.v1.StageTransition
-	48, // 14: potential.scoring.v1.StageCount.stage:type_name -> potential.scoring.v1.LifecycleStage
-	48, // 15: potential.scoring.v1.StageTransition.from:type_name -> potential.scoring.v1.LifecycleStage
-	48, // 16: potential.scoring.v1.StageTransition.to:type_name -> potential.scoring.v1.LifecycleStage
-	49, // 17: potential.scoring.v1.CreateScoringModelRequest.model:type_name -> potential.scoring.v1.ScoringModel
-	49, // 18: potential.scoring.v1.ListScoringModelsResponse.models:type_name -> potential.scoring.v1.ScoringModel
-	50, // 19: potential.scoring.v1.CreateScoringRuleRequest.rule:type_name -> potential.scoring.v1.ScoringRule
-	50, // 20: potential.scoring.v1.ListScoringRulesResponse.rules:type_name -> potential.scoring.v1.ScoringRule
-	50, // 21: potential.scoring.v1.ListScoringRuleVersionsResponse.versions:type_name -> potential.scoring.v1.ScoringRule
-	50, // 22: potential.scoring.v1.UpdateScoringRuleRequest.rule:type_name -> potential.scoring.v1.ScoringRule
-	51, // 23: potential.scoring.v1.UpdateScoringRuleRequest.update_mask:type_name -> google.protobuf.FieldMask
-	50, // 24: potential.scoring.v1.PreviewRuleChangeRequest.create:type_name -> potential.scoring.v1.ScoringRule
+	51, // 14: potential.scoring.v1.StageCount.stage:type_name -> potential.scoring.v1.LifecycleStage
+	51, // 15: potential.scoring.v1.StageTransition.from:type_name -> potential.scoring.v1.LifecycleStage
+	51, // 16: potential.scoring.v1.StageTransition.to:type_name -> potential.scoring.v1.LifecycleStage
+	52, // 17: potential.scoring.v1.CreateScoringModelRequest.model:type_name -> potential.scoring.v1.ScoringModel
+	52, // 18: potential.scoring.v1.ListScoringModelsResponse.models:type_name -> potential.scoring.v1.ScoringModel
+	53, // 19: potential.scoring.v1.CreateScoringRuleRequest.rule:type_name -> potential.scoring.v1.ScoringRule
+	53, // 20: potential.scoring.v1.ListScoringRulesResponse.rules:type_name -> potential.scoring.v1.ScoringRule
+	53, // 21: potential.scoring.v1.ListScoringRuleVersionsResponse.versions:type_name -> potential.scoring.v1.ScoringRule
+	53, // 22: potential.scoring.v1.UpdateScoringRuleRequest.rule:type_name -> potential.scoring.v1.ScoringRule
+	54, // 23: potential.scoring.v1.UpdateScoringRuleRequest.update_mask:type_name -> google.protobuf.FieldMask
+	53, // 24: potential.scoring.v1.PreviewRuleChangeRequest.create:type_name -> potential.scoring.v1.ScoringRule
 	28, // 25: potential.scoring.v1.PreviewRuleChangeRequest.update:type_name -> potential.scoring.v1.UpdateScoringRuleRequest
-	42, // 26: potential.scoring.v1.GetScoreRequest.as_of:type_name -> google.protobuf.Timestamp
-	42, // 27: potential.scoring.v1.ExplainScoreRequest.as_of:type_name -> google.protobuf.Timestamp
-	52, // 28: potential.scoring.v1.ExplainScoreResponse.score:type_name -> potential.scoring.v1.Score
-	53, // 29: potential.scoring.v1.ExplainScoreResponse.entries:type_name -> potential.scoring.v1.LedgerEntry
-	54, // 30: potential.scoring.v1.UpdateGradingPolicyRequest.policy:type_name -> potential.scoring.v1.GradingPolicy
-	54, // 31: potential.scoring.v1.PreviewPolicyChangeRequest.policy:type_name -> potential.scoring.v1.GradingPolicy
-	55, // 32: potential.scoring.v1.ListGradeChangesResponse.changes:type_name -> potential.scoring.v1.GradeChange
-	56, // 33: potential.scoring.v1.ListTopCustomersRequest.order_by:type_name -> potential.scoring.v1.TopCustomerOrder
-	57, // 34: potential.scoring.v1.ListTopCustomersResponse.customers:type_name -> potential.scoring.v1.TopCustomer
-	0,  // 35: potential.scoring.v1.ScoringService.GetCustomerAssessment:input_type -> potential.scoring.v1.GetCustomerAssessmentRequest
-	1,  // 36: potential.scoring.v1.ScoringService.GetValueModel:input_type -> potential.scoring.v1.GetValueModelRequest
-	2,  // 37: potential.scoring.v1.ScoringService.FitValueModel:input_type -> potential.scoring.v1.FitValueModelRequest
-	5,  // 38: potential.scoring.v1.ScoringService.GetRfmDistribution:input_type -> potential.scoring.v1.GetRfmDistributionRequest
-	9,  // 39: potential.scoring.v1.ScoringService.GetChurnSummary:input_type -> potential.scoring.v1.GetChurnSummaryRequest
-	13, // 40: potential.scoring.v1.ScoringService.GetLifecycleSummary:input_type -> potential.scoring.v1.GetLifecycleSummaryRequest
-	17, // 41: potential.scoring.v1.ScoringService.CreateScoringModel:input_type -> potential.scoring.v1.CreateScoringModelRequest
-	18, // 42: potential.scoring.v1.ScoringService.GetScoringModel:input_type -> potential.scoring.v1.GetScoringModelRequest
-	19, // 43: potential.scoring.v1.ScoringService.ListScoringModels:input_type -> potential.scoring.v1.ListScoringModelsRequest
-	21, // 44: potential.scoring.v1.ScoringService.DeleteScoringModel:input_type -> potential.scoring.v1.DeleteScoringModelRequest
-	22, // 45: potential.scoring.v1.ScoringService.CreateScoringRule:input_type -> potential.scoring.v1.CreateScoringRuleRequest
-	23, // 46: potential.scoring.v1.ScoringService.GetScoringRule:input_type -> potential.scoring.v1.GetScoringRuleRequest
-	24, // 47: potential.scoring.v1.ScoringService.ListScoringRules:input_type -> potential.scoring.v1.ListScoringRulesRequest
-	26, // 48: potential.scoring.v1.ScoringService.ListScoringRuleVersions:input_type -> potential.scoring.v1.ListScoringRuleVersionsRequest
-	28, // 49: potential.scoring.v1.ScoringService.UpdateScoringRule:input_type -> potential.scoring.v1.UpdateScoringRuleRequest
-	29, // 50: potential.scoring.v1.ScoringService.DeleteScoringRule:input_type -> potential.scoring.v1.DeleteScoringRuleRequest
-	30, // 51: potential.scoring.v1.ScoringService.PreviewRuleChange:input_type -> potential.scoring.v1.PreviewRuleChangeRequest
-	31, // 52: potential.scoring.v1.ScoringService.GetScore:input_type -> potential.scoring.v1.GetScoreRequest
-	32, // 53: potential.scoring.v1.ScoringService.ExplainScore:input_type -> potential.scoring.v1.ExplainScoreRequest
-	34, // 54: potential.scoring.v1.ScoringService.GetGradingPolicy:input_type -> potential.scoring.v1.GetGradingPolicyRequest
-	35, // 55: potential.scoring.v1.ScoringService.UpdateGradingPolicy:input_type -> potential.scoring.v1.UpdateGradingPolicyRequest
-	36, // 56: potential.scoring.v1.ScoringService.PreviewPolicyChange:input_type -> potential.scoring.v1.PreviewPolicyChangeRequest
-	37, // 57: potential.scoring.v1.ScoringService.GetCustomerGrade:input_type -> potential.scoring.v1.GetCustomerGradeRequest
-	38, // 58: potential.scoring.v1.ScoringService.ListGradeChanges:input_type -> potential.scoring.v1.ListGradeChangesRequest
-	40, // 59: potential.scoring.v1.ScoringService.ListTopCustomers:input_type -> potential.scoring.v1.ListTopCustomersRequest
-	58, // 60: potential.scoring.v1.ScoringService.GetCustomerAssessment:output_type -> potential.scoring.v1.CustomerAssessment
-	44, // 61: potential.scoring.v1.ScoringService.GetValueModel:output_type -> potential.scoring.v1.ValueModel
-	3,  // 62: potential.scoring.v1.ScoringService.FitValueModel:output_type -> potential.scoring.v1.FitValueModelResponse
-	6,  // 63: potential.scoring.v1.ScoringService.GetRfmDistribution:output_type -> potential.scoring.v1.GetRfmDistributionResponse
-	10, // 64: potential.scoring.v1.ScoringService.GetChurnSummary:output_type -> potential.scoring.v1.GetChurnSummaryResponse
-	14, // 65: potential.scoring.v1.ScoringService.GetLifecycleSummary:output_type -> potential.scoring.v1.GetLifecycleSummaryResponse
-	49, // 66: potential.scoring.v1.ScoringService.CreateScoringModel:output_type -> potential.scoring.v1.ScoringModel
-	49, // 67: potential.scoring.v1.ScoringService.GetScoringModel:output_type -> potential.scoring.v1.ScoringModel
-	20, // 68: potential.scoring.v1.ScoringService.ListScoringModels:output_type -> potential.scoring.v1.ListScoringModelsResponse
-	59, // 69: potential.scoring.v1.ScoringService.DeleteScoringModel:output_type -> google.protobuf.Empty
-	50, // 70: potential.scoring.v1.ScoringService.CreateScoringRule:output_type -> potential.scoring.v1.ScoringRule
-	50, // 71: potential.scoring.v1.ScoringService.GetScoringRule:output_type -> potential.scoring.v1.ScoringRule
-	25, // 72: potential.scoring.v1.ScoringService.ListScoringRules:output_type -> potential.scoring.v1.ListScoringRulesResponse
-	27, // 73: potential.scoring.v1.ScoringService.ListScoringRuleVersions:output_type -> potential.scoring.v1.ListScoringRuleVersionsResponse
-	50, // 74: potential.scoring.v1.ScoringService.UpdateScoringRule:output_type -> potential.scoring.v1.ScoringRule
-	59, // 75: potential.scoring.v1.ScoringService.DeleteScoringRule:output_type -> google.protobuf.Empty
-	60, // 76: potential.scoring.v1.ScoringService.PreviewRuleChange:output_type -> potential.scoring.v1.GradePreview
-	52, // 77: potential.scoring.v1.ScoringService.GetScore:output_type -> potential.scoring.v1.Score
-	33, // 78: potential.scoring.v1.ScoringService.ExplainScore:output_type -> potential.scoring.v1.ExplainScoreResponse
-	54, // 79: potential.scoring.v1.ScoringService.GetGradingPolicy:output_type -> potential.scoring.v1.GradingPolicy
-	54, // 80: potential.scoring.v1.ScoringService.UpdateGradingPolicy:output_type -> potential.scoring.v1.GradingPolicy
-	60, // 81: potential.scoring.v1.ScoringService.PreviewPolicyChange:output_type -> potential.scoring.v1.GradePreview
-	61, // 82: potential.scoring.v1.ScoringService.GetCustomerGrade:output_type -> potential.scoring.v1.CustomerGrade
-	39, // 83: potential.scoring.v1.ScoringService.ListGradeChanges:output_type -> potential.scoring.v1.ListGradeChangesResponse
-	41, // 84: potential.scoring.v1.ScoringService.ListTopCustomers:output_type -> potential.scoring.v1.ListTopCustomersResponse
-	60, // [60:85] is the sub-list for method output_type
-	35, // [35:60] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	45, // 26: potential.scoring.v1.GetScoreRequest.as_of:type_name -> google.protobuf.Timestamp
+	45, // 27: potential.scoring.v1.ExplainScoreRequest.as_of:type_name -> google.protobuf.Timestamp
+	55, // 28: potential.scoring.v1.ExplainScoreResponse.score:type_name -> potential.scoring.v1.Score
+	56, // 29: potential.scoring.v1.ExplainScoreResponse.entries:type_name -> potential.scoring.v1.LedgerEntry
+	57, // 30: potential.scoring.v1.UpdateGradingPolicyRequest.policy:type_name -> potential.scoring.v1.GradingPolicy
+	57, // 31: potential.scoring.v1.PreviewPolicyChangeRequest.policy:type_name -> potential.scoring.v1.GradingPolicy
+	40, // 32: potential.scoring.v1.GradeDistribution.grades:type_name -> potential.scoring.v1.GradeCount
+	58, // 33: potential.scoring.v1.ListGradeChangesResponse.changes:type_name -> potential.scoring.v1.GradeChange
+	59, // 34: potential.scoring.v1.ListTopCustomersRequest.order_by:type_name -> potential.scoring.v1.TopCustomerOrder
+	60, // 35: potential.scoring.v1.ListTopCustomersResponse.customers:type_name -> potential.scoring.v1.TopCustomer
+	0,  // 36: potential.scoring.v1.ScoringService.GetCustomerAssessment:input_type -> potential.scoring.v1.GetCustomerAssessmentRequest
+	1,  // 37: potential.scoring.v1.ScoringService.GetValueModel:input_type -> potential.scoring.v1.GetValueModelRequest
+	2,  // 38: potential.scoring.v1.ScoringService.FitValueModel:input_type -> potential.scoring.v1.FitValueModelRequest
+	5,  // 39: potential.scoring.v1.ScoringService.GetRfmDistribution:input_type -> potential.scoring.v1.GetRfmDistributionRequest
+	9,  // 40: potential.scoring.v1.ScoringService.GetChurnSummary:input_type -> potential.scoring.v1.GetChurnSummaryRequest
+	13, // 41: potential.scoring.v1.ScoringService.GetLifecycleSummary:input_type -> potential.scoring.v1.GetLifecycleSummaryRequest
+	17, // 42: potential.scoring.v1.ScoringService.CreateScoringModel:input_type -> potential.scoring.v1.CreateScoringModelRequest
+	18, // 43: potential.scoring.v1.ScoringService.GetScoringModel:input_type -> potential.scoring.v1.GetScoringModelRequest
+	19, // 44: potential.scoring.v1.ScoringService.ListScoringModels:input_type -> potential.scoring.v1.ListScoringModelsRequest
+	21, // 45: potential.scoring.v1.ScoringService.DeleteScoringModel:input_type -> potential.scoring.v1.DeleteScoringModelRequest
+	22, // 46: potential.scoring.v1.ScoringService.CreateScoringRule:input_type -> potential.scoring.v1.CreateScoringRuleRequest
+	23, // 47: potential.scoring.v1.ScoringService.GetScoringRule:input_type -> potential.scoring.v1.GetScoringRuleRequest
+	24, // 48: potential.scoring.v1.ScoringService.ListScoringRules:input_type -> potential.scoring.v1.ListScoringRulesRequest
+	26, // 49: potential.scoring.v1.ScoringService.ListScoringRuleVersions:input_type -> potential.scoring.v1.ListScoringRuleVersionsRequest
+	28, // 50: potential.scoring.v1.ScoringService.UpdateScoringRule:input_type -> potential.scoring.v1.UpdateScoringRuleRequest
+	29, // 51: potential.scoring.v1.ScoringService.DeleteScoringRule:input_type -> potential.scoring.v1.DeleteScoringRuleRequest
+	30, // 52: potential.scoring.v1.ScoringService.PreviewRuleChange:input_type -> potential.scoring.v1.PreviewRuleChangeRequest
+	31, // 53: potential.scoring.v1.ScoringService.GetScore:input_type -> potential.scoring.v1.GetScoreRequest
+	32, // 54: potential.scoring.v1.ScoringService.ExplainScore:input_type -> potential.scoring.v1.ExplainScoreRequest
+	34, // 55: potential.scoring.v1.ScoringService.GetGradingPolicy:input_type -> potential.scoring.v1.GetGradingPolicyRequest
+	35, // 56: potential.scoring.v1.ScoringService.UpdateGradingPolicy:input_type -> potential.scoring.v1.UpdateGradingPolicyRequest
+	36, // 57: potential.scoring.v1.ScoringService.PreviewPolicyChange:input_type -> potential.scoring.v1.PreviewPolicyChangeRequest
+	37, // 58: potential.scoring.v1.ScoringService.GetCustomerGrade:input_type -> potential.scoring.v1.GetCustomerGradeRequest
+	38, // 59: potential.scoring.v1.ScoringService.GetGradeDistribution:input_type -> potential.scoring.v1.GetGradeDistributionRequest
+	41, // 60: potential.scoring.v1.ScoringService.ListGradeChanges:input_type -> potential.scoring.v1.ListGradeChangesRequest
+	43, // 61: potential.scoring.v1.ScoringService.ListTopCustomers:input_type -> potential.scoring.v1.ListTopCustomersRequest
+	61, // 62: potential.scoring.v1.ScoringService.GetCustomerAssessment:output_type -> potential.scoring.v1.CustomerAssessment
+	47, // 63: potential.scoring.v1.ScoringService.GetValueModel:output_type -> potential.scoring.v1.ValueModel
+	3,  // 64: potential.scoring.v1.ScoringService.FitValueModel:output_type -> potential.scoring.v1.FitValueModelResponse
+	6,  // 65: potential.scoring.v1.ScoringService.GetRfmDistribution:output_type -> potential.scoring.v1.GetRfmDistributionResponse
+	10, // 66: potential.scoring.v1.ScoringService.GetChurnSummary:output_type -> potential.scoring.v1.GetChurnSummaryResponse
+	14, // 67: potential.scoring.v1.ScoringService.GetLifecycleSummary:output_type -> potential.scoring.v1.GetLifecycleSummaryResponse
+	52, // 68: potential.scoring.v1.ScoringService.CreateScoringModel:output_type -> potential.scoring.v1.ScoringModel
+	52, // 69: potential.scoring.v1.ScoringService.GetScoringModel:output_type -> potential.scoring.v1.ScoringModel
+	20, // 70: potential.scoring.v1.ScoringService.ListScoringModels:output_type -> potential.scoring.v1.ListScoringModelsResponse
+	62, // 71: potential.scoring.v1.ScoringService.DeleteScoringModel:output_type -> google.protobuf.Empty
+	53, // 72: potential.scoring.v1.ScoringService.CreateScoringRule:output_type -> potential.scoring.v1.ScoringRule
+	53, // 73: potential.scoring.v1.ScoringService.GetScoringRule:output_type -> potential.scoring.v1.ScoringRule
+	25, // 74: potential.scoring.v1.ScoringService.ListScoringRules:output_type -> potential.scoring.v1.ListScoringRulesResponse
+	27, // 75: potential.scoring.v1.ScoringService.ListScoringRuleVersions:output_type -> potential.scoring.v1.ListScoringRuleVersionsResponse
+	53, // 76: potential.scoring.v1.ScoringService.UpdateScoringRule:output_type -> potential.scoring.v1.ScoringRule
+	62, // 77: potential.scoring.v1.ScoringService.DeleteScoringRule:output_type -> google.protobuf.Empty
+	63, // 78: potential.scoring.v1.ScoringService.PreviewRuleChange:output_type -> potential.scoring.v1.GradePreview
+	55, // 79: potential.scoring.v1.ScoringService.GetScore:output_type -> potential.scoring.v1.Score
+	33, // 80: potential.scoring.v1.ScoringService.ExplainScore:output_type -> potential.scoring.v1.ExplainScoreResponse
+	57, // 81: potential.scoring.v1.ScoringService.GetGradingPolicy:output_type -> potential.scoring.v1.GradingPolicy
+	57, // 82: potential.scoring.v1.ScoringService.UpdateGradingPolicy:output_type -> potential.scoring.v1.GradingPolicy
+	63, // 83: potential.scoring.v1.ScoringService.PreviewPolicyChange:output_type -> potential.scoring.v1.GradePreview
+	64, // 84: potential.scoring.v1.ScoringService.GetCustomerGrade:output_type -> potential.scoring.v1.CustomerGrade
+	39, // 85: potential.scoring.v1.ScoringService.GetGradeDistribution:output_type -> potential.scoring.v1.GradeDistribution
+	42, // 86: potential.scoring.v1.ScoringService.ListGradeChanges:output_type -> potential.scoring.v1.ListGradeChangesResponse
+	44, // 87: potential.scoring.v1.ScoringService.ListTopCustomers:output_type -> potential.scoring.v1.ListTopCustomersResponse
+	62, // [62:88] is the sub-list for method output_type
+	36, // [36:62] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_potential_scoring_v1_scoring_service_proto_init() }
@@ -2925,7 +3099,7 @@ func file_potential_scoring_v1_scoring_service_proto_init() {
 		(*GetCustomerGradeRequest_CustomerId)(nil),
 		(*GetCustomerGradeRequest_ExternalId)(nil),
 	}
-	file_potential_scoring_v1_scoring_service_proto_msgTypes[38].OneofWrappers = []any{
+	file_potential_scoring_v1_scoring_service_proto_msgTypes[41].OneofWrappers = []any{
 		(*ListGradeChangesRequest_CustomerId)(nil),
 		(*ListGradeChangesRequest_ExternalId)(nil),
 	}
@@ -2935,7 +3109,7 @@ func file_potential_scoring_v1_scoring_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_potential_scoring_v1_scoring_service_proto_rawDesc), len(file_potential_scoring_v1_scoring_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   42,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

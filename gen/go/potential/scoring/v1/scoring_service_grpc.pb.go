@@ -43,6 +43,7 @@ const (
 	ScoringService_UpdateGradingPolicy_FullMethodName     = "/potential.scoring.v1.ScoringService/UpdateGradingPolicy"
 	ScoringService_PreviewPolicyChange_FullMethodName     = "/potential.scoring.v1.ScoringService/PreviewPolicyChange"
 	ScoringService_GetCustomerGrade_FullMethodName        = "/potential.scoring.v1.ScoringService/GetCustomerGrade"
+	ScoringService_GetGradeDistribution_FullMethodName    = "/potential.scoring.v1.ScoringService/GetGradeDistribution"
 	ScoringService_ListGradeChanges_FullMethodName        = "/potential.scoring.v1.ScoringService/ListGradeChanges"
 	ScoringService_ListTopCustomers_FullMethodName        = "/potential.scoring.v1.ScoringService/ListTopCustomers"
 )
@@ -117,6 +118,9 @@ type ScoringServiceClient interface {
 	PreviewPolicyChange(ctx context.Context, in *PreviewPolicyChangeRequest, opts ...grpc.CallOption) (*GradePreview, error)
 	// GetCustomerGrade grades a customer now and explains the grade.
 	GetCustomerGrade(ctx context.Context, in *GetCustomerGradeRequest, opts ...grpc.CallOption) (*CustomerGrade, error)
+	// GetGradeDistribution counts the tenant's customers by their current
+	// grade: the grade histogram.
+	GetGradeDistribution(ctx context.Context, in *GetGradeDistributionRequest, opts ...grpc.CallOption) (*GradeDistribution, error)
 	// ListGradeChanges pages through grade changes, newest first, with what
 	// caused each and why.
 	ListGradeChanges(ctx context.Context, in *ListGradeChangesRequest, opts ...grpc.CallOption) (*ListGradeChangesResponse, error)
@@ -372,6 +376,16 @@ func (c *scoringServiceClient) GetCustomerGrade(ctx context.Context, in *GetCust
 	return out, nil
 }
 
+func (c *scoringServiceClient) GetGradeDistribution(ctx context.Context, in *GetGradeDistributionRequest, opts ...grpc.CallOption) (*GradeDistribution, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GradeDistribution)
+	err := c.cc.Invoke(ctx, ScoringService_GetGradeDistribution_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *scoringServiceClient) ListGradeChanges(ctx context.Context, in *ListGradeChangesRequest, opts ...grpc.CallOption) (*ListGradeChangesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListGradeChangesResponse)
@@ -462,6 +476,9 @@ type ScoringServiceServer interface {
 	PreviewPolicyChange(context.Context, *PreviewPolicyChangeRequest) (*GradePreview, error)
 	// GetCustomerGrade grades a customer now and explains the grade.
 	GetCustomerGrade(context.Context, *GetCustomerGradeRequest) (*CustomerGrade, error)
+	// GetGradeDistribution counts the tenant's customers by their current
+	// grade: the grade histogram.
+	GetGradeDistribution(context.Context, *GetGradeDistributionRequest) (*GradeDistribution, error)
 	// ListGradeChanges pages through grade changes, newest first, with what
 	// caused each and why.
 	ListGradeChanges(context.Context, *ListGradeChangesRequest) (*ListGradeChangesResponse, error)
@@ -546,6 +563,9 @@ func (UnimplementedScoringServiceServer) PreviewPolicyChange(context.Context, *P
 }
 func (UnimplementedScoringServiceServer) GetCustomerGrade(context.Context, *GetCustomerGradeRequest) (*CustomerGrade, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCustomerGrade not implemented")
+}
+func (UnimplementedScoringServiceServer) GetGradeDistribution(context.Context, *GetGradeDistributionRequest) (*GradeDistribution, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetGradeDistribution not implemented")
 }
 func (UnimplementedScoringServiceServer) ListGradeChanges(context.Context, *ListGradeChangesRequest) (*ListGradeChangesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListGradeChanges not implemented")
@@ -981,6 +1001,24 @@ func _ScoringService_GetCustomerGrade_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ScoringService_GetGradeDistribution_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetGradeDistributionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).GetGradeDistribution(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_GetGradeDistribution_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).GetGradeDistribution(ctx, req.(*GetGradeDistributionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ScoringService_ListGradeChanges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListGradeChangesRequest)
 	if err := dec(in); err != nil {
@@ -1111,6 +1149,10 @@ var ScoringService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetCustomerGrade",
 			Handler:    _ScoringService_GetCustomerGrade_Handler,
+		},
+		{
+			MethodName: "GetGradeDistribution",
+			Handler:    _ScoringService_GetGradeDistribution_Handler,
 		},
 		{
 			MethodName: "ListGradeChanges",

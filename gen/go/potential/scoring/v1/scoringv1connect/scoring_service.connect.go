@@ -102,6 +102,9 @@ const (
 	// ScoringServiceGetCustomerGradeProcedure is the fully-qualified name of the ScoringService's
 	// GetCustomerGrade RPC.
 	ScoringServiceGetCustomerGradeProcedure = "/potential.scoring.v1.ScoringService/GetCustomerGrade"
+	// ScoringServiceGetGradeDistributionProcedure is the fully-qualified name of the ScoringService's
+	// GetGradeDistribution RPC.
+	ScoringServiceGetGradeDistributionProcedure = "/potential.scoring.v1.ScoringService/GetGradeDistribution"
 	// ScoringServiceListGradeChangesProcedure is the fully-qualified name of the ScoringService's
 	// ListGradeChanges RPC.
 	ScoringServiceListGradeChangesProcedure = "/potential.scoring.v1.ScoringService/ListGradeChanges"
@@ -172,6 +175,9 @@ type ScoringServiceClient interface {
 	PreviewPolicyChange(context.Context, *v1.PreviewPolicyChangeRequest) (*v1.GradePreview, error)
 	// GetCustomerGrade grades a customer now and explains the grade.
 	GetCustomerGrade(context.Context, *v1.GetCustomerGradeRequest) (*v1.CustomerGrade, error)
+	// GetGradeDistribution counts the tenant's customers by their current
+	// grade: the grade histogram.
+	GetGradeDistribution(context.Context, *v1.GetGradeDistributionRequest) (*v1.GradeDistribution, error)
 	// ListGradeChanges pages through grade changes, newest first, with what
 	// caused each and why.
 	ListGradeChanges(context.Context, *v1.ListGradeChangesRequest) (*v1.ListGradeChangesResponse, error)
@@ -345,6 +351,13 @@ func NewScoringServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		getGradeDistribution: connect.NewClient[v1.GetGradeDistributionRequest, v1.GradeDistribution](
+			httpClient,
+			baseURL+ScoringServiceGetGradeDistributionProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("GetGradeDistribution")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		listGradeChanges: connect.NewClient[v1.ListGradeChangesRequest, v1.ListGradeChangesResponse](
 			httpClient,
 			baseURL+ScoringServiceListGradeChangesProcedure,
@@ -387,6 +400,7 @@ type scoringServiceClient struct {
 	updateGradingPolicy     *connect.Client[v1.UpdateGradingPolicyRequest, v1.GradingPolicy]
 	previewPolicyChange     *connect.Client[v1.PreviewPolicyChangeRequest, v1.GradePreview]
 	getCustomerGrade        *connect.Client[v1.GetCustomerGradeRequest, v1.CustomerGrade]
+	getGradeDistribution    *connect.Client[v1.GetGradeDistributionRequest, v1.GradeDistribution]
 	listGradeChanges        *connect.Client[v1.ListGradeChangesRequest, v1.ListGradeChangesResponse]
 	listTopCustomers        *connect.Client[v1.ListTopCustomersRequest, v1.ListTopCustomersResponse]
 }
@@ -594,6 +608,15 @@ func (c *scoringServiceClient) GetCustomerGrade(ctx context.Context, req *v1.Get
 	return nil, err
 }
 
+// GetGradeDistribution calls potential.scoring.v1.ScoringService.GetGradeDistribution.
+func (c *scoringServiceClient) GetGradeDistribution(ctx context.Context, req *v1.GetGradeDistributionRequest) (*v1.GradeDistribution, error) {
+	response, err := c.getGradeDistribution.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // ListGradeChanges calls potential.scoring.v1.ScoringService.ListGradeChanges.
 func (c *scoringServiceClient) ListGradeChanges(ctx context.Context, req *v1.ListGradeChangesRequest) (*v1.ListGradeChangesResponse, error) {
 	response, err := c.listGradeChanges.CallUnary(ctx, connect.NewRequest(req))
@@ -674,6 +697,9 @@ type ScoringServiceHandler interface {
 	PreviewPolicyChange(context.Context, *v1.PreviewPolicyChangeRequest) (*v1.GradePreview, error)
 	// GetCustomerGrade grades a customer now and explains the grade.
 	GetCustomerGrade(context.Context, *v1.GetCustomerGradeRequest) (*v1.CustomerGrade, error)
+	// GetGradeDistribution counts the tenant's customers by their current
+	// grade: the grade histogram.
+	GetGradeDistribution(context.Context, *v1.GetGradeDistributionRequest) (*v1.GradeDistribution, error)
 	// ListGradeChanges pages through grade changes, newest first, with what
 	// caused each and why.
 	ListGradeChanges(context.Context, *v1.ListGradeChangesRequest) (*v1.ListGradeChangesResponse, error)
@@ -843,6 +869,13 @@ func NewScoringServiceHandler(svc ScoringServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	scoringServiceGetGradeDistributionHandler := connect.NewUnaryHandlerSimple(
+		ScoringServiceGetGradeDistributionProcedure,
+		svc.GetGradeDistribution,
+		connect.WithSchema(scoringServiceMethods.ByName("GetGradeDistribution")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	scoringServiceListGradeChangesHandler := connect.NewUnaryHandlerSimple(
 		ScoringServiceListGradeChangesProcedure,
 		svc.ListGradeChanges,
@@ -905,6 +938,8 @@ func NewScoringServiceHandler(svc ScoringServiceHandler, opts ...connect.Handler
 			scoringServicePreviewPolicyChangeHandler.ServeHTTP(w, r)
 		case ScoringServiceGetCustomerGradeProcedure:
 			scoringServiceGetCustomerGradeHandler.ServeHTTP(w, r)
+		case ScoringServiceGetGradeDistributionProcedure:
+			scoringServiceGetGradeDistributionHandler.ServeHTTP(w, r)
 		case ScoringServiceListGradeChangesProcedure:
 			scoringServiceListGradeChangesHandler.ServeHTTP(w, r)
 		case ScoringServiceListTopCustomersProcedure:
@@ -1008,6 +1043,10 @@ func (UnimplementedScoringServiceHandler) PreviewPolicyChange(context.Context, *
 
 func (UnimplementedScoringServiceHandler) GetCustomerGrade(context.Context, *v1.GetCustomerGradeRequest) (*v1.CustomerGrade, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.GetCustomerGrade is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) GetGradeDistribution(context.Context, *v1.GetGradeDistributionRequest) (*v1.GradeDistribution, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.GetGradeDistribution is not implemented"))
 }
 
 func (UnimplementedScoringServiceHandler) ListGradeChanges(context.Context, *v1.ListGradeChangesRequest) (*v1.ListGradeChangesResponse, error) {
