@@ -335,6 +335,18 @@ func (s *Store) EvaluateSegments(ctx context.Context, tenantID string, run domai
 	if !ok {
 		return nil
 	}
+	// A tenant without dynamic segments has nothing to evaluate: skip
+	// the log lock, which would serialise its concurrent ingestion. A
+	// segment created after this check is populated from what committed
+	// before its creation, which includes the events of this run.
+	var has bool
+	if err := s.batch(ctx, sc, func(b *pgx.Batch) {
+		b.Queue(qHasDynamicSegments, sc.tenant)
+	}, func(br pgx.BatchResults) error {
+		return br.QueryRow().Scan(&has)
+	}); err != nil || !has {
+		return err
+	}
 	now := normTime(run.Now)
 	return s.segmentRun(ctx, sc, run.CustomerIDs, run.All, func(ids []string) error {
 		var fnErr error

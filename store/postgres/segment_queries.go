@@ -20,7 +20,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)`
 WHERE tenant_id = $1 AND id = $2`
 	qDeleteSegment = `DELETE FROM segments WHERE tenant_id = $1 AND id = $2`
 	// qDynamicSegments are the segments every evaluation reads, in id order.
-	qDynamicSegments = `SELECT ` + segmentColumns + ` FROM segments WHERE tenant_id = $1 AND kind = 'dynamic' ORDER BY id`
+	qDynamicSegments    = `SELECT ` + segmentColumns + ` FROM segments WHERE tenant_id = $1 AND kind = 'dynamic' ORDER BY id`
+	qHasDynamicSegments = `SELECT EXISTS (SELECT FROM segments WHERE tenant_id = $1 AND kind = 'dynamic')`
 )
 
 // The log.
