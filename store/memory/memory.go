@@ -54,6 +54,8 @@ type tenantData struct {
 	transitions []transition        // lifecycle transitions, in the order recorded
 
 	jobs jobData // leased time-driven work and its run log (jobs.go)
+
+	requests map[requestKey]domain.RequestRecord // records of idempotent creates (requests.go); nil until the first
 }
 
 // customerEvents are the events recorded about one customer; referrals are
