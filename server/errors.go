@@ -59,6 +59,10 @@ func toConnectError(ctx context.Context, log *slog.Logger, procedure string, err
 		return connect.NewError(connect.CodeAlreadyExists, err)
 	case errors.Is(err, domain.ErrStale):
 		return connect.NewError(connect.CodeAborted, err)
+	case errors.Is(err, domain.ErrAborted):
+		e := connect.NewError(connect.CodeAborted, err)
+		addDetail(e, &errdetails.ErrorInfo{Reason: domain.ReasonRequestInFlight, Domain: errorDomain})
+		return e
 	case errors.Is(err, domain.ErrInvalid):
 		return connect.NewError(connect.CodeInvalidArgument, err)
 	case errors.Is(err, domain.ErrFailedPrecondition):
@@ -82,7 +86,7 @@ func toConnectError(ctx context.Context, log *slog.Logger, procedure string, err
 }
 
 func isDomainError(err error) bool {
-	for _, s := range []error{domain.ErrNotFound, domain.ErrConflict, domain.ErrStale, domain.ErrInvalid, domain.ErrFailedPrecondition, domain.ErrUnauthenticated, domain.ErrPermissionDenied, domain.ErrUnavailable} {
+	for _, s := range []error{domain.ErrNotFound, domain.ErrConflict, domain.ErrStale, domain.ErrAborted, domain.ErrInvalid, domain.ErrFailedPrecondition, domain.ErrUnauthenticated, domain.ErrPermissionDenied, domain.ErrUnavailable} {
 		if errors.Is(err, s) {
 			return true
 		}

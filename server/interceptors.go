@@ -93,7 +93,20 @@ func (c *chain) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			if err := c.validate(req.Any()); err != nil {
 				return nil, err
 			}
-			return next(ctx, req)
+			var fresh connect.AnyResponse
+			out, replayed, err := c.idempotent(ctx, procedure, req.Any(), func(ctx context.Context) (proto.Message, error) {
+				resp, err := next(ctx, req)
+				if err != nil {
+					return nil, err
+				}
+				fresh = resp
+				m, _ := resp.Any().(proto.Message)
+				return m, nil
+			})
+			if err != nil || !replayed {
+				return fresh, err
+			}
+			return idempotentCreates[procedure].connectResponse(out), nil
 		}()
 		cerr := toConnectError(ctx, c.log, procedure, err)
 		c.logCall(ctx, req.Peer().Protocol, procedure, cerr, start)
@@ -169,7 +182,20 @@ func (c *chain) grpcUnary(ctx context.Context, req any, info *grpc.UnaryServerIn
 		if err := c.validate(req); err != nil {
 			return nil, err
 		}
-		return handler(ctx, req)
+		var fresh any
+		out, replayed, err := c.idempotent(ctx, info.FullMethod, req, func(ctx context.Context) (proto.Message, error) {
+			resp, err := handler(ctx, req)
+			if err != nil {
+				return nil, err
+			}
+			fresh = resp
+			m, _ := resp.(proto.Message)
+			return m, nil
+		})
+		if err != nil || !replayed {
+			return fresh, err
+		}
+		return out, nil
 	}()
 	return resp, toGRPCError(ctx, c.log, info.FullMethod, err)
 }

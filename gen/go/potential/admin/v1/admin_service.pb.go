@@ -305,7 +305,21 @@ func (x *ApiKey) GetState() ApiKeyState {
 type CreateApiKeyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The key: display_name, role and, optionally, expire_time.
-	ApiKey        *ApiKey `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	ApiKey *ApiKey `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	// Makes the create safe to resend (after UNAVAILABLE, a timeout or a lost
+	// connection): optional, 1-128 printable ASCII characters without spaces
+	// (a UUID fits), chosen by the client, unique per tenant and method. A
+	// resend with the same request_id and the same request within 24 hours of
+	// the first call's completion returns the first call's response and
+	// creates nothing; the same request_id with a different request is
+	// INVALID_ARGUMENT with reason REQUEST_ID_REUSED (a google.rpc.ErrorInfo
+	// detail); a resend while the first call is still running is ABORTED with
+	// reason REQUEST_IN_FLIGHT, to be retried after a pause. A call that fails
+	// is not recorded and may be resent. After 24 hours the id is forgotten.
+	// The key's text is never stored, so a resend's response carries the key
+	// without `key`: if the first response was lost, revoke that key and
+	// create another.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -345,6 +359,13 @@ func (x *CreateApiKeyRequest) GetApiKey() *ApiKey {
 		return x.ApiKey
 	}
 	return nil
+}
+
+func (x *CreateApiKeyRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // CreateApiKeyResponse is the new key and, this once, its text.
@@ -815,9 +836,11 @@ const file_potential_admin_v1_admin_service_proto_rawDesc = "" +
 	"expireTime\x12@\n" +
 	"\vrevoke_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"revokeTime\x12:\n" +
-	"\x05state\x18\a \x01(\x0e2\x1f.potential.admin.v1.ApiKeyStateB\x03\xe0A\x03R\x05state\"U\n" +
+	"\x05state\x18\a \x01(\x0e2\x1f.potential.admin.v1.ApiKeyStateB\x03\xe0A\x03R\x05state\"\x8e\x01\n" +
 	"\x13CreateApiKeyRequest\x12>\n" +
-	"\aapi_key\x18\x01 \x01(\v2\x1a.potential.admin.v1.ApiKeyB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06apiKey\"]\n" +
+	"\aapi_key\x18\x01 \x01(\v2\x1a.potential.admin.v1.ApiKeyB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06apiKey\x127\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\x18\xbaH\x15r\x13\x18\x80\x012\x0e^[\\x21-\\x7e]*$R\trequestId\"]\n" +
 	"\x14CreateApiKeyResponse\x123\n" +
 	"\aapi_key\x18\x01 \x01(\v2\x1a.potential.admin.v1.ApiKeyR\x06apiKey\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\"f\n" +

@@ -321,8 +321,19 @@ type TrainConversionModelRequest struct {
 	// Age in days at which labelled leads are observed; 0 keeps the current
 	// setting (default 7). Must be below the window.
 	ObservationDays int32 `protobuf:"varint,3,opt,name=observation_days,json=observationDays,proto3" json:"observation_days,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Makes the create safe to resend (after UNAVAILABLE, a timeout or a lost
+	// connection): optional, 1-128 printable ASCII characters without spaces
+	// (a UUID fits), chosen by the client, unique per tenant and method. A
+	// resend with the same request_id and the same request within 24 hours of
+	// the first call's completion returns the first call's response and
+	// creates nothing; the same request_id with a different request is
+	// INVALID_ARGUMENT with reason REQUEST_ID_REUSED (a google.rpc.ErrorInfo
+	// detail); a resend while the first call is still running is ABORTED with
+	// reason REQUEST_IN_FLIGHT, to be retried after a pause. A call that fails
+	// is not recorded and may be resent. After 24 hours the id is forgotten.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TrainConversionModelRequest) Reset() {
@@ -374,6 +385,13 @@ func (x *TrainConversionModelRequest) GetObservationDays() int32 {
 		return x.ObservationDays
 	}
 	return 0
+}
+
+func (x *TrainConversionModelRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // GetConversionModelRequest names the scoring model.
@@ -1484,13 +1502,15 @@ var File_potential_conversion_v1_conversion_service_proto protoreflect.FileDescr
 
 const file_potential_conversion_v1_conversion_service_proto_rawDesc = "" +
 	"\n" +
-	"0potential/conversion/v1/conversion_service.proto\x12\x17potential.conversion.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcd\x01\n" +
+	"0potential/conversion/v1/conversion_service.proto\x12\x17potential.conversion.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x86\x02\n" +
 	"\x1bTrainConversionModelRequest\x125\n" +
 	"\x10scoring_model_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x0escoringModelId\x12@\n" +
 	"\x16conversion_window_days\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xda\x05(\x00R\x14conversionWindowDays\x125\n" +
 	"\x10observation_days\x18\x03 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xd9\x05(\x00R\x0fobservationDays\"R\n" +
+	"\xbaH\a\x1a\x05\x18\xd9\x05(\x00R\x0fobservationDays\x127\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\x18\xbaH\x15r\x13\x18\x80\x012\x0e^[\\x21-\\x7e]*$R\trequestId\"R\n" +
 	"\x19GetConversionModelRequest\x125\n" +
 	"\x10scoring_model_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x0escoringModelId\"\xf3\x03\n" +
 	"\x0fConversionModel\x12-\n" +

@@ -29,7 +29,18 @@ const (
 type CreateCustomerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The customer; output-only fields are ignored.
-	Customer      *Customer `protobuf:"bytes,1,opt,name=customer,proto3" json:"customer,omitempty"`
+	Customer *Customer `protobuf:"bytes,1,opt,name=customer,proto3" json:"customer,omitempty"`
+	// Makes the create safe to resend (after UNAVAILABLE, a timeout or a lost
+	// connection): optional, 1-128 printable ASCII characters without spaces
+	// (a UUID fits), chosen by the client, unique per tenant and method. A
+	// resend with the same request_id and the same request within 24 hours of
+	// the first call's completion returns the first call's response and
+	// creates nothing; the same request_id with a different request is
+	// INVALID_ARGUMENT with reason REQUEST_ID_REUSED (a google.rpc.ErrorInfo
+	// detail); a resend while the first call is still running is ABORTED with
+	// reason REQUEST_IN_FLIGHT, to be retried after a pause. A call that fails
+	// is not recorded and may be resent. After 24 hours the id is forgotten.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -69,6 +80,13 @@ func (x *CreateCustomerRequest) GetCustomer() *Customer {
 		return x.Customer
 	}
 	return nil
+}
+
+func (x *CreateCustomerRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // GetCustomerRequest names the customer to read.
@@ -890,9 +908,11 @@ var File_potential_customer_v1_customer_service_proto protoreflect.FileDescripto
 
 const file_potential_customer_v1_customer_service_proto_rawDesc = "" +
 	"\n" +
-	",potential/customer/v1/customer_service.proto\x12\x15potential.customer.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a$potential/customer/v1/customer.proto\x1a\"potential/customer/v1/events.proto\"_\n" +
+	",potential/customer/v1/customer_service.proto\x12\x15potential.customer.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a$potential/customer/v1/customer.proto\x1a\"potential/customer/v1/events.proto\"\x98\x01\n" +
 	"\x15CreateCustomerRequest\x12F\n" +
-	"\bcustomer\x18\x01 \x01(\v2\x1f.potential.customer.v1.CustomerB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\bcustomer\"m\n" +
+	"\bcustomer\x18\x01 \x01(\v2\x1f.potential.customer.v1.CustomerB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\bcustomer\x127\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\x18\xbaH\x15r\x13\x18\x80\x012\x0e^[\\x21-\\x7e]*$R\trequestId\"m\n" +
 	"\x12GetCustomerRequest\x12\x1a\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01H\x00R\x02id\x12-\n" +
 	"\vexternal_id\x18\x02 \x01(\tB\n" +

@@ -1225,7 +1225,18 @@ func (x *WeekSummary) GetMedianTimeToResolve() *durationpb.Duration {
 type CreateTopicRuleRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The rule.
-	TopicRule     *TopicRule `protobuf:"bytes,1,opt,name=topic_rule,json=topicRule,proto3" json:"topic_rule,omitempty"`
+	TopicRule *TopicRule `protobuf:"bytes,1,opt,name=topic_rule,json=topicRule,proto3" json:"topic_rule,omitempty"`
+	// Makes the create safe to resend (after UNAVAILABLE, a timeout or a lost
+	// connection): optional, 1-128 printable ASCII characters without spaces
+	// (a UUID fits), chosen by the client, unique per tenant and method. A
+	// resend with the same request_id and the same request within 24 hours of
+	// the first call's completion returns the first call's response and
+	// creates nothing; the same request_id with a different request is
+	// INVALID_ARGUMENT with reason REQUEST_ID_REUSED (a google.rpc.ErrorInfo
+	// detail); a resend while the first call is still running is ABORTED with
+	// reason REQUEST_IN_FLIGHT, to be retried after a pause. A call that fails
+	// is not recorded and may be resent. After 24 hours the id is forgotten.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1265,6 +1276,13 @@ func (x *CreateTopicRuleRequest) GetTopicRule() *TopicRule {
 		return x.TopicRule
 	}
 	return nil
+}
+
+func (x *CreateTopicRuleRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // GetTopicRuleRequest names a rule.
@@ -1591,10 +1609,12 @@ const file_potential_feedback_v1_feedback_service_proto_rawDesc = "" +
 	"\x11complaints_opened\x18\b \x01(\x03R\x10complaintsOpened\x12/\n" +
 	"\x13complaints_resolved\x18\t \x01(\x03R\x12complaintsResolved\x12N\n" +
 	"\x16median_time_to_resolve\x18\n" +
-	" \x01(\v2\x19.google.protobuf.DurationR\x13medianTimeToResolve\"d\n" +
+	" \x01(\v2\x19.google.protobuf.DurationR\x13medianTimeToResolve\"\x9d\x01\n" +
 	"\x16CreateTopicRuleRequest\x12J\n" +
 	"\n" +
-	"topic_rule\x18\x01 \x01(\v2 .potential.feedback.v1.TopicRuleB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\ttopicRule\"9\n" +
+	"topic_rule\x18\x01 \x01(\v2 .potential.feedback.v1.TopicRuleB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\ttopicRule\x127\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\x18\xbaH\x15r\x13\x18\x80\x012\x0e^[\\x21-\\x7e]*$R\trequestId\"9\n" +
 	"\x13GetTopicRuleRequest\x12\"\n" +
 	"\x05topic\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x05topic\"\x17\n" +
 	"\x15ListTopicRulesRequest\"[\n" +

@@ -1050,7 +1050,18 @@ func (x *StageTransition) GetCount() int64 {
 type CreateScoringModelRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The model; id and output-only fields are ignored.
-	Model         *ScoringModel `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	Model *ScoringModel `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	// Makes the create safe to resend (after UNAVAILABLE, a timeout or a lost
+	// connection): optional, 1-128 printable ASCII characters without spaces
+	// (a UUID fits), chosen by the client, unique per tenant and method. A
+	// resend with the same request_id and the same request within 24 hours of
+	// the first call's completion returns the first call's response and
+	// creates nothing; the same request_id with a different request is
+	// INVALID_ARGUMENT with reason REQUEST_ID_REUSED (a google.rpc.ErrorInfo
+	// detail); a resend while the first call is still running is ABORTED with
+	// reason REQUEST_IN_FLIGHT, to be retried after a pause. A call that fails
+	// is not recorded and may be resent. After 24 hours the id is forgotten.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1090,6 +1101,13 @@ func (x *CreateScoringModelRequest) GetModel() *ScoringModel {
 		return x.Model
 	}
 	return nil
+}
+
+func (x *CreateScoringModelRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // GetScoringModelRequest names a model.
@@ -1271,7 +1289,18 @@ func (x *DeleteScoringModelRequest) GetId() string {
 type CreateScoringRuleRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The rule, with model_id; id and output-only fields are ignored.
-	Rule          *ScoringRule `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	Rule *ScoringRule `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// Makes the create safe to resend (after UNAVAILABLE, a timeout or a lost
+	// connection): optional, 1-128 printable ASCII characters without spaces
+	// (a UUID fits), chosen by the client, unique per tenant and method. A
+	// resend with the same request_id and the same request within 24 hours of
+	// the first call's completion returns the first call's response and
+	// creates nothing; the same request_id with a different request is
+	// INVALID_ARGUMENT with reason REQUEST_ID_REUSED (a google.rpc.ErrorInfo
+	// detail); a resend while the first call is still running is ABORTED with
+	// reason REQUEST_IN_FLIGHT, to be retried after a pause. A call that fails
+	// is not recorded and may be resent. After 24 hours the id is forgotten.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1311,6 +1340,13 @@ func (x *CreateScoringRuleRequest) GetRule() *ScoringRule {
 		return x.Rule
 	}
 	return nil
+}
+
+func (x *CreateScoringRuleRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // GetScoringRuleRequest names a rule.
@@ -2761,18 +2797,22 @@ const file_potential_scoring_v1_scoring_service_proto_rawDesc = "" +
 	"\x0fStageTransition\x128\n" +
 	"\x04from\x18\x01 \x01(\x0e2$.potential.scoring.v1.LifecycleStageR\x04from\x124\n" +
 	"\x02to\x18\x02 \x01(\x0e2$.potential.scoring.v1.LifecycleStageR\x02to\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x03R\x05count\"`\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\"\x99\x01\n" +
 	"\x19CreateScoringModelRequest\x12C\n" +
-	"\x05model\x18\x01 \x01(\v2\".potential.scoring.v1.ScoringModelB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x05model\"2\n" +
+	"\x05model\x18\x01 \x01(\v2\".potential.scoring.v1.ScoringModelB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x05model\x127\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\x18\xbaH\x15r\x13\x18\x80\x012\x0e^[\\x21-\\x7e]*$R\trequestId\"2\n" +
 	"\x16GetScoringModelRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"\x1a\n" +
 	"\x18ListScoringModelsRequest\"W\n" +
 	"\x19ListScoringModelsResponse\x12:\n" +
 	"\x06models\x18\x01 \x03(\v2\".potential.scoring.v1.ScoringModelR\x06models\"5\n" +
 	"\x19DeleteScoringModelRequest\x12\x18\n" +
-	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"\\\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"\x95\x01\n" +
 	"\x18CreateScoringRuleRequest\x12@\n" +
-	"\x04rule\x18\x01 \x01(\v2!.potential.scoring.v1.ScoringRuleB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x04rule\"1\n" +
+	"\x04rule\x18\x01 \x01(\v2!.potential.scoring.v1.ScoringRuleB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x04rule\x127\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\x18\xbaH\x15r\x13\x18\x80\x012\x0e^[\\x21-\\x7e]*$R\trequestId\"1\n" +
 	"\x15GetScoringRuleRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"A\n" +
 	"\x17ListScoringRulesRequest\x12&\n" +
