@@ -120,3 +120,12 @@ func requestPayload(req proto.Message) ([]byte, error) {
 	}
 	return proto.MarshalOptions{Deterministic: true}.Marshal(c)
 }
+
+// IdempotentCreates returns the procedures whose request_id is honoured.
+func IdempotentCreates() []string {
+	out := make([]string, 0, len(idempotentCreates))
+	for p := range idempotentCreates {
+		out = append(out, p)
+	}
+	return out
+}
