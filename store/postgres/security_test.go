@@ -117,6 +117,15 @@ func populate(t *testing.T, s *Store, tenant domain.Tenant) {
 	if _, err := svc.CreateSegment(ctx, domain.Segment{Name: "quiet", Kind: domain.SegmentDynamic, Rule: "interactions.days_since_last >= 0"}, nil); err != nil {
 		t.Fatalf("CreateSegment: %v", err)
 	}
+	// A recorded idempotent create.
+	r := domain.RequestRecord{TenantID: tenant.ID, Method: "/potential.scoring.v1.ScoringService/CreateScoringModel", ID: "catalog",
+		Hash: domain.RequestHash([]byte("p")), Token: domain.NewID(), Created: at, Expires: at.Add(time.Minute)}
+	if _, ok, err := s.ReserveRequest(ctx, r, at); err != nil || !ok {
+		t.Fatalf("ReserveRequest: %v, %v", ok, err)
+	}
+	if err := s.CompleteRequest(ctx, tenant.ID, r.Method, r.ID, r.Token, []byte("response"), at.Add(24*time.Hour)); err != nil {
+		t.Fatalf("CompleteRequest: %v", err)
+	}
 }
 
 // TestCatalog checks tenant isolation in the database itself, from the
