@@ -79,4 +79,14 @@ func TestLeadAssessmentCarriesConversion(t *testing.T) {
 	if ca.Conversion == nil || ca.Conversion.Status != domain.LeadNoModel || ca.Conversion.Probability != 0 || ca.Conversion.CustomerID != lead.ID {
 		t.Fatalf("conversion = %+v", ca.Conversion)
 	}
+	// With two scoring models and no policy naming one, which conversion
+	// model applies is a question the assessment does not answer: it is
+	// still read, without a conversion.
+	if _, err := e.svc.CreateScoringModel(admin, domain.ScoringModel{Name: "second"}); err != nil {
+		t.Fatal(err)
+	}
+	ca, err = e.svc.GetCustomerAssessment(e.ctx, domain.CustomerRef{ID: lead.ID})
+	if err != nil || ca.Conversion != nil {
+		t.Fatalf("with two scoring models: conversion %+v, %v", ca.Conversion, err)
+	}
 }

@@ -492,19 +492,25 @@ func (s *Service) GetLeadConversion(ctx context.Context, ref CustomerRef, scorin
 	if err != nil {
 		return LeadConversion{}, err
 	}
-	st, err := cst.GetConversionState(ctx, p.TenantID, modelID)
+	return s.leadConversionOf(ctx, cst, p.TenantID, c.ID, modelID)
+}
+
+// leadConversionOf is GetLeadConversion for customer id of the tenant under
+// the resolved scoring model modelID.
+func (s *Service) leadConversionOf(ctx context.Context, cst ConversionStore, tenantID, id, modelID string) (LeadConversion, error) {
+	st, err := cst.GetConversionState(ctx, tenantID, modelID)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		st = ConversionState{TenantID: p.TenantID, ScoringModelID: modelID, WindowDays: DefaultConversionWindowDays, ObservationDays: DefaultObservationDays}
+		st = ConversionState{TenantID: tenantID, ScoringModelID: modelID, WindowDays: DefaultConversionWindowDays, ObservationDays: DefaultObservationDays}
 	case err != nil:
 		return LeadConversion{}, err
 	}
-	hs, err := s.loadLeadHistories(ctx, p.TenantID, []string{c.ID}, func(*LeadHistory) bool { return true })
+	hs, err := s.loadLeadHistories(ctx, tenantID, []string{id}, func(*LeadHistory) bool { return true })
 	if err != nil {
 		return LeadConversion{}, err
 	}
 	if len(hs) == 0 {
-		return LeadConversion{}, fmt.Errorf("%w: customer %s", ErrNotFound, c.ID)
+		return LeadConversion{}, fmt.Errorf("%w: customer %s", ErrNotFound, id)
 	}
 	return leadConversion(hs[0], &st, s.Now()), nil
 }

@@ -339,17 +339,38 @@ func (s *Service) GetCustomerAssessment(ctx context.Context, ref CustomerRef) (C
 		}
 	}
 	if c.Kind == KindLead {
-		if _, err := s.conversionStore(); err == nil {
-			lc, err := s.GetLeadConversion(ctx, CustomerRef{ID: c.ID}, "")
-			switch {
-			case err == nil && lc.Status != LeadNotALead:
-				out.Conversion = &lc
-			case err != nil && !errors.Is(err, ErrNotFound):
-				return CustomerAssessment{}, err
-			}
+		if out.Conversion, err = s.assessmentConversion(ctx, p.TenantID, c.ID); err != nil {
+			return CustomerAssessment{}, err
 		}
 	}
 	return out, nil
+}
+
+// assessmentConversion is the conversion output of lead id for its
+// assessment, under the tenant's default scoring model: nil when the
+// stores keep no conversion models, or when the tenant has several scoring
+// models and its grading policy names none (GetLeadConversion takes the
+// model then).
+func (s *Service) assessmentConversion(ctx context.Context, tenantID, id string) (*LeadConversion, error) {
+	cst, err := s.conversionStore()
+	if err != nil {
+		return nil, nil
+	}
+	modelID, err := s.conversionScoringModel(ctx, tenantID, "")
+	switch {
+	case errors.Is(err, ErrInvalid):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	lc, err := s.leadConversionOf(ctx, cst, tenantID, id, modelID)
+	switch {
+	case errors.Is(err, ErrNotFound) || (err == nil && lc.Status == LeadNotALead):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return &lc, nil
 }
 
 // sameAssessment reports whether the stored assessment a (zero if none)
