@@ -372,12 +372,15 @@ func testReplicas(t *testing.T, open func(t *testing.T) (domain.Store, domain.St
 			t.Errorf("%s: %d retried runs", tn.tn.Name, taken)
 		}
 	}
-	// One of the tenants' day-3 re-assessment was taken over.
+	// One of the tenants' day-3 re-assessment was taken over. (The
+	// frequent jobs are left out: the clock's jump past the lease can also
+	// expire a run the survivor has in flight, which it then retries.)
 	takeovers := 0
 	for _, tn := range tenants {
 		runs, _ := stores[1-killed].ListJobRuns(t.Context(), tn.tn.ID)
 		for _, r := range runs {
-			if r.Attempt == 2 {
+			daily := r.Name == domain.JobReassess || r.Name == domain.JobRegrade || r.Name == domain.JobRetrain
+			if daily && r.Attempt == 2 {
 				takeovers++
 			}
 		}

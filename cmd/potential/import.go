@@ -433,7 +433,7 @@ func (im *importer) report(w io.Writer, mode string, counter *countingReader, to
 		rate := float64(rows) / max(elapsed, 1e-9)
 		frac := 0.0
 		if total > 0 {
-			frac = min(float64(counter.n)/float64(total), 1)
+			frac = min(float64(counter.n.Load())/float64(total), 1)
 		}
 		eta := "?"
 		if frac > 0 && !final {
