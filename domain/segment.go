@@ -144,6 +144,110 @@ type SegmentRun struct {
 	SegmentIDs []string
 	Now        time.Time
 	Cause      string
+	// Facts names the facts the evaluated rules read (0: all of them); a
+	// store may leave the others zero.
+	Facts SegmentFactSet
+	// KeepDue: the run leaves the customers' due times as they are and
+	// ignores its decisions' Due. Set when no evaluated rule depends on
+	// time: a due time is a function of the customer's facts alone, kept
+	// current by every run that evaluates a time-dependent rule.
+	KeepDue bool
+}
+
+// SegmentFactSet names parts of SegmentFacts, one bit each.
+type SegmentFactSet uint32
+
+// Parts of SegmentFacts. Customer.ID is always read.
+const (
+	// FactKind ... FactAcquisitionChannel: one field of the customer's
+	// profile each.
+	FactKind SegmentFactSet = 1 << iota
+	FactCountry
+	FactRegion
+	FactCity
+	FactIndustry
+	FactCompanySize
+	FactAgeBand
+	FactGender
+	FactAcquisitionChannel
+	// FactPurchases: the customer's orders, purchase days, spend, refunds
+	// and latest purchase time.
+	FactPurchases
+	// FactEngagement: the customer's latest interaction time.
+	FactEngagement
+	// FactAttributes: the customer's custom attributes.
+	FactAttributes
+	// FactAssessment: Customer.Assessment.
+	FactAssessment
+	// FactGrade: Grade.
+	FactGrade
+	// FactComplaints: OpenComplaints.
+	FactComplaints
+	// FactInteractions: RecentInteractions.
+	FactInteractions
+
+	// FactProfile is every profile field.
+	FactProfile = FactKind | FactCountry | FactRegion | FactCity | FactIndustry | FactCompanySize | FactAgeBand |
+		FactGender | FactAcquisitionChannel
+	// AllSegmentFacts is every part.
+	AllSegmentFacts = FactProfile | FactPurchases | FactEngagement | FactAttributes | FactAssessment | FactGrade |
+		FactComplaints | FactInteractions
+)
+
+// customerFieldFacts are the facts each field of a rule's `customer`
+// comes from (celCustomer, SegmentSubject).
+var customerFieldFacts = map[string]SegmentFactSet{
+	"kind": FactKind, "country": FactCountry, "region": FactRegion, "city": FactCity, "industry": FactIndustry,
+	"company_size": FactCompanySize, "age_band": FactAgeBand, "gender": FactGender,
+	"acquisition_channel": FactAcquisitionChannel,
+	"orders":              FactPurchases, "purchase_days": FactPurchases, "total_spend": FactPurchases,
+}
+
+// segmentVariableFacts are the facts SegmentSubject derives each rule
+// variable but `customer` from; a variable missing here needs every fact.
+var segmentVariableFacts = map[string]SegmentFactSet{
+	"attributes":               FactAttributes,
+	"rfm":                      FactAssessment,
+	"clv":                      FactAssessment | FactPurchases, // historical: the net spend
+	"p_alive":                  FactAssessment,
+	"churn":                    FactAssessment,
+	"stage":                    FactAssessment | FactPurchases, // not assessed: from the purchases
+	"grade":                    FactGrade,
+	"score":                    FactGrade,
+	"engagement":               FactGrade,
+	"interactions":             FactInteractions | FactEngagement, // days_since_last: the latest interaction
+	"days_since_last_purchase": FactPurchases,
+	"open_complaints":          FactComplaints,
+}
+
+// dueFacts are what segmentDue reads.
+const dueFacts = FactInteractions | FactPurchases | FactEngagement
+
+// ruleFacts returns the facts rule r reads.
+func ruleFacts(r *rules.SegmentRule) SegmentFactSet {
+	var out SegmentFactSet
+	for _, v := range r.Variables() {
+		if v == "customer" {
+			fields, whole := r.CustomerFields()
+			if whole {
+				out |= FactProfile | FactPurchases
+			}
+			for _, f := range fields {
+				ff, ok := customerFieldFacts[f]
+				if !ok {
+					return AllSegmentFacts
+				}
+				out |= ff
+			}
+			continue
+		}
+		f, ok := segmentVariableFacts[v]
+		if !ok {
+			return AllSegmentFacts
+		}
+		out |= f
+	}
+	return out
 }
 
 // SegmentBatch is one batch of a segment run, read (in EvaluateSegments)
@@ -194,11 +298,18 @@ type SegmentStore interface {
 	// ReadSegmentFacts calls fn with batches of facts as of now, without
 	// locking or writing: for the given customers, or all when ids is nil.
 	ReadSegmentFacts(ctx context.Context, tenantID string, ids []string, now time.Time, fn func([]SegmentFacts) error) error
-	// EvaluateSegments runs fn over the customers of run in batches, each
-	// in one transaction that holds the tenant's segment log lock while it
-	// reads the facts and writes what fn decides: the members that differ
-	// from the stored ones (among run.SegmentIDs, or every dynamic
-	// segment), with their events, and the customers' due times.
+	// EvaluateSegments runs fn over the customers of run in batches and
+	// writes what fn decides: the members that differ from the stored ones
+	// (among run.SegmentIDs, or every dynamic segment), with their events,
+	// and the customers' due times (unless run.KeepDue). The writes commit
+	// under the tenant's segment log lock, and the facts they follow are
+	// those the lock's previous holders saw or newer: a store reads them
+	// under the lock, or reads every customer's (run.All) from one
+	// snapshot without it and writes only if no writer of the log has
+	// committed since, else reads them again under the lock. A write that
+	// commits after a run's read is followed by its own evaluation. fn
+	// must be safe for concurrent use: a store may call it for several
+	// batches at once.
 	EvaluateSegments(ctx context.Context, tenantID string, run SegmentRun, fn func(*SegmentBatch) ([]SegmentDecision, error)) error
 	// ChangeStaticMembers adds and removes members of a static segment,
 	// writing an event for each actual change; it returns their number.
@@ -357,8 +468,10 @@ func compileSegments(sgs []Segment) ([]compiledSegment, bool, error) {
 }
 
 // decideSegments evaluates the segments of only (every dynamic segment of
-// b when nil) for each customer of b at now. A rule that fails at run time
-// for a customer (e.g. a missing attribute) does not hold for it.
+// b when nil) for each customer of b at now, with the customer's due time
+// when an evaluated rule depends on time. A rule that fails at run time
+// for a customer (e.g. a missing attribute) does not hold for it. It is
+// safe for concurrent use.
 func decideSegments(b *SegmentBatch, only []string, now time.Time) ([]SegmentDecision, error) {
 	all, timed, err := compileSegments(b.Segments)
 	if err != nil {
@@ -366,11 +479,12 @@ func decideSegments(b *SegmentBatch, only []string, now time.Time) ([]SegmentDec
 	}
 	eval := all
 	if only != nil {
-		eval = eval[:0:0]
+		eval, timed = eval[:0:0], false
 		for _, c := range all {
 			for _, id := range only {
 				if c.id == id {
 					eval = append(eval, c)
+					timed = timed || c.rule.TimeDependent()
 				}
 			}
 		}
@@ -405,11 +519,28 @@ func (s *Service) refreshSegments(ctx context.Context, tenantID string, ids []st
 		func(b *SegmentBatch) ([]SegmentDecision, error) { return decideSegments(b, nil, now) })
 }
 
-// populateSegment evaluates one segment over every customer of the tenant.
-func (s *Service) populateSegment(ctx context.Context, tenantID, segmentID, cause string) error {
+// populateSegments evaluates the dynamic segments sgs over every customer
+// of the tenant, reading only the facts their rules read.
+func (s *Service) populateSegments(ctx context.Context, tenantID string, sgs []Segment, cause string) error {
 	now := s.Now()
-	only := []string{segmentID}
-	return s.store.EvaluateSegments(ctx, tenantID, SegmentRun{All: true, SegmentIDs: only, Now: now, Cause: cause},
+	run := SegmentRun{All: true, Now: now, Cause: cause, KeepDue: true}
+	for _, sg := range sgs {
+		r, err := cachedSegmentRule(sg.Rule)
+		if err != nil {
+			return fmt.Errorf("segment %s: %w", sg.ID, err)
+		}
+		run.SegmentIDs = append(run.SegmentIDs, sg.ID)
+		run.Facts |= ruleFacts(r)
+		if r.TimeDependent() {
+			run.KeepDue = false
+			run.Facts |= dueFacts
+		}
+	}
+	if len(run.SegmentIDs) == 0 {
+		return nil
+	}
+	only := run.SegmentIDs
+	return s.store.EvaluateSegments(ctx, tenantID, run,
 		func(b *SegmentBatch) ([]SegmentDecision, error) { return decideSegments(b, only, now) })
 }
 
@@ -480,7 +611,7 @@ func (s *Service) ensureBuiltIns(ctx context.Context, tenantID string) error {
 		names[sg.Name] = true
 	}
 	now := s.Now()
-	var created []string
+	var created []Segment
 	for _, sg := range builtInSegments() {
 		if names[sg.Name] {
 			continue
@@ -493,14 +624,11 @@ func (s *Service) ensureBuiltIns(ctx context.Context, tenantID string) error {
 		if err != nil {
 			return err
 		}
-		created = append(created, out.ID)
+		created = append(created, out)
 	}
-	if len(created) > 0 {
-		// One pass over the customers populates them all.
-		if err := s.store.EvaluateSegments(ctx, tenantID, SegmentRun{All: true, SegmentIDs: created, Now: now, Cause: "segment_changed"},
-			func(b *SegmentBatch) ([]SegmentDecision, error) { return decideSegments(b, created, now) }); err != nil {
-			return err
-		}
+	// One pass over the customers populates them all.
+	if err := s.populateSegments(ctx, tenantID, created, "segment_changed"); err != nil {
+		return err
 	}
 	s.builtIns.Store(tenantID, true)
 	return nil

@@ -54,7 +54,7 @@ func (s *Service) CreateSegment(ctx context.Context, sg Segment, members []Custo
 		return Segment{}, err
 	}
 	if out.Kind == SegmentDynamic {
-		return out, s.populateSegment(ctx, p.TenantID, out.ID, "segment_changed")
+		return out, s.populateSegments(ctx, p.TenantID, []Segment{out}, "segment_changed")
 	}
 	if len(ids) > 0 {
 		if _, err := s.store.ChangeStaticMembers(ctx, p.TenantID, out.ID, ids, nil, now); err != nil {
@@ -166,7 +166,7 @@ func (s *Service) UpdateSegment(ctx context.Context, id, etag string, mutate fun
 		return Segment{}, err
 	}
 	if out.Kind == SegmentDynamic && out.Rule != cur.Rule {
-		return out, s.populateSegment(ctx, p.TenantID, out.ID, "segment_changed")
+		return out, s.populateSegments(ctx, p.TenantID, []Segment{out}, "segment_changed")
 	}
 	return out, nil
 }

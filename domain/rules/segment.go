@@ -3,10 +3,12 @@ package rules
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 
 	"cel.dev/cel-go/cel"
+	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/ext"
 )
 
@@ -72,6 +74,10 @@ type Subject struct {
 // rule reads any of them.
 var timeDependent = []string{"interactions", "days_since_last_purchase"}
 
+// segmentVariables are the variables of segment rules (segEnv).
+var segmentVariables = []string{"customer", "attributes", "rfm", "clv", "churn", "interactions", "p_alive", "stage",
+	"grade", "score", "engagement", "days_since_last_purchase", "open_complaints"}
+
 var (
 	segmentEnv     *cel.Env
 	segmentEnvErr  error
@@ -108,6 +114,11 @@ type SegmentRule struct {
 	src  string
 	prg  cel.Program
 	time bool
+	vars []string
+	// fields are the fields of `customer` the rule selects; whole is set
+	// when it uses `customer` otherwise (e.g. compares it).
+	fields []string
+	whole  bool
 }
 
 // CompileSegmentRule parses and type-checks src, a boolean expression over
@@ -144,14 +155,49 @@ func CompileSegmentRule(src string) (*SegmentRule, error) {
 	}
 	r := &SegmentRule{src: src, prg: prg}
 	for _, ref := range ast.NativeRep().ReferenceMap() {
-		for _, v := range timeDependent {
-			if ref.Name == v {
-				r.time = true
-			}
+		if !slices.Contains(segmentVariables, ref.Name) || slices.Contains(r.vars, ref.Name) {
+			continue // a function, a comprehension's own variable, or seen already
+		}
+		r.vars = append(r.vars, ref.Name)
+		if slices.Contains(timeDependent, ref.Name) {
+			r.time = true
 		}
 	}
+	slices.Sort(r.vars)
+	// Which fields of customer: a selection customer.f is visited before
+	// its operand, which it marks.
+	selected := map[int64]bool{}
+	celast.PreOrderVisit(ast.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		switch e.Kind() {
+		case celast.SelectKind:
+			op := e.AsSelect().Operand()
+			if op.Kind() == celast.IdentKind && op.AsIdent() == "customer" {
+				selected[op.ID()] = true
+				if f := e.AsSelect().FieldName(); !slices.Contains(r.fields, f) {
+					r.fields = append(r.fields, f)
+				}
+			}
+		case celast.IdentKind:
+			if e.AsIdent() == "customer" && !selected[e.ID()] {
+				r.whole = true
+			}
+		}
+	}))
+	slices.Sort(r.fields)
 	return r, nil
 }
+
+// CustomerFields returns the fields of `customer` the rule reads, by
+// their CEL names (e.g. "country"), sorted; whole is true when it reads
+// the variable otherwise than by selecting fields, and so reads them all.
+func (r *SegmentRule) CustomerFields() (fields []string, whole bool) {
+	return slices.Clone(r.fields), r.whole
+}
+
+// Variables returns the names of the variables the rule reads (e.g.
+// "customer", "interactions"), sorted: what a store must read of each
+// customer to evaluate it, taken from the checked expression's references.
+func (r *SegmentRule) Variables() []string { return slices.Clone(r.vars) }
 
 // Source returns the rule as written.
 func (r *SegmentRule) Source() string { return r.src }

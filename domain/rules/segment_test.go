@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -64,4 +65,44 @@ func FuzzCompileSegmentRule(f *testing.F) {
 		}
 		_, _ = r.Eval(&Subject{})
 	})
+}
+
+func TestSegmentRuleVariables(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		src  string
+		want []string
+	}{
+		{`customer.country == "PL" && interactions.last_90_days >= 0`, []string{"customer", "interactions"}},
+		{`churn.reasons.exists(r, r == "x") && size(customer.city) > 2`, []string{"churn", "customer"}},
+		{`attributes["vip"] == true || open_complaints > 0 || open_complaints < -1`, []string{"attributes", "open_complaints"}},
+		{`rfm.segment.startsWith("c") && [1, 2].all(x, x > 0)`, []string{"rfm"}},
+		{`true`, nil},
+	} {
+		r, err := CompileSegmentRule(tc.src)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.src, err)
+		}
+		if got := r.Variables(); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: variables %v, want %v", tc.src, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		src    string
+		fields []string
+		whole  bool
+	}{
+		{`customer.country == "PL" && interactions.last_90_days >= 0`, []string{"country"}, false},
+		{`has(customer.city) && customer.country in ["PL", "DE"] || customer.orders > 2`, []string{"city", "country", "orders"}, false},
+		{`customer == customer`, nil, true},
+		{`rfm.segment == "x"`, nil, false},
+	} {
+		r, err := CompileSegmentRule(tc.src)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.src, err)
+		}
+		if fields, whole := r.CustomerFields(); !slices.Equal(fields, tc.fields) || whole != tc.whole {
+			t.Errorf("%s: customer fields %v (whole %v), want %v (%v)", tc.src, fields, whole, tc.fields, tc.whole)
+		}
+	}
 }

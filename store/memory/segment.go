@@ -305,9 +305,11 @@ func (s *Store) EvaluateSegments(_ context.Context, tenantID string, run domain.
 				sd.append(domain.SegmentEvent{SegmentID: sg.ID, CustomerID: dec.CustomerID, Kind: domain.SegmentExited, Time: at, Cause: run.Cause})
 			}
 		}
-		if dec.Due.IsZero() {
+		switch {
+		case run.KeepDue:
+		case dec.Due.IsZero():
 			delete(sd.due, dec.CustomerID)
-		} else {
+		default:
 			sd.due[dec.CustomerID] = normTime(dec.Due)
 		}
 	}

@@ -347,6 +347,9 @@ func (s *Store) EvaluateSegments(ctx context.Context, tenantID string, run domai
 	}); err != nil || !has {
 		return err
 	}
+	if run.All {
+		return s.evaluateAll(ctx, sc, run, fn)
+	}
 	now := normTime(run.Now)
 	return s.segmentRun(ctx, sc, run.CustomerIDs, run.All, func(ids []string) error {
 		var fnErr error
@@ -446,10 +449,10 @@ func (s *Store) evaluateBatch(ctx context.Context, sc scope, ids []string, run d
 		}
 		wb := &pgx.Batch{}
 		w.queue(wb, sc.tenant, head, now, run.Cause)
-		if len(dueIDs) > 0 {
+		if len(dueIDs) > 0 && !run.KeepDue {
 			wb.Queue(qSetDue, sc.tenant, dueIDs, dues)
 		}
-		if len(clearIDs) > 0 {
+		if len(clearIDs) > 0 && !run.KeepDue {
 			wb.Queue(qClearDue, sc.tenant, clearIDs)
 		}
 		return tx.SendBatch(ctx, wb).Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -125,10 +126,15 @@ func benchWatchLatency(b *testing.B, n int) {
 // writing the members with their entered events and every customer's due
 // time. The baseline, in the same run, is plain SQL that writes the same
 // members and events from a scan of customers (no rule, no facts): "ratio"
-// is the populate time over the baseline's.
+// is the populate time over the baseline's. POTENTIAL_SEGMENT_CUSTOMERS
+// (a multiple of 5) sets another number of customers.
 func BenchmarkSegmentPopulate1M(b *testing.B) {
+	n := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("POTENTIAL_SEGMENT_CUSTOMERS")); err == nil && v > 0 {
+		n = v
+	}
 	for range b.N {
-		benchPopulate(b, 1_000_000)
+		benchPopulate(b, n)
 	}
 }
 
@@ -165,6 +171,16 @@ FROM segment_members WHERE tenant_id = $1 AND segment_id = $2`, tn.ID, base); er
 		b.Fatal(err)
 	}
 	baseline := time.Since(t0)
+	if path := os.Getenv("POTENTIAL_SEGMENT_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	b.StartTimer()
 	t1 := time.Now()
 	sg, err := svc.CreateSegment(pctx, domain.Segment{Name: "pl", Kind: domain.SegmentDynamic,

@@ -1,5 +1,7 @@
 package postgres
 
+import "github.com/potentialhq/potential/domain"
+
 // The statements of segments (segment.go). As in queries.go, $1 is the
 // tenant id in every tenant-scoped statement.
 
@@ -110,3 +112,125 @@ LEFT JOIN LATERAL (
 WHERE c.tenant_id = $1 AND c.id = ANY($2::uuid[])
 ORDER BY c.id`
 )
+
+// Bulk runs (segment_bulk.go): every customer of a tenant in one
+// statement, read from one snapshot and written in one transaction.
+const (
+	// qEnsureLogHead creates the tenant's log head if it has none, without
+	// locking an existing one.
+	qEnsureLogHead = `INSERT INTO segment_log_heads (tenant_id) VALUES ($1) ON CONFLICT (tenant_id) DO NOTHING`
+	// qLogHeadVersion reads the row version of the tenant's log head: every
+	// writer of the log replaces the row (qLockLogHead, qSetLogHead), so an
+	// unchanged xmin means no writer of the log committed in between.
+	qLogHeadVersion     = `SELECT xmin::text, last_cursor FROM segment_log_heads WHERE tenant_id = $1`
+	qLockLogHeadVersion = qLogHeadVersion + ` FOR UPDATE`
+
+	// qBulkAddMembers, qBulkAppendEvents and qBulkSetDue are qAddMembers,
+	// qAppendEvents and qSetDue for the customers that still exist: a bulk
+	// run's writes follow its read by seconds, and DeleteCustomer does not
+	// take the log lock. An erased customer's cursor stays unused, as
+	// erasure leaves it.
+	qBulkAddMembers = `INSERT INTO segment_members (tenant_id, segment_id, customer_id, since)
+SELECT $1, u.segment_id, u.customer_id, $4 FROM unnest($2::uuid[], $3::uuid[]) AS u(segment_id, customer_id)
+WHERE EXISTS (SELECT FROM customers c WHERE c.tenant_id = $1 AND c.id = u.customer_id)`
+	qBulkAppendEvents = `INSERT INTO segment_events (tenant_id, cursor, segment_id, customer_id, kind, at, cause)
+SELECT $1, $2 + u.n, u.segment_id, u.customer_id, u.kind, $6, $7
+FROM unnest($3::uuid[], $4::uuid[], $5::smallint[]) WITH ORDINALITY AS u(segment_id, customer_id, kind, n)
+WHERE EXISTS (SELECT FROM customers c WHERE c.tenant_id = $1 AND c.id = u.customer_id)`
+	qBulkSetDue = `INSERT INTO segment_due (tenant_id, customer_id, due)
+SELECT $1, u.customer_id, u.due FROM unnest($2::uuid[], $3::timestamptz[]) AS u(customer_id, due)
+WHERE EXISTS (SELECT FROM customers c WHERE c.tenant_id = $1 AND c.id = u.customer_id)
+ON CONFLICT (tenant_id, customer_id) DO UPDATE SET due = excluded.due`
+)
+
+// The joins of qBulkFacts, each read only when a column needs it.
+const (
+	bulkJoinAssess = `
+LEFT JOIN assessments a ON a.tenant_id = c.tenant_id AND a.customer_id = c.id`
+	bulkJoinGrade = `
+LEFT JOIN customer_grades g ON g.tenant_id = c.tenant_id AND g.customer_id = c.id`
+	bulkJoinOpen = `
+LEFT JOIN (
+    SELECT customer_id, count(*) AS open FROM feedback
+    WHERE tenant_id = $1 AND status IN ('open', 'in_progress') GROUP BY customer_id
+) fb ON fb.customer_id = c.id`
+	bulkJoinTimes = `
+LEFT JOIN (
+    SELECT customer_id, array_agg(occurred_at ORDER BY occurred_at) AS times FROM interactions
+    WHERE tenant_id = $1 AND occurred_at > $2::timestamptz - interval '2160 hours' AND occurred_at <= $2
+    GROUP BY customer_id
+) i ON i.customer_id = c.id`
+	bulkJoinMembers = `
+LEFT JOIN (
+    SELECT customer_id, array_agg(segment_id) AS segs FROM segment_members
+    WHERE tenant_id = $1 AND segment_id = ANY($3::uuid[]) GROUP BY customer_id
+) m ON m.customer_id = c.id`
+	bulkJoinDue = `
+LEFT JOIN segment_due d ON d.tenant_id = c.tenant_id AND d.customer_id = c.id`
+	bulkWhere = `
+WHERE c.tenant_id = $1 AND $2::timestamptz IS NOT NULL`
+)
+
+// bulkColumn is a column of qBulkFacts: the fact it holds, its
+// expression, the join it needs and where a bulkScanner scans it.
+type bulkColumn struct {
+	fact domain.SegmentFactSet
+	expr string
+	join string
+	dest func(*bulkScanner) []any
+}
+
+// bulkColumns are the columns of qBulkFacts after c.id, in order; a run
+// reads those of the facts it needs (every one when it needs the whole
+// customer, read by customerColumns then).
+var bulkColumns = []bulkColumn{
+	{domain.FactKind, "c.kind", "", func(s *bulkScanner) []any { return []any{&s.kind} }},
+	{domain.FactCountry, "c.country", "", func(s *bulkScanner) []any { return []any{&s.c.Country} }},
+	{domain.FactRegion, "c.region", "", func(s *bulkScanner) []any { return []any{&s.c.Region} }},
+	{domain.FactCity, "c.city", "", func(s *bulkScanner) []any { return []any{&s.c.City} }},
+	{domain.FactIndustry, "c.industry", "", func(s *bulkScanner) []any { return []any{&s.c.Industry} }},
+	{domain.FactCompanySize, "c.company_size", "", func(s *bulkScanner) []any { return []any{&s.companySize} }},
+	{domain.FactAgeBand, "c.age_band", "", func(s *bulkScanner) []any { return []any{&s.ageBand} }},
+	{domain.FactGender, "c.gender", "", func(s *bulkScanner) []any { return []any{&s.gender} }},
+	{domain.FactAcquisitionChannel, "c.acquisition_channel", "", func(s *bulkScanner) []any { return []any{&s.c.AcquisitionChannel} }},
+	{domain.FactAttributes, "c.attributes", "", func(s *bulkScanner) []any { return []any{&s.attrs} }},
+	{domain.FactPurchases, "c.orders, c.purchase_days, c.total_spend, c.refund_total, c.last_purchase_time", "", func(s *bulkScanner) []any {
+		return []any{&s.c.Purchases.Orders, &s.c.Purchases.PurchaseDays, &s.totalSpend, &s.refundTotal, &s.lastPurchase}
+	}},
+	{domain.FactEngagement, "c.last_interaction_time", "", func(s *bulkScanner) []any { return []any{&s.lastInteraction} }},
+	{domain.FactAssessment, assessmentColumns, bulkJoinAssess, func(s *bulkScanner) []any { return s.a.dest() }},
+	{domain.FactGrade, "coalesce(g.grade, ''), coalesce(g.composite, 0), coalesce(g.engagement_score, 0)", bulkJoinGrade,
+		func(s *bulkScanner) []any { return []any{&s.f.Grade.Grade, &s.f.Grade.Composite, &s.f.Grade.Engagement} }},
+	{domain.FactComplaints, "coalesce(fb.open, 0)", bulkJoinOpen, func(s *bulkScanner) []any { return []any{&s.f.OpenComplaints} }},
+	{domain.FactInteractions, "coalesce(i.times, '{}')", bulkJoinTimes, func(s *bulkScanner) []any { return []any{&s.times} }},
+}
+
+// qBulkFacts returns the statement that reads every customer of tenant $1
+// with the facts of need at $2 (the whole stored customer, with every
+// fact, when full), the segments among $3 it is a member of and, with
+// due, its due time; and where s scans each column. The plan scans each
+// table it reads once and joins by hash (see TestSegmentBulkPlan):
+// per-customer index probes cost a random read each, which over a whole
+// tenant is what made a run take minutes.
+func qBulkFacts(need domain.SegmentFactSet, full, due bool, s *bulkScanner) (string, []any) {
+	sel, from := "SELECT c.id", " FROM customers c"
+	dest := []any{&s.c.ID}
+	if full {
+		// scanCustomer scans the customer and its assessment.
+		sel, dest, need = "SELECT "+customerColumns, nil, domain.AllSegmentFacts
+	}
+	for _, c := range bulkColumns {
+		switch {
+		case need&c.fact == 0, full && c.join == "":
+		case full && c.fact == domain.FactAssessment:
+			sel, from = sel+",\n    "+c.expr, from+c.join
+		default:
+			sel, from, dest = sel+",\n    "+c.expr, from+c.join, append(dest, c.dest(s)...)
+		}
+	}
+	sel, from, dest = sel+",\n    coalesce(m.segs, '{}')", from+bulkJoinMembers, append(dest, &s.members)
+	if due {
+		sel, from, dest = sel+", d.due", from+bulkJoinDue, append(dest, &s.due)
+	}
+	return sel + from + bulkWhere, dest
+}
