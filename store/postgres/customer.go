@@ -307,13 +307,16 @@ func (s *Store) DeleteCustomer(ctx context.Context, tenantID, id string, audit .
 		queueDeleteScoring(b, sc.tenant, cid)
 		b.Queue(qDeleteAssessment, sc.tenant, cid)
 		b.Queue(qDeleteTransitions, sc.tenant, cid)
+		// The segment log lock orders the erasure with every write of
+		// members, events and due times (a bulk run's follows its read).
+		b.Queue(qLockLogHead, sc.tenant)
 		b.Queue(qDeleteCustomerMembers, sc.tenant, cid)
 		b.Queue(qDeleteCustomerEvents, sc.tenant, cid)
 		b.Queue(qDeleteCustomerDue, sc.tenant, cid)
 		b.Queue(qDeleteCustomer, sc.tenant, cid)
 		queueAudit(b, sc.tenant, audit)
 	}, func(br pgx.BatchResults) error {
-		for range 10 + deleteScoringStatements {
+		for range 11 + deleteScoringStatements {
 			if _, err := br.Exec(); err != nil {
 				return err
 			}

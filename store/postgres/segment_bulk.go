@@ -232,7 +232,19 @@ func bulkEvaluate(ctx context.Context, tx pgx.Tx, sc scope, run domain.SegmentRu
 		res.dueIDs, res.dues = append(res.dueIDs, p.dueIDs...), append(res.dues, p.dues...)
 		res.clearIDs = append(res.clearIDs, p.clearIDs...)
 	}
-	// Events get their cursors in customer order, as evaluateBatch's do.
+	// Events get their cursors in customer order, as evaluateBatch's do;
+	// due times are written in key order.
+	ids := make([]int, len(res.dueIDs))
+	for i := range ids {
+		ids[i] = i
+	}
+	slices.SortFunc(ids, func(a, b int) int { return cmp.Compare(res.dueIDs[a], res.dueIDs[b]) })
+	dueIDs, dues := make([]string, len(ids)), make([]time.Time, len(ids))
+	for k, i := range ids {
+		dueIDs[k], dues[k] = res.dueIDs[i], res.dues[i]
+	}
+	res.dueIDs, res.dues = dueIDs, dues
+	slices.Sort(res.clearIDs)
 	slices.SortFunc(res.changes, func(a, b bulkChange) int {
 		return cmp.Or(cmp.Compare(a.customer, b.customer), cmp.Compare(a.segment, b.segment))
 	})
@@ -384,16 +396,16 @@ func bulkWrite(ctx context.Context, tx pgx.Tx, sc scope, head int64, res *bulkRe
 			rmSeg, rmCust = append(rmSeg, c.segment), append(rmCust, c.customer)
 		}
 	}
-	chunks(len(addSeg), func(i, j int) { b.Queue(qBulkAddMembers, sc.tenant, addSeg[i:j], addCust[i:j], now) })
+	chunks(len(addSeg), func(i, j int) { b.Queue(qAddMembers, sc.tenant, addSeg[i:j], addCust[i:j], now) })
 	chunks(len(rmSeg), func(i, j int) { b.Queue(qRemoveMembers, sc.tenant, rmSeg[i:j], rmCust[i:j]) })
 	chunks(len(res.changes), func(i, j int) {
 		segs, custs, kinds := make([]string, 0, j-i), make([]string, 0, j-i), make([]int16, 0, j-i)
 		for _, c := range res.changes[i:j] {
 			segs, custs, kinds = append(segs, c.segment), append(custs, c.customer), append(kinds, int16(c.kind))
 		}
-		b.Queue(qBulkAppendEvents, sc.tenant, head+int64(i), segs, custs, kinds, now, run.Cause)
+		b.Queue(qAppendEvents, sc.tenant, head+int64(i), segs, custs, kinds, now, run.Cause)
 	})
-	chunks(len(res.dueIDs), func(i, j int) { b.Queue(qBulkSetDue, sc.tenant, res.dueIDs[i:j], res.dues[i:j]) })
+	chunks(len(res.dueIDs), func(i, j int) { b.Queue(qSetDue, sc.tenant, res.dueIDs[i:j], res.dues[i:j]) })
 	chunks(len(res.clearIDs), func(i, j int) { b.Queue(qClearDue, sc.tenant, res.clearIDs[i:j]) })
 	// The head is set even without events: its new row version tells a
 	// concurrent bulk run that this one wrote.

@@ -124,23 +124,6 @@ const (
 	// unchanged xmin means no writer of the log committed in between.
 	qLogHeadVersion     = `SELECT xmin::text, last_cursor FROM segment_log_heads WHERE tenant_id = $1`
 	qLockLogHeadVersion = qLogHeadVersion + ` FOR UPDATE`
-
-	// qBulkAddMembers, qBulkAppendEvents and qBulkSetDue are qAddMembers,
-	// qAppendEvents and qSetDue for the customers that still exist: a bulk
-	// run's writes follow its read by seconds, and DeleteCustomer does not
-	// take the log lock. An erased customer's cursor stays unused, as
-	// erasure leaves it.
-	qBulkAddMembers = `INSERT INTO segment_members (tenant_id, segment_id, customer_id, since)
-SELECT $1, u.segment_id, u.customer_id, $4 FROM unnest($2::uuid[], $3::uuid[]) AS u(segment_id, customer_id)
-WHERE EXISTS (SELECT FROM customers c WHERE c.tenant_id = $1 AND c.id = u.customer_id)`
-	qBulkAppendEvents = `INSERT INTO segment_events (tenant_id, cursor, segment_id, customer_id, kind, at, cause)
-SELECT $1, $2 + u.n, u.segment_id, u.customer_id, u.kind, $6, $7
-FROM unnest($3::uuid[], $4::uuid[], $5::smallint[]) WITH ORDINALITY AS u(segment_id, customer_id, kind, n)
-WHERE EXISTS (SELECT FROM customers c WHERE c.tenant_id = $1 AND c.id = u.customer_id)`
-	qBulkSetDue = `INSERT INTO segment_due (tenant_id, customer_id, due)
-SELECT $1, u.customer_id, u.due FROM unnest($2::uuid[], $3::timestamptz[]) AS u(customer_id, due)
-WHERE EXISTS (SELECT FROM customers c WHERE c.tenant_id = $1 AND c.id = u.customer_id)
-ON CONFLICT (tenant_id, customer_id) DO UPDATE SET due = excluded.due`
 )
 
 // The joins of qBulkFacts, each read only when a column needs it.
