@@ -25,11 +25,15 @@ import (
 // they arrive, and one transaction writes the differences. The tenant's
 // segment log lock is taken only for that write: the read runs without it,
 // and the write checks that no writer of the log committed since the
-// snapshot (the log head's row version is unchanged). Then every change
-// the snapshot missed is either a write whose own evaluation still waits
-// for the lock, and so follows this run, or nothing that moves a member.
+// snapshot (the log head's row version is unchanged; DeleteCustomer takes
+// the lock too). Then every change the snapshot missed is a write whose
+// own evaluation still waits for the lock, and so follows this run.
 // Otherwise the run reads and evaluates again holding the lock from the
 // start, as evaluateBatch does.
+
+// bulkAfterRead, when set (by tests), runs between a bulk run's read and
+// its write, with the run's tenant.
+var bulkAfterRead func(tenantID string)
 
 // bulkBatch is the number of customers handed to one evaluation.
 const bulkBatch = 1000
@@ -109,6 +113,9 @@ func (s *Store) evaluateAll(ctx context.Context, sc scope, run domain.SegmentRun
 		return err
 	}
 	debugf("bulk read+eval %v, %d changes, %d due, %d clear", time.Since(t0), len(res.changes), len(res.dueIDs), len(res.clearIDs))
+	if bulkAfterRead != nil {
+		bulkAfterRead(sc.tenant)
+	}
 	// The write, if nothing moved since.
 	moved := false
 	var head int64

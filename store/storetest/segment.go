@@ -16,6 +16,7 @@ var segmentTests = []test{
 	{"segments/facts", testSegmentFacts},
 	{"segments/static members and delete", testSegmentStatic},
 	{"segments/due customers", testSegmentDue},
+	{"segments/a run of every customer reads the facts named and keeps due times", testSegmentAllFacts},
 	{"segments/concurrent writers keep cursors dense", testSegmentCursors},
 	{"segments/isolation and erasure", testSegmentIsolation},
 	{"segments/wake-up", testSegmentWake},
@@ -372,5 +373,69 @@ func testSegmentWake(t *testing.T, s domain.Store) {
 	case <-wake:
 	case <-time.After(5 * time.Second):
 		t.Error("no wake-up within 5 s of an appended event")
+	}
+}
+
+func testSegmentAllFacts(t *testing.T, s domain.Store) {
+	ctx := t.Context()
+	tn := newTenant(t, s)
+	var cs []domain.Customer
+	for _, c := range []struct{ ext, country string }{{"x", "PL"}, {"y", "DE"}} {
+		in := newCustomer(tn, c.ext)
+		in.Country = c.country
+		cs = append(cs, create(t, s, in))
+	}
+	sg := newSegment(t, s, tn, "pl", domain.SegmentDynamic, `customer.country == "PL"`)
+	for _, c := range cs {
+		if err := s.EvaluateSegments(ctx, tn.ID, domain.SegmentRun{CustomerIDs: []string{c.ID}, Now: t0}, decideMembers(sg.ID, nil, day(1, 0))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inPL := func(due time.Time) func(*domain.SegmentBatch) ([]domain.SegmentDecision, error) {
+		return func(b *domain.SegmentBatch) ([]domain.SegmentDecision, error) {
+			var out []domain.SegmentDecision
+			for _, f := range b.Facts {
+				d := domain.SegmentDecision{CustomerID: f.Customer.ID, Due: due}
+				if f.Customer.Country == "PL" {
+					d.Members = []string{sg.ID}
+				}
+				out = append(out, d)
+			}
+			return out, nil
+		}
+	}
+	// KeepDue: the members change, the due times do not.
+	run := domain.SegmentRun{All: true, SegmentIDs: []string{sg.ID}, Now: t0, Cause: "segment_changed", Facts: domain.FactCountry, KeepDue: true}
+	if err := s.EvaluateSegments(ctx, tn.ID, run, inPL(time.Time{})); err != nil {
+		t.Fatal(err)
+	}
+	if got := memberIDs(t, s, tn, sg.ID); !slices.Equal(got, []string{cs[0].ID}) {
+		t.Errorf("members = %v, want x", got)
+	}
+	if got, err := s.DueSegmentCustomers(ctx, tn.ID, day(5, 0), 10); err != nil || len(got) != 2 {
+		t.Errorf("due after a run that keeps them = %v, %v; want both", got, err)
+	}
+	// Without: they are written (y's moved, x's cleared), and nothing else changes.
+	run.KeepDue = false
+	err := s.EvaluateSegments(ctx, tn.ID, run, func(b *domain.SegmentBatch) ([]domain.SegmentDecision, error) {
+		ds, err := inPL(day(3, 0))(b)
+		for i := range ds {
+			if ds[i].CustomerID == cs[0].ID {
+				ds[i].Due = time.Time{}
+			}
+		}
+		return ds, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.DueSegmentCustomers(ctx, tn.ID, day(2, 0), 10); err != nil || len(got) != 0 {
+		t.Errorf("due at day 2 = %v, %v; want none", got, err)
+	}
+	if got, err := s.DueSegmentCustomers(ctx, tn.ID, day(3, 0), 10); err != nil || !slices.Equal(got, []string{cs[1].ID}) {
+		t.Errorf("due at day 3 = %v, %v; want y", got, err)
+	}
+	if evs := allEvents(t, s, tn, domain.SegmentEventQuery{}); len(evs) != 1 || evs[0].CustomerID != cs[0].ID || evs[0].Kind != domain.SegmentEntered {
+		t.Errorf("events = %+v, want x entered once", evs)
 	}
 }
