@@ -183,7 +183,9 @@ var bulkColumns = []bulkColumn{
 	{domain.FactEngagement, "c.last_interaction_time", "", func(s *bulkScanner) []any { return []any{&s.lastInteraction} }},
 	{domain.FactAssessment, assessmentColumns, bulkJoinAssess, func(s *bulkScanner) []any { return s.a.dest() }},
 	{domain.FactGrade, "coalesce(g.grade, ''), coalesce(g.composite, 0), coalesce(g.engagement_score, 0)", bulkJoinGrade,
-		func(s *bulkScanner) []any { return []any{&s.f.Grade.Grade, &s.f.Grade.Composite, &s.f.Grade.Engagement} }},
+		func(s *bulkScanner) []any {
+			return []any{&s.f.Grade.Grade, &s.f.Grade.Composite, &s.f.Grade.Engagement}
+		}},
 	{domain.FactComplaints, "coalesce(fb.open, 0)", bulkJoinOpen, func(s *bulkScanner) []any { return []any{&s.f.OpenComplaints} }},
 	{domain.FactInteractions, "coalesce(i.times, '{}')", bulkJoinTimes, func(s *bulkScanner) []any { return []any{&s.times} }},
 }
