@@ -250,8 +250,7 @@ func ruleFacts(r *rules.SegmentRule) SegmentFactSet {
 	return out
 }
 
-// SegmentBatch is one batch of a segment run, read (in EvaluateSegments)
-// under the tenant's segment log lock.
+// SegmentBatch is one batch of a segment run (EvaluateSegments).
 type SegmentBatch struct {
 	// Segments are every dynamic segment of the tenant.
 	Segments []Segment

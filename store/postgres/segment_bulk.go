@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -86,8 +85,6 @@ func (s *Store) evaluateAll(ctx context.Context, sc scope, run domain.SegmentRun
 		return err
 	}
 	// The read, from one snapshot, without the lock.
-	t0 := time.Now()
-	defer func() { debugf("bulk total %v", time.Since(t0)) }()
 	var res *bulkResult
 	var version string
 	err := s.retry(ctx, func() error {
@@ -112,7 +109,6 @@ func (s *Store) evaluateAll(ctx context.Context, sc scope, run domain.SegmentRun
 	if err != nil || len(res.evaluated) == 0 {
 		return err
 	}
-	debugf("bulk read+eval %v, %d changes, %d due, %d clear", time.Since(t0), len(res.changes), len(res.dueIDs), len(res.clearIDs))
 	if bulkAfterRead != nil {
 		bulkAfterRead(sc.tenant)
 	}
@@ -210,20 +206,6 @@ func bulkEvaluate(ctx context.Context, tx pgx.Tx, sc scope, run domain.SegmentRu
 				parts[w].decide(j, ds, res.evaluated, run.KeepDue)
 			}
 		})
-	}
-	tq := time.Now()
-	defer func() { debugf("stream %v", time.Since(tq)) }()
-	if os.Getenv("POTENTIAL_DEBUG_BULK") == "explain" {
-		sql, _ := qBulkFacts(run.Facts, run.Facts == 0, !run.KeepDue, &bulkScanner{})
-		rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+sql, sc.tenant, now, res.evaluated)
-		if err == nil {
-			for rows.Next() {
-				var line string
-				_ = rows.Scan(&line)
-				debugf("%s", line)
-			}
-			rows.Close()
-		}
 	}
 	err = streamFacts(ctx, tx, sc, run, now, res.evaluated, &failed, jobs)
 	close(jobs)
@@ -434,9 +416,3 @@ func chunks(n int, fn func(i, j int)) {
 // errLogMoved ends the write of a bulk run whose snapshot is no longer
 // the log's state.
 var errLogMoved = errors.New("postgres: the segment log moved since the snapshot")
-
-func debugf(format string, args ...any) {
-	if os.Getenv("POTENTIAL_DEBUG_BULK") != "" {
-		fmt.Fprintf(os.Stderr, format+"\n", args...)
-	}
-}
