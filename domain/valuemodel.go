@@ -164,8 +164,10 @@ type AssessmentInput struct {
 	Recent, Baseline int64
 	// OpenComplaints counts the customer's unresolved complaints.
 	OpenComplaints int64
-	// Previous is the customer's current stored assessment, if any (for
-	// lifecycle transitions).
+	// PreviousStage is the stage of the customer's stored assessment, if
+	// any, when chosen customers are read; the read of a whole tenant
+	// leaves it StageUnknown (PutAssessments records the transitions from
+	// the stored stages itself).
 	PreviousStage LifecycleStage
 }
 

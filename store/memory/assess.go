@@ -246,7 +246,10 @@ func (s *Store) AssessmentInputs(_ context.Context, tenantID string, ids []strin
 			}
 		}
 		for _, c := range cs {
-			in := domain.AssessmentInput{CustomerID: c.ID, Kind: c.Kind, CreateTime: c.CreateTime, Purchases: c.Purchases, PreviousStage: c.Assessment.Stage}
+			in := domain.AssessmentInput{CustomerID: c.ID, Kind: c.Kind, CreateTime: c.CreateTime, Purchases: c.Purchases}
+			if ids != nil { // as store/postgres: not in the whole tenant's read
+				in.PreviousStage = c.Assessment.Stage
+			}
 			if ev := d.events[c.ID]; ev != nil {
 				for _, it := range ev.its {
 					switch at := it.OccurredAt; {

@@ -434,7 +434,7 @@ func (r *inputRow) decode(v [][]byte, in *domain.AssessmentInput) error {
 // for the customers ids (unknown and malformed ids are skipped), or, when
 // ids is nil, for every customer of the tenant, streamed from one query
 // (the tenant's interactions of the last 120 days are counted by one GROUP
-// BY). Interactions in [now-30d, now) are Recent, in [now-120d, now-30d)
+// BY; PreviousStage is not read, see qInputsAll). Interactions in [now-30d, now) are Recent, in [now-120d, now-30d)
 // Baseline; OpenComplaints is 0 (no complaints are recorded yet). The
 // batch's slice is reused after fn returns: fn must copy what it keeps.
 func (s *Store) AssessmentInputs(ctx context.Context, tenantID string, ids []string, now time.Time, fn func([]domain.AssessmentInput) error) error {

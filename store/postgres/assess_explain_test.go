@@ -56,11 +56,13 @@ func assessmentPlans(t *testing.T, s *Store, tenant string, ids []string, now ti
 		// The seeded interactions are of the year after now.
 		{"inputs of a batch's customers", sc, qInputsOf, []any{tenant, distinct(ids[:50]), later.AddDate(0, 0, -120), later.AddDate(0, 0, -30), later},
 			[]string{"customers_pkey", "assessments_pkey", "interactions_customer"}, ""},
+		// The batch's range of ids bounds the scan of the primary key.
 		{"put assessments", sc, qPutAssessments, []any{tenant, a.ids, a.times, a.versions, a.r, a.f, a.m, a.segment, a.historical, a.alive,
-			a.purchases, a.spend, a.pred, a.risk, a.churn, a.reasons, a.stage, a.silence, a.cadence}, []string{"assessments_pkey"}, qBulkWrite},
-		// The whole tenant, merged in id order (qMergePlan), never hashed.
+			a.purchases, a.spend, a.pred, a.risk, a.churn, a.reasons, a.stage, a.silence, a.cadence}, []string{"assessments_pkey", "customer_id >= "}, qBulkWrite},
+		// The whole tenant, merged in id order (qMergePlan), never hashed,
+		// without reading assessments.
 		{"inputs of a tenant", sc, qInputsAll, []any{tenant, later.AddDate(0, 0, -120), later.AddDate(0, 0, -30), later},
-			[]string{"Merge Join", "customers_pkey", "assessments_pkey"}, qMergePlan},
+			[]string{"Merge Left Join", "customers_pkey", "interactions_customer|interactions_occurred_at"}, qMergePlan},
 		{"get value model", sc, qGetValueModel, []any{tenant}, []string{"value_models_pkey"}, ""},
 		{"save value model", sc, qSaveValueModel, []any{tenant, now, now, "{}"}, []string{"value_models_pkey"}, ""},
 		{"latest purchase", sc, qLastPurchase, []any{tenant}, []string{"customers_last_purchase_time"}, ""},
