@@ -40,7 +40,7 @@ import (
 // benchCheckpoints). One iteration is all it takes:
 //
 //	go test -run '^$' -bench 'Reassess/customers=20000$' -benchtime 1x ./store/postgres/
-//	go test -run '^$' -bench 'Reassess/customers=1000000$' -benchtime 1x -timeout 30m ./store/postgres/
+//	go test -run '^$' -bench 'Reassess/customers=1000000$' -benchtime 1x -timeout 60m ./store/postgres/
 func BenchmarkReassess(b *testing.B) {
 	for _, n := range []int{20_000, 1_000_000} {
 		b.Run(fmt.Sprintf("customers=%d", n), func(b *testing.B) { benchReassess(b, n) })
