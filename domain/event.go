@@ -104,6 +104,10 @@ type BatchResult struct {
 	// the batch's items refer to, new and already known items alike: the
 	// customers whose assessment the batch may change.
 	CustomerIDs []string
+	// FollowedUp is set by a store that ran RecordOptions.FollowUp in the
+	// batch's transaction: the customers' assessments, points, grades and
+	// segments are current.
+	FollowedUp bool
 }
 
 func validRef(v *violations, field string, r CustomerRef) {

@@ -375,14 +375,15 @@ func (s *Service) RecordTransactions(ctx context.Context, txs []Transaction, cre
 	if len(all.Violations) > 0 {
 		return BatchResult{}, &all
 	}
-	res, err := s.store.RecordTransactions(ctx, p.TenantID, txs, RecordOptions{CreateMissingCustomers: createMissing, Now: now})
+	opts, err := s.recordOptions(ctx, p.TenantID, createMissing, now)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	res, err := s.store.RecordTransactions(ctx, p.TenantID, txs, opts)
 	if err != nil {
 		return BatchResult{}, itemErr("transactions", err)
 	}
-	if err := s.reassess(ctx, p.TenantID, res.CustomerIDs); err != nil {
-		return res, err
-	}
-	return res, s.scoreEvents(ctx, p.TenantID, res.CustomerIDs)
+	return res, s.finishBatch(ctx, p.TenantID, res)
 }
 
 // RecordInteractions records a batch of interactions idempotently.
@@ -407,14 +408,15 @@ func (s *Service) RecordInteractions(ctx context.Context, its []Interaction, cre
 	if len(all.Violations) > 0 {
 		return BatchResult{}, &all
 	}
-	res, err := s.store.RecordInteractions(ctx, p.TenantID, its, RecordOptions{CreateMissingCustomers: createMissing, Now: now})
+	opts, err := s.recordOptions(ctx, p.TenantID, createMissing, now)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	res, err := s.store.RecordInteractions(ctx, p.TenantID, its, opts)
 	if err != nil {
 		return BatchResult{}, itemErr("interactions", err)
 	}
-	if err := s.reassess(ctx, p.TenantID, res.CustomerIDs); err != nil {
-		return res, err
-	}
-	return res, s.scoreEvents(ctx, p.TenantID, res.CustomerIDs)
+	return res, s.finishBatch(ctx, p.TenantID, res)
 }
 
 // RecordReferrals records a batch of referrals idempotently.
@@ -439,14 +441,15 @@ func (s *Service) RecordReferrals(ctx context.Context, rs []Referral, createMiss
 	if len(all.Violations) > 0 {
 		return BatchResult{}, &all
 	}
-	res, err := s.store.RecordReferrals(ctx, p.TenantID, rs, RecordOptions{CreateMissingCustomers: createMissing, Now: now})
+	opts, err := s.recordOptions(ctx, p.TenantID, createMissing, now)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	res, err := s.store.RecordReferrals(ctx, p.TenantID, rs, opts)
 	if err != nil {
 		return BatchResult{}, itemErr("referrals", err)
 	}
-	if err := s.reassess(ctx, p.TenantID, res.CustomerIDs); err != nil {
-		return res, err
-	}
-	return res, s.scoreEvents(ctx, p.TenantID, res.CustomerIDs)
+	return res, s.finishBatch(ctx, p.TenantID, res)
 }
 
 // itemErr turns a store's *ItemError into a field violation of the batch.

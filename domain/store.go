@@ -128,6 +128,11 @@ type RecordOptions struct {
 	CreateMissingCustomers bool
 	// Now is the time stamped on customers created by the batch.
 	Now time.Time
+	// FollowUp, when not nil, is what the batch's customers need once the
+	// batch is stored. A store that runs it in the batch's transaction
+	// sets BatchResult.FollowedUp; one that ignores it leaves that to the
+	// caller.
+	FollowUp *BatchFollowUp
 }
 
 // ItemError reports which item of a batch failed, and why.

@@ -132,6 +132,9 @@ type write struct {
 	check     string
 	checkArgs []any
 	index     []int
+	// customers are the batch's customers (sorted, distinct): those of
+	// the follow-up.
+	customers []string
 }
 
 // checkKnown runs w's check after its write inserted n of the distinct
@@ -166,17 +169,18 @@ func idReused(i int) error {
 // batch; then the customers to create, the write, and the statements after
 // queues (if any) go in one more round trip.
 func (s *Store) ingest(ctx context.Context, tenantID string, rs refs, opts domain.RecordOptions,
-	plan func(r *resolver) (w write, err error), after func(b *pgx.Batch, tenant string)) (created, createdCustomers int, err error) {
+	plan func(r *resolver) (w write, err error), after func(b *pgx.Batch, tenant string)) (created, createdCustomers int, followedUp bool, err error) {
 	sc, ok := tenantScope(tenantID)
 	if !ok {
 		// No such tenant, so no customers: fail as the batch would.
 		r := newResolver(opts)
 		if _, err := plan(r); err != nil {
-			return 0, 0, err
+			return 0, 0, false, err
 		}
-		return 0, 0, fmt.Errorf("%w: tenant %q", domain.ErrNotFound, tenantID)
+		return 0, 0, false, fmt.Errorf("%w: tenant %q", domain.ErrNotFound, tenantID)
 	}
 	var r *resolver
+	var fnErr error
 	err = s.tx(ctx, sc, func(b *pgx.Batch) {
 		b.Queue(qResolveCustomers, sc.tenant, rs.ids, rs.exts)
 	}, func(br pgx.BatchResults) error {
@@ -209,10 +213,19 @@ func (s *Store) ingest(ctx context.Context, tenantID string, rs refs, opts domai
 				return err
 			}
 		}
-		created, createdCustomers = int(n), len(r.newIDs)
+		if opts.FollowUp != nil {
+			fnErr = nil
+			if err := s.followUp(ctx, tx, sc, w.customers, opts.FollowUp, &fnErr); err != nil {
+				return err
+			}
+		}
+		created, createdCustomers, followedUp = int(n), len(r.newIDs), opts.FollowUp != nil
 		return nil
 	})
-	return created, createdCustomers, err
+	if fnErr != nil {
+		return 0, 0, false, fnErr
+	}
+	return created, createdCustomers, followedUp, err
 }
 
 // RecordTransactions stores the batch's new transactions and maintains the
@@ -235,7 +248,7 @@ func (s *Store) RecordTransactions(ctx context.Context, tenantID string, txs []d
 		return domain.BatchResult{}, nil
 	}
 	var cids []string // the customers of every item
-	created, customers, err := s.ingest(ctx, tenantID, rs, opts, func(r *resolver) (write, error) {
+	created, customers, followedUp, err := s.ingest(ctx, tenantID, rs, opts, func(r *resolver) (write, error) {
 		n := len(txs)
 		ids, exts, customers, kinds := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 		amounts, margins, quantities, times := make([]int64, 0, n), make([]*int64, 0, n), make([]int64, 0, n), make([]time.Time, 0, n)
@@ -274,12 +287,13 @@ func (s *Store) RecordTransactions(ctx context.Context, tenantID string, txs []d
 			check:     qReusedTransaction,
 			checkArgs: []any{tenant, exts, customers, kinds, amounts, margins, quantities, times},
 			index:     index,
+			customers: distinct(cids),
 		}, nil
 	}, nil)
 	if err != nil {
 		return domain.BatchResult{}, err
 	}
-	return domain.BatchResult{Created: created, AlreadyKnown: len(txs) - created, CreatedCustomers: customers, CustomerIDs: distinct(cids)}, nil
+	return domain.BatchResult{Created: created, AlreadyKnown: len(txs) - created, CreatedCustomers: customers, CustomerIDs: distinct(cids), FollowedUp: followedUp}, nil
 }
 
 // RecordInteractions stores the batch's new interactions and maintains the
@@ -302,7 +316,7 @@ func (s *Store) RecordInteractions(ctx context.Context, tenantID string, its []d
 		return domain.BatchResult{}, nil
 	}
 	var cids []string // the customers of every item
-	created, customers, err := s.ingest(ctx, tenantID, rs, opts, func(r *resolver) (write, error) {
+	created, customers, followedUp, err := s.ingest(ctx, tenantID, rs, opts, func(r *resolver) (write, error) {
 		n := len(its)
 		ids, exts, customers := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 		types, directions, channels, times := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]time.Time, 0, n)
@@ -336,12 +350,13 @@ func (s *Store) RecordInteractions(ctx context.Context, tenantID string, its []d
 			check:     qReusedInteraction,
 			checkArgs: []any{tenant, exts, customers, types, directions, channels, times},
 			index:     index,
+			customers: distinct(cids),
 		}, nil
 	}, nil)
 	if err != nil {
 		return domain.BatchResult{}, err
 	}
-	return domain.BatchResult{Created: created, AlreadyKnown: len(its) - created, CreatedCustomers: customers, CustomerIDs: distinct(cids)}, nil
+	return domain.BatchResult{Created: created, AlreadyKnown: len(its) - created, CreatedCustomers: customers, CustomerIDs: distinct(cids), FollowedUp: followedUp}, nil
 }
 
 // RecordReferrals stores the batch's new referrals and maintains the
@@ -366,7 +381,7 @@ func (s *Store) RecordReferrals(ctx context.Context, tenantID string, rs []domai
 		return domain.BatchResult{}, nil
 	}
 	var referred, parties []string // the referred customers of new items; both customers of every item
-	created, customers, err := s.ingest(ctx, tenantID, refs, opts, func(res *resolver) (write, error) {
+	created, customers, followedUp, err := s.ingest(ctx, tenantID, refs, opts, func(res *resolver) (write, error) {
 		n := len(rs)
 		ids, exts, froms, tos, times := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]time.Time, 0, n)
 		referred, parties = referred[:0], parties[:0]
@@ -405,6 +420,7 @@ func (s *Store) RecordReferrals(ctx context.Context, tenantID string, rs []domai
 			check:     qReusedReferral,
 			checkArgs: []any{tenant, exts, froms, tos, times},
 			index:     index,
+			customers: distinct(parties),
 		}, nil
 	}, func(b *pgx.Batch, tenant string) {
 		b.Queue(qReferredBy, tenant, referred)
@@ -412,7 +428,7 @@ func (s *Store) RecordReferrals(ctx context.Context, tenantID string, rs []domai
 	if err != nil {
 		return domain.BatchResult{}, err
 	}
-	return domain.BatchResult{Created: created, AlreadyKnown: len(rs) - created, CreatedCustomers: customers, CustomerIDs: distinct(parties)}, nil
+	return domain.BatchResult{Created: created, AlreadyKnown: len(rs) - created, CreatedCustomers: customers, CustomerIDs: distinct(parties), FollowedUp: followedUp}, nil
 }
 
 // ListTransactions returns a customer's transactions, oldest first (ties by
