@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -13,18 +14,20 @@ import (
 // The follow-up of an ingestion batch (domain.BatchFollowUp) runs in the
 // batch's own transaction, after its write, so that the batch commits once
 // and its customers, locked by qResolveCustomers since its first round
-// trip, are not locked again. It adds four round trips, whatever the
-// batch's size:
+// trip, are not locked again. It adds two or three round trips, whatever
+// the batch's size:
 //
 //  1. the customers' assessment inputs and open complaints, whether the
-//     tenant has scoring rules and dynamic segments;
-//  2. their new assessments (qPutAssessments), then what scoring reads
-//     (rules, policy, customers with the assessments just written, their
-//     events when the tenant has rules, ledgers, grades);
-//  3. the scoring writes, then the tenant's segment log head, locked (or,
-//     for a tenant without dynamic segments, share-locked, see below), the
-//     dynamic segments, the customers' facts and current memberships;
-//  4. the memberships, events and due times the segments decide;
+//     tenant has dynamic segments, and what scoring reads (rules, policy,
+//     the customers, their events when the tenant has rules, ledgers,
+//     grades);
+//  2. their new assessments (qPutAssessments; the scoring batch's
+//     customers get them in Go, as a read after the write would return
+//     them), the scoring writes, then the tenant's segment log head,
+//     locked (or, for a tenant without dynamic segments, share-locked, see
+//     below), the dynamic segments, the customers' facts and current
+//     memberships;
+//  3. the memberships, events and due times the segments decide;
 //
 // then COMMIT. The log head is locked last, so that concurrent batches of
 // a tenant queue only for their segment step and commit, not for their
@@ -50,14 +53,21 @@ func (s *Store) followUp(ctx context.Context, tx pgx.Tx, sc scope, ids []string,
 	}
 	base, recent := now.Add(-120*24*time.Hour), now.Add(-30*24*time.Hour)
 
-	// 1. Assessment inputs, and what decides the steps to take.
+	// 1. Assessment inputs, what scoring reads, whether there are
+	// dynamic segments.
+	score := f.Score != nil
 	b := &pgx.Batch{}
 	b.Queue(qInputsOf, sc.tenant, ids, base, recent, now)
 	b.Queue(qOpenComplaintsOf, sc.tenant, ids)
-	b.Queue(qHasScoringRules, sc.tenant)
 	b.Queue(qHasDynamicSegments, sc.tenant)
+	if score {
+		// The events are read only when the tenant has rules (the
+		// statements say so themselves).
+		queueScoringReads(b, sc.tenant, ids, true, false)
+	}
 	var in []domain.AssessmentInput
-	var rules, segments bool
+	var segments bool
+	var sb *domain.ScoringBatch
 	err := sendBatch(ctx, tx, b, func(br pgx.BatchResults) error {
 		rows, err := br.Query()
 		if err != nil {
@@ -89,22 +99,28 @@ func (s *Store) followUp(ctx context.Context, tx pgx.Tx, sc scope, ids []string,
 		for i := range in {
 			in[i].OpenComplaints = open[in[i].CustomerID]
 		}
-		if err := br.QueryRow().Scan(&rules); err != nil {
+		if err := br.QueryRow().Scan(&segments); err != nil {
 			return err
 		}
-		return br.QueryRow().Scan(&segments)
+		if score {
+			sb, err = readScoringBatch(br, sc.tenant, true)
+		}
+		return err
 	})
 	if err != nil {
 		return err
 	}
 
-	// 2. The assessments, and the scoring reads that see them.
+	// 2. The assessments, the scoring writes (scoring sees the new
+	// assessments: the customers' were read before them), then the
+	// segment log head and, when the tenant has dynamic segments, what
+	// they read (which sees both).
 	b = &pgx.Batch{}
-	puts := 0
 	if f.Assess != nil && len(in) > 0 {
 		order, err := prepareAssessments(f.Assess(in))
 		if err != nil {
-			return err
+			// Not the batch's items at fault: no *ItemError of the batch.
+			return fmt.Errorf("postgres: an assessment cannot be stored: %v", err)
 		}
 		if len(order) > 0 {
 			var a assessmentArrays
@@ -118,35 +134,19 @@ func (s *Store) followUp(ctx context.Context, tx pgx.Tx, sc scope, ids []string,
 			b.Queue(qPutAssessments, sc.tenant, a.ids, a.times, a.versions, a.r, a.f, a.m, a.segment, a.historical, a.alive,
 				a.purchases, a.spend, a.pred, a.risk, a.churn, a.reasons, a.stage, a.silence, a.cadence)
 			b.Queue(qResetPlan)
-			puts = 3
-		}
-	}
-	score := f.Score != nil
-	if score {
-		queueScoringReads(b, sc.tenant, ids, rules, false)
-	}
-	var sb *domain.ScoringBatch
-	if b.Len() > 0 {
-		err = sendBatch(ctx, tx, b, func(br pgx.BatchResults) error {
-			for range puts {
-				if _, err := br.Exec(); err != nil {
-					return err
+			if score {
+				byID := make(map[string]*domain.Assessment, len(order))
+				for _, x := range order {
+					byID[x.CustomerID] = x
+				}
+				for i := range sb.Customers {
+					if x := byID[sb.Customers[i].Customer.ID]; x != nil {
+						sb.Customers[i].Customer.Assessment = *x
+					}
 				}
 			}
-			if !score {
-				return nil
-			}
-			var err error
-			sb, err = readScoringBatch(br, sc.tenant, rules)
-			return err
-		})
-		if err != nil {
-			return err
 		}
 	}
-
-	// 3. The scoring writes, and the segment reads.
-	b = &pgx.Batch{}
 	if score {
 		ups, err := f.Score(sb)
 		if *fnErr = err; err != nil {
@@ -227,7 +227,7 @@ func (s *Store) followUp(ctx context.Context, tx pgx.Tx, sc scope, ids []string,
 		return err
 	}
 
-	// 4. The segments' decisions.
+	// 3. The segments' decisions.
 	ds, err := f.Segments(seg)
 	if *fnErr = err; err != nil {
 		return err

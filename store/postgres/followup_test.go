@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/potentialhq/potential/domain"
+	"github.com/potentialhq/potential/domain/clv"
+	"github.com/potentialhq/potential/domain/rfm"
 	"github.com/potentialhq/potential/store/postgres"
 )
 
@@ -131,6 +133,19 @@ func derivedState(t *testing.T, s *postgres.Store, tn domain.Tenant, ids []strin
 	return out
 }
 
+// rechunk returns the items of batches in batches of n.
+func rechunk[T any](batches [][]T, n int) [][]T {
+	var all []T
+	for _, b := range batches {
+		all = append(all, b...)
+	}
+	var out [][]T
+	for start := 0; start < len(all); start += n {
+		out = append(out, all[start:min(start+n, len(all))])
+	}
+	return out
+}
+
 // TestFollowUpMatchesStepwise records the same events, in the same
 // batches and at the same clock, into two tenants: through the follow-up
 // in the batch's transaction, and step by step. Every figure the events
@@ -142,7 +157,24 @@ func TestFollowUpMatchesStepwise(t *testing.T) {
 	fctx, ftn, fids := followUpTenant(t, s, fast, 60)
 	sctx, stn, sids := followUpTenant(t, s, slow, 60)
 
+	// The customers are assessed, and graded, with a value model (CDNOW's
+	// parameters, Fader, Hardie and Lee 2005).
+	for _, tn := range []domain.Tenant{ftn, stn} {
+		m := domain.ValueModel{TenantID: tn.ID, FitTime: scoringBenchNow, ObservationEnd: scoringBenchNow,
+			Settings: domain.ValueSettings{Unit: clv.Day, HorizonMonths: 12, AnnualDiscountRate: 0.1, DefaultMargin: 0.3,
+				RetentionCostPerMonth: 1, ChurnPAliveMedium: 0.5, ChurnPAliveHigh: 0.2, SilenceFactor: 2, EngagementDropRatio: 0.5, NewDays: 60, ChurnedDays: 365},
+			BGNBD: clv.BGNBD{R: 0.2426, Alpha: 4.4136, A: 0.7929, B: 2.4259}, HasSpend: true, Spend: clv.GammaGamma{P: 6.25, Q: 3.74, Gamma: 15.44},
+			RFM: rfm.Model{
+				Recency:   rfm.Cuts{Edges: [4]float64{300, 120, 30, 7}, Direction: rfm.LowerIsBetter},
+				Frequency: rfm.Cuts{Edges: [4]float64{1, 2, 3, 5}, Direction: rfm.HigherIsBetter},
+				Monetary:  rfm.Cuts{Edges: [4]float64{100, 1000, 5000, 20000}, Direction: rfm.HigherIsBetter},
+			}}
+		if _, err := s.SaveValueModel(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
 	txBatches, itBatches := scoringBenchEvents(fids, 1200)
+	txBatches, itBatches = rechunk(txBatches, 60), rechunk(itBatches, 200) // several calls of each
 	translate := func(id string) string { return sids[slices.Index(fids, id)] }
 	for i := range max(len(txBatches), len(itBatches)) {
 		if i < len(txBatches) {
@@ -208,7 +240,7 @@ func TestFollowUpMatchesStepwise(t *testing.T) {
 	}
 
 	got, want := derivedState(t, s, ftn, fids), derivedState(t, s, stn, sids)
-	var orders, points, repeat, graded, assessed int64
+	var orders, points, repeat, graded, assessed, modelled int64
 	for ext, w := range want {
 		g := got[ext]
 		if fmt.Sprintf("%+v", g) != fmt.Sprintf("%+v", w) {
@@ -225,11 +257,14 @@ func TestFollowUpMatchesStepwise(t *testing.T) {
 		if g.Assessment.AssessTime.Equal(scoringBenchNow) {
 			assessed++
 		}
+		if g.Assessment.ModelVersion > 0 && g.Assessment.PredictedValue > 0 {
+			modelled++
+		}
 	}
 	// The comparison means something only if the events derived something.
-	if orders == 0 || points == 0 || repeat == 0 || graded != int64(len(want)) || assessed == 0 {
-		t.Fatalf("orders %d, points %d, repeat buyers %d, graded %d of %d, assessed now %d: the events derived too little",
-			orders, points, repeat, graded, len(want), assessed)
+	if orders == 0 || points == 0 || repeat == 0 || graded != int64(len(want)) || assessed == 0 || modelled == 0 {
+		t.Fatalf("orders %d, points %d, repeat buyers %d, graded %d of %d, assessed now %d, with a predicted value %d: the events derived too little",
+			orders, points, repeat, graded, len(want), assessed, modelled)
 	}
 }
 

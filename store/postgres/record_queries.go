@@ -3,11 +3,6 @@ package postgres
 // The statements of an ingestion batch's follow-up (followup.go). As in
 // queries.go, $1 is the tenant id.
 const (
-	// qHasScoringRules says whether the tenant has any scoring rule: the
-	// follow-up reads the customers' events only then (without rules,
-	// every ledger is empty whatever the events).
-	qHasScoringRules = `SELECT EXISTS (SELECT FROM scoring_rules WHERE tenant_id = $1)`
-
 	// qAssessmentPlan is qBulkWrite without its asynchronous commit: the
 	// follow-up's transaction holds the batch's events, whose commit must
 	// reach the disk before the call returns. qResetPlan undoes it, for

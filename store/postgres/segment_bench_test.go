@@ -24,7 +24,10 @@ import (
 // built-in segments too, so every order evaluates 18 rules. The baseline,
 // measured in the same run, is the RecordTransactions call itself (ingest,
 // re-assessment, scoring, grading and segments): "ratio" is delivery
-// latency over call latency.
+// latency over call latency. Interleaved with them, n more orders of n
+// other customers go through a service that runs each call's steps one
+// after the other, each in its own transaction (stepwise): "x-stepwise"
+// is the p99 of calls over theirs, measured in the same run.
 func BenchmarkSegmentWatchLatency(b *testing.B) {
 	n := 10_000
 	if v, err := strconv.Atoi(os.Getenv("POTENTIAL_SEGMENT_EVENTS")); err == nil && v > 0 {
@@ -45,9 +48,9 @@ func benchWatchLatency(b *testing.B, n int) {
 		b.Fatal(err)
 	}
 	var ids []string
-	for start := 0; start < n; start += domain.MaxBatch {
+	for start := 0; start < 2*n; start += domain.MaxBatch {
 		var cs []domain.Customer
-		for i := start; i < min(start+domain.MaxBatch, n); i++ {
+		for i := start; i < min(start+domain.MaxBatch, 2*n); i++ {
 			cs = append(cs, domain.Customer{ID: domain.NewID(), ExternalID: fmt.Sprintf("c%d", i), Kind: domain.KindLead})
 		}
 		out, err := writer.UpsertCustomers(ctx, tn.ID, cs, tn.CreateTime)
@@ -60,6 +63,7 @@ func benchWatchLatency(b *testing.B, n int) {
 	}
 	pctx := domain.WithPrincipal(ctx, domain.Principal{TenantID: tn.ID, KeyID: "bench", Role: domain.RoleAdmin})
 	ws, rs := domain.NewService(writer, nil), domain.NewService(reader, nil)
+	steps := domain.NewService(stepwise{writer}, nil)
 	sg, err := ws.CreateSegment(pctx, domain.Segment{Name: "buyers", Kind: domain.SegmentDynamic, Rule: "customer.orders > 0"}, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -68,7 +72,7 @@ func benchWatchLatency(b *testing.B, n int) {
 	for i, id := range ids {
 		index[id] = i
 	}
-	delivered := make([]chan time.Time, n)
+	delivered := make([]chan time.Time, 2*n)
 	for i := range delivered {
 		delivered[i] = make(chan time.Time, 1)
 	}
@@ -86,11 +90,15 @@ func benchWatchLatency(b *testing.B, n int) {
 		})
 	})
 	time.Sleep(200 * time.Millisecond) // the watcher's LISTEN is up
-	calls, lat := make([]time.Duration, n), make([]time.Duration, n)
+	calls, lat := make([]time.Duration, 2*n), make([]time.Duration, 2*n)
 	b.StartTimer()
-	for i := range n {
+	for j := range 2 * n {
+		i, svc := j/2, ws // even: the orders measured; odd: the stepwise baseline's
+		if j%2 == 1 {
+			i, svc = n+j/2, steps
+		}
 		start := time.Now()
-		if _, err := ws.RecordTransactions(pctx, []domain.Transaction{{ExternalID: fmt.Sprintf("o%d", i),
+		if _, err := svc.RecordTransactions(pctx, []domain.Transaction{{ExternalID: fmt.Sprintf("o%d", i),
 			Customer: domain.CustomerRef{ID: ids[i]}, Kind: domain.TxOrder, Amount: 10_000_000, OccurredAt: start.Add(-time.Minute)}}, false); err != nil {
 			b.Fatal(err)
 		}
@@ -110,12 +118,19 @@ func benchWatchLatency(b *testing.B, n int) {
 		slices.Sort(s)
 		return float64(s[min(len(s)-1, int(q*float64(len(s))))].Microseconds()) / 1000
 	}
+	stepLat, stepCalls := lat[n:], calls[n:]
+	lat, calls = lat[:n], calls[:n]
 	b.ReportMetric(float64(n), "events")
 	b.ReportMetric(p(lat, 0.5), "p50-ms")
 	b.ReportMetric(p(lat, 0.99), "p99-ms")
 	b.ReportMetric(p(calls, 0.5), "call-p50-ms")
 	b.ReportMetric(p(calls, 0.99), "call-p99-ms")
 	b.ReportMetric(p(lat, 0.99)/p(calls, 0.99), "ratio-p99")
+	b.ReportMetric(p(stepLat, 0.5), "stepwise-p50-ms")
+	b.ReportMetric(p(stepLat, 0.99), "stepwise-p99-ms")
+	b.ReportMetric(p(stepCalls, 0.5), "stepwise-call-p50-ms")
+	b.ReportMetric(p(stepCalls, 0.99), "stepwise-call-p99-ms")
+	b.ReportMetric(p(lat, 0.99)/p(stepLat, 0.99), "x-stepwise-p99")
 	b.ReportMetric(0, "ns/op")
 }
 
