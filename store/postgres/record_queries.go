@@ -10,9 +10,6 @@ const (
 	qAssessmentPlan = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)`
 	qResetPlan      = `SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN ('enable_seqscan', 'enable_bitmapscan')`
 
-	// qEnsureLogHead creates the tenant's segment log head if it has none,
-	// so that qShareLogHead has a row to lock.
-	qEnsureLogHead = `INSERT INTO segment_log_heads (tenant_id) VALUES ($1) ON CONFLICT (tenant_id) DO NOTHING`
 	// qShareLogHead share-locks the tenant's log head to the commit:
 	// batches of a tenant without dynamic segments take it together, and
 	// an evaluation of segments (which locks it exclusively) waits for

@@ -76,9 +76,19 @@ type bulkJob struct {
 func (s *Store) evaluateAll(ctx context.Context, sc scope, run domain.SegmentRun, fn func(*domain.SegmentBatch) ([]domain.SegmentDecision, error)) error {
 	now := normTime(run.Now)
 	var fnErr error
+	// The log head is locked for a moment before the snapshot is taken: a
+	// recorded batch of a tenant that had no dynamic segment when it began
+	// holds the head share-locked to its commit without evaluating
+	// segments, and leaves the head's row version as it was. Waiting for
+	// those batches here puts their writes in the snapshot; a batch that
+	// locks the head after this sees the segment and evaluates it.
 	if err := s.batch(ctx, sc, func(b *pgx.Batch) {
 		b.Queue(qEnsureLogHead, sc.tenant)
+		b.Queue(qLockLogHeadVersion, sc.tenant)
 	}, func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
 		_, err := br.Exec()
 		return err
 	}); err != nil {
