@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/potentialhq/potential/domain/conversion"
+	"github.com/potentialhq/potential/domain/rules"
 )
 
 // conversionStore returns the store's ConversionStore or an error saying
@@ -326,7 +327,7 @@ func (s *Service) trainConversion(ctx context.Context, tenantID, modelID string,
 		if err := cst.ReplaceLeadScores(ctx, tenantID, modelID, scores); err != nil {
 			return ConversionState{}, err
 		}
-		return state, nil
+		return state, s.conversionChanged(ctx, tenantID)
 	}
 	insufficient := func(reason string) (ConversionState, error) {
 		attempt.Result, attempt.Reason = AttemptInsufficientData, reason
@@ -563,4 +564,34 @@ func ScoreLead(fit *ConversionFit, fs *FeatureSet, h *LeadHistory, now time.Time
 	out := LeadConversion{CustomerID: h.Customer.ID, Status: LeadScored, Probability: p, Band: BandOf(p), ModelID: fit.ID}
 	out.Positive, out.Negative = topFactors(names, x, contrib)
 	return out
+}
+
+// conversionChanged re-evaluates what reads the stored lead scores after a
+// training run replaced them: every grade, when a fit criterion of the
+// grading policy reads `conversion` (the customers whose grade changes
+// are re-evaluated in every segment), and over every customer the dynamic
+// segments whose rules read `conversion` or `action` (the default action
+// table's hot-lead rule reads it). Nothing is read beyond the policy and
+// the segments when no rule reads the scores.
+func (s *Service) conversionChanged(ctx context.Context, tenantID string) error {
+	if st := s.scoring(); st != nil {
+		pol, err := st.GetGradingPolicy(ctx, tenantID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return err
+		default:
+			for _, f := range pol.Fit {
+				if c, err := compileFitCondition(f.Condition); err == nil && c.UsesConversion() {
+					if err := s.refreshAll(ctx, tenantID, false, CauseConversionChanged); err != nil {
+						return err
+					}
+					break
+				}
+			}
+		}
+	}
+	return s.refreshSegmentsUsing(ctx, tenantID, "conversion_changed", func(r *rules.SegmentRule) bool {
+		return r.UsesConversion() || r.UsesAction()
+	})
 }

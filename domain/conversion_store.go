@@ -43,11 +43,15 @@ type ConversionStore interface {
 // LeadScore is an open lead's conversion probability as scored by a
 // training run: what ListTopCustomers ranks leads by.
 type LeadScore struct {
-	CustomerID  string
-	Probability float64
-	Band        ConversionBand
-	FitID       string
-	At          time.Time
+	// ScoringModelID is the scoring model of the conversion model that
+	// scored (set when read back for rules; ReplaceLeadScores takes it as
+	// an argument).
+	ScoringModelID string
+	CustomerID     string
+	Probability    float64
+	Band           ConversionBand
+	FitID          string
+	At             time.Time
 }
 
 // LeadScoreCursor is a position in a TopLeadScores listing.

@@ -64,8 +64,9 @@ const (
 )
 
 // FitCriterion adds Points to the fit sub-score of customers for whom
-// Condition (CEL over `customer` and `attributes`; see domain/rules)
-// holds. Negative points mark a poor fit.
+// Condition (CEL over `customer`, `attributes` and a lead's `conversion`
+// — its stored probability and band, see RuleLeadScore and
+// rules.CompileFit) holds. Negative points mark a poor fit.
 type FitCriterion struct {
 	Name      string
 	Condition string
@@ -192,7 +193,7 @@ func (p *GradingPolicy) Validate() error {
 	for i, f := range p.Fit {
 		path := fmt.Sprintf("fit[%d]", i)
 		validName(&v, path+".display_name", f.Name)
-		if _, err := rules.Compile(f.Condition); err != nil {
+		if _, err := rules.CompileFit(f.Condition); err != nil {
 			v.add(path+".condition", "%v", err)
 		} else if strings.TrimSpace(f.Condition) == "" {
 			v.add(path+".condition", "required")
@@ -315,6 +316,9 @@ const (
 	CausePolicyChanged   GradeCause = "policy_changed"
 	CauseRulesChanged    GradeCause = "rules_changed"
 	CauseRegrade         GradeCause = "regrade"
+	// CauseConversionChanged: a conversion model's training replaced the
+	// stored lead scores a fit criterion reads.
+	CauseConversionChanged GradeCause = "conversion_changed"
 )
 
 // GradeChange records one change of a customer's grade.
@@ -342,7 +346,7 @@ type grader struct {
 func newGrader(p *GradingPolicy, cuts []float64) (*grader, error) {
 	g := &grader{p: p, cuts: cuts}
 	for _, f := range p.Fit {
-		c, err := compileCondition(f.Condition)
+		c, err := compileFitCondition(f.Condition)
 		if err != nil {
 			return nil, prefixViolations(Invalid("condition", "%v", err), "policy.fit")
 		}
@@ -377,7 +381,7 @@ type gradeParts struct {
 
 // components computes the sub-scores and composite of customer c with
 // engagement score `score`, at now.
-func (g *grader) components(c *Customer, score int64, now time.Time) gradeParts {
+func (g *grader) components(c *Customer, score int64, scores []LeadScore, now time.Time) gradeParts {
 	p := g.p
 	var gp gradeParts
 	gp.value = c.Purchases.NetSpend()
@@ -392,7 +396,7 @@ func (g *grader) components(c *Customer, score int64, now time.Time) gradeParts 
 		gp.subE = 100 * clamp01(float64(score)/float64(p.EngagementTarget))
 	}
 	if p.FitWeight > 0 {
-		g.fitScore(c, now, &gp)
+		g.fitScore(c, scores, now, &gp)
 	}
 	var sum, weights float64
 	for _, part := range []struct{ w, s float64 }{{p.ValueWeight, gp.subV}, {p.EngagementWeight, gp.subE}, {p.FitWeight, gp.subF}} {
@@ -414,15 +418,17 @@ func (g *grader) components(c *Customer, score int64, now time.Time) gradeParts 
 	return gp
 }
 
-// fitScore sets the fit sub-score of customer c at now, with its reasons.
-func (g *grader) fitScore(c *Customer, now time.Time, gp *gradeParts) {
+// fitScore sets the fit sub-score of customer c, with stored lead
+// conversion scores scores (see RuleLeadScore), at now, with its reasons.
+func (g *grader) fitScore(c *Customer, scores []LeadScore, now time.Time, gp *gradeParts) {
 	p := g.p
 	if len(g.fit) > 0 {
 		cu := celCustomer(c)
 		cu.Orders, cu.PurchaseDays, cu.TotalSpend = c.Purchases.Orders, c.Purchases.PurchaseDays, c.Purchases.TotalSpend.Float()
 		var ev rules.Event
+		conv := ruleConversion(RuleLeadScore(scores, p.EngagementModelID))
 		for i, cond := range g.fit {
-			if ok, err := cond.Eval(&ev, &cu); err == nil && ok {
+			if ok, err := cond.EvalFit(&ev, &cu, &conv); err == nil && ok {
 				gp.fitPoints += p.Fit[i].Points
 				gp.fitMatched = append(gp.fitMatched, fmt.Sprintf("%s %+g", p.Fit[i].Name, p.Fit[i].Points))
 			}
@@ -459,8 +465,8 @@ func (g *grader) fitScore(c *Customer, now time.Time, gp *gradeParts) {
 func clamp01(x float64) float64 { return math.Min(1, math.Max(0, x)) }
 
 // grade grades customer c (engagement score `score`) at now.
-func (g *grader) grade(c *Customer, score int64, now time.Time) (CustomerGrade, gradeParts) {
-	gp := g.components(c, score, now)
+func (g *grader) grade(c *Customer, score int64, scores []LeadScore, now time.Time) (CustomerGrade, gradeParts) {
+	gp := g.components(c, score, scores, now)
 	return CustomerGrade{
 		CustomerID: c.ID, Grade: g.p.Grades[gp.rank], Rank: gp.rank,
 		Composite: gp.composite, Value: gp.subV, Engagement: gp.subE, Fit: gp.subF,

@@ -311,7 +311,7 @@ func (s *Service) preview(ctx context.Context, st ScoringStore, tenantID string,
 			if set != nil {
 				ledger = Award(set, &in.Customer, in.Events)
 			}
-			grade, parts := g.grade(&in.Customer, ScoreAt(ledger, pol.EngagementModelID, now), now)
+			grade, parts := g.grade(&in.Customer, ScoreAt(ledger, pol.EngagementModelID, now), in.LeadScores, now)
 			n++
 			localCounts[[2]string{in.Grade.Grade, grade.Grade}]++
 			var fromScore, toScore int64
@@ -429,7 +429,7 @@ func (s *Service) GetCustomerGrade(ctx context.Context, ref CustomerRef) (GradeV
 			return nil, err
 		}
 		in := &b.Customers[0]
-		grade, parts := g.grade(&in.Customer, ScoreAt(in.Ledger, pol.EngagementModelID, now), now)
+		grade, parts := g.grade(&in.Customer, ScoreAt(in.Ledger, pol.EngagementModelID, now), in.LeadScores, now)
 		out, found = GradeView{Grade: grade, Explanation: g.explain(parts), Policy: pol}, true
 		return ups, nil
 	})
@@ -532,6 +532,9 @@ type ListTopCustomersRequest struct {
 	ModelID   string // the scoring model of the scores (see GetScore); optional
 	PageSize  int
 	PageToken string
+	// Action, when set, keeps only the customers whose next best action
+	// now has this name (e.g. "call", or ActionNone).
+	Action string
 }
 
 // TopCustomer is one row of a ranked list.
@@ -542,6 +545,8 @@ type TopCustomer struct {
 	// Conversion is the lead's stored conversion score (TopByConversion
 	// lists only).
 	Conversion *LeadScore
+	// Action is the customer's next best action now.
+	Action Action
 }
 
 // TopCustomers is one page of ListTopCustomers.
@@ -586,100 +591,136 @@ func (s *Service) ListTopCustomers(ctx context.Context, r ListTopCustomersReques
 	if err != nil {
 		return TopCustomers{}, err
 	}
+	if r.Action != "" && (len(r.Action) > maxActionNameBytes || (r.Action != ActionNone && !actionNamePattern.MatchString(r.Action))) {
+		return TopCustomers{}, Invalid("action", "must be an action name: lowercase letters, digits and underscores")
+	}
 	now := s.Now()
-	var ids []string
 	var conv map[string]*LeadScore
 	var nextCursor func(last *TopCustomer) Cursor
-	switch r.Order {
-	case TopByScore:
-		var after *ScoreCursor
-		if cur != nil {
-			v, ok := cur.Value.(int64)
-			if !ok {
-				return TopCustomers{}, Invalid("page_token", "malformed page token")
+	// fetch returns the ids of at most limit customers after cur in the
+	// order of the list.
+	fetch := func(cur *Cursor, limit int) ([]string, error) {
+		var ids []string
+		switch r.Order {
+		case TopByScore:
+			var after *ScoreCursor
+			if cur != nil {
+				v, ok := cur.Value.(int64)
+				if !ok {
+					return nil, Invalid("page_token", "malformed page token")
+				}
+				after = &ScoreCursor{Score: v, ID: cur.ID}
 			}
-			after = &ScoreCursor{Score: v, ID: cur.ID}
-		}
-		rows, err := st.TopScores(ctx, p.TenantID, modelID, now, size+1, after)
-		if err != nil {
-			return TopCustomers{}, err
-		}
-		for _, row := range rows {
-			ids = append(ids, row.CustomerID)
-		}
-		nextCursor = func(last *TopCustomer) Cursor { return Cursor{Value: last.Score, ID: last.Customer.ID} }
-	case TopByGrade:
-		var after *GradeCursor
-		if cur != nil {
-			gc, ok := parseGradeCursor(cur)
-			if !ok {
-				return TopCustomers{}, Invalid("page_token", "malformed page token")
+			rows, err := st.TopScores(ctx, p.TenantID, modelID, now, limit, after)
+			if err != nil {
+				return nil, err
 			}
-			after = &gc
-		}
-		rows, err := st.TopGrades(ctx, p.TenantID, size+1, after)
-		if err != nil {
-			return TopCustomers{}, err
-		}
-		for _, row := range rows {
-			ids = append(ids, row.CustomerID)
-		}
-		nextCursor = func(last *TopCustomer) Cursor {
-			return Cursor{Value: formatGradeCursor(last.Grade.Rank, last.Grade.Composite), ID: last.Customer.ID}
-		}
-	case TopByPredictedValue, TopByValueAtRisk:
-		q := CustomerQuery{Order: Order{Field: string(r.Order), Desc: true}, Limit: size + 1}
-		if cur != nil {
-			if _, ok := cur.Value.(Money); !ok {
-				return TopCustomers{}, Invalid("page_token", "malformed page token")
+			for _, row := range rows {
+				ids = append(ids, row.CustomerID)
 			}
-			q.After = cur
-		}
-		cs, err := s.store.ListCustomers(ctx, p.TenantID, q)
-		if err != nil {
-			return TopCustomers{}, err
-		}
-		for _, c := range cs {
-			ids = append(ids, c.ID)
-		}
-		field := string(r.Order)
-		nextCursor = func(last *TopCustomer) Cursor {
-			return Cursor{Value: last.Customer.SortValue(field), ID: last.Customer.ID}
-		}
-	case TopByConversion:
-		cst, err := s.conversionStore()
-		if err != nil {
-			return TopCustomers{}, err
-		}
-		var after *LeadScoreCursor
-		if cur != nil {
-			v, ok := cur.Value.(float64)
-			if !ok {
-				return TopCustomers{}, Invalid("page_token", "malformed page token")
+			nextCursor = func(last *TopCustomer) Cursor { return Cursor{Value: last.Score, ID: last.Customer.ID} }
+		case TopByGrade:
+			var after *GradeCursor
+			if cur != nil {
+				gc, ok := parseGradeCursor(cur)
+				if !ok {
+					return nil, Invalid("page_token", "malformed page token")
+				}
+				after = &gc
 			}
-			after = &LeadScoreCursor{Probability: v, ID: cur.ID}
+			rows, err := st.TopGrades(ctx, p.TenantID, limit, after)
+			if err != nil {
+				return nil, err
+			}
+			for _, row := range rows {
+				ids = append(ids, row.CustomerID)
+			}
+			nextCursor = func(last *TopCustomer) Cursor {
+				return Cursor{Value: formatGradeCursor(last.Grade.Rank, last.Grade.Composite), ID: last.Customer.ID}
+			}
+		case TopByPredictedValue, TopByValueAtRisk:
+			q := CustomerQuery{Order: Order{Field: string(r.Order), Desc: true}, Limit: limit}
+			if cur != nil {
+				if _, ok := cur.Value.(Money); !ok {
+					return nil, Invalid("page_token", "malformed page token")
+				}
+				q.After = cur
+			}
+			cs, err := s.store.ListCustomers(ctx, p.TenantID, q)
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range cs {
+				ids = append(ids, c.ID)
+			}
+			field := string(r.Order)
+			nextCursor = func(last *TopCustomer) Cursor {
+				return Cursor{Value: last.Customer.SortValue(field), ID: last.Customer.ID}
+			}
+		case TopByConversion:
+			cst, err := s.conversionStore()
+			if err != nil {
+				return nil, err
+			}
+			var after *LeadScoreCursor
+			if cur != nil {
+				v, ok := cur.Value.(float64)
+				if !ok {
+					return nil, Invalid("page_token", "malformed page token")
+				}
+				after = &LeadScoreCursor{Probability: v, ID: cur.ID}
+			}
+			scores, err := cst.TopLeadScores(ctx, p.TenantID, modelID, limit, after)
+			if err != nil {
+				return nil, err
+			}
+			if conv == nil {
+				conv = make(map[string]*LeadScore, len(scores))
+			}
+			for i := range scores {
+				ids = append(ids, scores[i].CustomerID)
+				conv[scores[i].CustomerID] = &scores[i]
+			}
+			nextCursor = func(last *TopCustomer) Cursor {
+				return Cursor{Value: last.Conversion.Probability, ID: last.Customer.ID}
+			}
+		default:
+			return nil, Invalid("order_by", "must be score, grade, predicted_value, value_at_risk or conversion")
 		}
-		scores, err := cst.TopLeadScores(ctx, p.TenantID, modelID, size+1, after)
-		if err != nil {
-			return TopCustomers{}, err
-		}
-		conv = make(map[string]*LeadScore, len(scores))
-		for i := range scores {
-			ids = append(ids, scores[i].CustomerID)
-			conv[scores[i].CustomerID] = &scores[i]
-		}
-		nextCursor = func(last *TopCustomer) Cursor {
-			return Cursor{Value: last.Conversion.Probability, ID: last.Customer.ID}
-		}
-	default:
-		return TopCustomers{}, Invalid("order_by", "must be score, grade, predicted_value, value_at_risk or conversion")
+		return ids, nil
 	}
-	rows, err := s.topRows(ctx, st, p.TenantID, ids, modelID, now)
-	if err != nil {
-		return TopCustomers{}, err
+	// Without a filter, one read of size+1 rows tells whether there is a
+	// next page. With one, the list is read in chunks, each row's action
+	// decided, until size+1 rows match or the list ends: the cost grows
+	// with the rows read to find them.
+	chunk := size + 1
+	if r.Action != "" {
+		chunk = max(chunk, 200)
 	}
-	for i := range rows {
-		rows[i].Conversion = conv[rows[i].Customer.ID]
+	var rows []TopCustomer
+	for {
+		ids, err := fetch(cur, chunk)
+		if err != nil {
+			return TopCustomers{}, err
+		}
+		got, err := s.topRows(ctx, st, p.TenantID, ids, modelID, now)
+		if err != nil {
+			return TopCustomers{}, err
+		}
+		if err := s.addActions(ctx, p.TenantID, got); err != nil {
+			return TopCustomers{}, err
+		}
+		for i := range got {
+			got[i].Conversion = conv[got[i].Customer.ID]
+			if r.Action == "" || got[i].Action.Name == r.Action {
+				rows = append(rows, got[i])
+			}
+		}
+		if len(rows) > size || len(ids) < chunk || len(got) == 0 {
+			break
+		}
+		c := nextCursor(&got[len(got)-1])
+		cur = &c
 	}
 	if len(rows) > size {
 		rows = rows[:size]
@@ -687,6 +728,25 @@ func (s *Service) ListTopCustomers(ctx context.Context, r ListTopCustomersReques
 	}
 	out.Customers = rows
 	return out, nil
+}
+
+// addActions sets the next best action of each row now.
+func (s *Service) addActions(ctx context.Context, tenantID string, rows []TopCustomer) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ids := make([]string, len(rows))
+	for i := range rows {
+		ids[i] = rows[i].Customer.ID
+	}
+	acts, err := s.customerActions(ctx, tenantID, ids)
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		rows[i].Action = acts[rows[i].Customer.ID]
+	}
+	return nil
 }
 
 // topRows reads the customers ids (in that order; deleted ones are left

@@ -65,7 +65,7 @@ func TestGradeComponents(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range cases {
-		got, parts := g.grade(&c.c, c.score, gradeNow)
+		got, parts := g.grade(&c.c, c.score, nil, gradeNow)
 		if math.Abs(got.Value-c.value) > 1e-9 || math.Abs(got.Engagement-c.eng) > 1e-9 || math.Abs(got.Fit-c.fit) > 1e-9 ||
 			math.Abs(got.Composite-c.composite) > 1e-9 || got.Grade != c.grade || got.PolicyVersion != 3 {
 			t.Errorf("%s: got %+v, want value %g engagement %g fit %g composite %g grade %s", c.name, got, c.value, c.eng, c.fit, c.composite, c.grade)
@@ -84,7 +84,7 @@ func TestGradeLeavesOutZeroWeights(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Default: 60 value (none) + 40 fit (customer: all BANT = 100) → 40 → D.
-	got, _ := g.grade(&Customer{ID: "c", Kind: KindCustomer}, 1000, gradeNow)
+	got, _ := g.grade(&Customer{ID: "c", Kind: KindCustomer}, 1000, nil, gradeNow)
 	if got.Composite != 40 || got.Grade != "D" || got.Engagement != 0 {
 		t.Fatalf("default policy grade = %+v, want composite 40, D", got)
 	}

@@ -108,6 +108,23 @@ func compileCondition(src string) (*rules.Condition, error) {
 	return c, nil
 }
 
+// fitCache holds compiled fit conditions by source, as conditionCache.
+var fitCache sync.Map // string -> *rules.Condition
+
+func compileFitCondition(src string) (*rules.Condition, error) {
+	if c, ok := fitCache.Load(src); ok {
+		return c.(*rules.Condition), nil
+	}
+	c, err := rules.CompileFit(src)
+	if err != nil {
+		return nil, err
+	}
+	if cachedCondition.Add(1) <= maxCachedConditions {
+		fitCache.Store(src, c)
+	}
+	return c, nil
+}
+
 // CompileRules compiles rs into a RuleSet. Rules are evaluated in (model
 // id, rule id) order whatever the order of rs.
 func CompileRules(rs []ScoringRule) (*RuleSet, error) {

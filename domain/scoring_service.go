@@ -437,7 +437,7 @@ func (s *Service) calibrate(ctx context.Context, st ScoringStore, tenantID strin
 			if q.Events {
 				ledger = Award(set, &in.Customer, in.Events)
 			}
-			gp := g.components(&in.Customer, ScoreAt(ledger, pol.EngagementModelID, now), now)
+			gp := g.components(&in.Customer, ScoreAt(ledger, pol.EngagementModelID, now), in.LeadScores, now)
 			local = append(local, gp.composite)
 		}
 		mu.Lock()
@@ -488,7 +488,7 @@ func evaluate(b *ScoringBatch, rescore bool, cal *calibration, now time.Time, ca
 			ledger = Award(set, &in.Customer, in.Events)
 			up.SetLedger, up.Ledger = true, ledger
 		}
-		grade, parts := g.grade(&in.Customer, ScoreAt(ledger, pol.EngagementModelID, now), now)
+		grade, parts := g.grade(&in.Customer, ScoreAt(ledger, pol.EngagementModelID, now), in.LeadScores, now)
 		if !sameGrade(&in.Grade, &grade) {
 			up.Grade = &grade
 		}

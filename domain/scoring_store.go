@@ -133,6 +133,10 @@ type ScoringInput struct {
 	Ledger []LedgerEntry
 	// Grade is the customer's stored grade (Grade "" if none).
 	Grade CustomerGrade
+	// LeadScores are the lead's stored conversion scores, one per scoring
+	// model whose conversion model is in use, by scoring model id (fit
+	// criteria see one of them, RuleLeadScore).
+	LeadScores []LeadScore
 }
 
 // ScoringUpdate is what UpdateScoring writes for one customer of a batch.

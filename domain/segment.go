@@ -129,6 +129,9 @@ type SegmentFacts struct {
 	// the SegmentWindow before the run's time (t > now - SegmentWindow and
 	// t <= now), oldest first.
 	RecentInteractions []time.Time
+	// Conversion is the lead's stored conversion score that rules see
+	// (RuleLeadScore of its stored scores), nil when it has none.
+	Conversion *LeadScore
 }
 
 // SegmentWindow is the longest interaction window segment rules see.
@@ -255,6 +258,9 @@ type SegmentBatch struct {
 	// Segments are every dynamic segment of the tenant.
 	Segments []Segment
 	Facts    []SegmentFacts
+	// Actions is the tenant's stored action table (Version 0 when it has
+	// none: the default applies), which segment rules see as `action`.
+	Actions ActionTable
 }
 
 // SegmentDecision is the outcome of a run for one customer.
@@ -351,6 +357,7 @@ func SegmentSubject(f *SegmentFacts, now time.Time) rules.Subject {
 		Engagement:            f.Grade.Engagement,
 		DaysSinceLastPurchase: -1,
 		OpenComplaints:        f.OpenComplaints,
+		Conversion:            ruleConversion(f.Conversion),
 	}
 	if a.AssessTime.IsZero() {
 		// Not assessed yet: what Assess derives without purchases or model.
@@ -385,6 +392,39 @@ func SegmentSubject(f *SegmentFacts, now time.Time) rules.Subject {
 		}
 	}
 	return s
+}
+
+// ruleConversion is what rules see of a lead's stored score (nil: none).
+func ruleConversion(sc *LeadScore) rules.Conversion {
+	if sc == nil {
+		return rules.Conversion{}
+	}
+	return rules.Conversion{Available: true, Probability: sc.Probability, Band: string(sc.Band)}
+}
+
+// RuleLeadScore chooses, among a lead's stored conversion scores (one per
+// scoring model whose conversion model is in use, see ReplaceLeadScores),
+// the one segment rules, action rules and fit criteria see as
+// `conversion`: the score under engagementModelID (the grading policy's
+// engagement model) when it is set, else the lead's only score. It returns
+// nil when there is none: no score, or several and no model named. This
+// is the scoring model GetCustomerAssessment reports the conversion of,
+// read from what the last training stored.
+func RuleLeadScore(scores []LeadScore, engagementModelID string) *LeadScore {
+	if engagementModelID != "" {
+		for i := range scores {
+			if scores[i].ScoringModelID == engagementModelID {
+				sc := scores[i]
+				return &sc
+			}
+		}
+		return nil
+	}
+	if len(scores) == 1 {
+		sc := scores[0]
+		return &sc
+	}
+	return nil
 }
 
 // segmentDue returns the next time after now at which a time-dependent
@@ -488,10 +528,25 @@ func decideSegments(b *SegmentBatch, only []string, now time.Time) ([]SegmentDec
 			}
 		}
 	}
+	// The action is decided only when a rule reads it; then its inputs'
+	// time dependence is the rule's too.
+	var actions *actionRules
+	for _, c := range all {
+		if c.rule.UsesAction() {
+			if actions, err = compileActions(b.Actions); err != nil {
+				return nil, err
+			}
+			timed = timed || actions.timed
+			break
+		}
+	}
 	out := make([]SegmentDecision, len(b.Facts))
 	for i := range b.Facts {
 		f := &b.Facts[i]
 		subj := SegmentSubject(f, now)
+		if actions != nil {
+			subj.Action = ruleAction(actions.decide(&subj))
+		}
 		d := SegmentDecision{CustomerID: f.Customer.ID}
 		for _, c := range eval {
 			if ok, err := c.rule.Eval(&subj); err == nil && ok {

@@ -264,9 +264,13 @@ func (s *Service) PreviewSegment(ctx context.Context, rule string, sample int) (
 	sample = min(sample, MaxPreviewSample)
 	sg.ID = "preview"
 	now := s.Now()
+	actions, err := s.actionTable(ctx, p.TenantID)
+	if err != nil {
+		return SegmentPreview{}, err
+	}
 	var out SegmentPreview
 	err = s.store.ReadSegmentFacts(ctx, p.TenantID, nil, now, func(fs []SegmentFacts) error {
-		ds, err := decideSegments(&SegmentBatch{Segments: []Segment{sg}, Facts: fs}, nil, now)
+		ds, err := decideSegments(&SegmentBatch{Segments: []Segment{sg}, Facts: fs, Actions: actions}, nil, now)
 		if err != nil {
 			return err
 		}

@@ -109,6 +109,8 @@ type Store interface {
 	// and the customers' segment due times (segment.go). DeleteCustomer
 	// erases the customer's memberships, due time and events too.
 	SegmentStore
+	// ActionStore keeps the tenants' next-best-action tables (action.go).
+	ActionStore
 	// RequestStore keeps the records of idempotent creates (requests.go).
 	RequestStore
 }

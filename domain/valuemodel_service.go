@@ -290,6 +290,9 @@ type CustomerAssessment struct {
 	// the tenant's default scoring model); nil for customers of any other
 	// kind, and when the tenant has no scoring model.
 	Conversion *LeadConversion
+	// Action is the customer's next best action now, from the tenant's
+	// action table over the stored facts (the assessment just stored).
+	Action Action
 }
 
 // GetCustomerAssessment assesses a customer of the caller's tenant now,
@@ -342,6 +345,15 @@ func (s *Service) GetCustomerAssessment(ctx context.Context, ref CustomerRef) (C
 		if out.Conversion, err = s.assessmentConversion(ctx, p.TenantID, c.ID); err != nil {
 			return CustomerAssessment{}, err
 		}
+	}
+	acts, err := s.customerActions(ctx, p.TenantID, []string{c.ID})
+	if err != nil {
+		return CustomerAssessment{}, err
+	}
+	if a, ok := acts[c.ID]; ok {
+		out.Action = a
+	} else {
+		return CustomerAssessment{}, fmt.Errorf("%w: customer %s", ErrNotFound, c.ID)
 	}
 	return out, nil
 }

@@ -78,6 +78,7 @@ func (s *ScoringServer) ListTopCustomers(ctx context.Context, req *scoringv1.Lis
 	}
 	top, err := s.svc.ListTopCustomers(ctx, domain.ListTopCustomersRequest{
 		Order: order, ModelID: req.GetModelId(), PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
+		Action: req.GetAction(),
 	})
 	if err != nil {
 		return nil, err

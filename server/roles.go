@@ -64,6 +64,8 @@ var rpcRoles = map[string][]domain.Role{
 	scoringv1connect.ScoringServiceGetCustomerGradeProcedure:        readers,
 	scoringv1connect.ScoringServiceListGradeChangesProcedure:        readers,
 	scoringv1connect.ScoringServiceListTopCustomersProcedure:        readers,
+	scoringv1connect.ScoringServiceGetActionTableProcedure:          readers,
+	scoringv1connect.ScoringServiceUpdateActionTableProcedure:       adminOnly,
 
 	adminv1connect.AdminServiceCreateApiKeyProcedure:    adminOnly,
 	adminv1connect.AdminServiceListApiKeysProcedure:     adminOnly,

@@ -86,6 +86,7 @@ func assessmentToProto(ca domain.CustomerAssessment) *scoringv1.CustomerAssessme
 			out.Churn.Reasons = append(out.Churn.Reasons, churnReasonToProto(r))
 		}
 	}
+	out.Action = actionToProto(&ca.Action)
 	if ca.Conversion != nil {
 		out.Conversion = leadConversionToProto(ca.Conversion)
 	}

@@ -136,12 +136,13 @@ var (
 		scoringv1.ThresholdMode_THRESHOLD_MODE_PERCENTILE: domain.ThresholdsPercentile,
 	})
 	gradeCauseEnum = newEnumMap(map[scoringv1.GradeChangeCause]domain.GradeCause{
-		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_CUSTOMER_CREATED: domain.CauseCreated,
-		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_CUSTOMER_UPDATED: domain.CauseCustomerUpdated,
-		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_EVENTS_RECORDED:  domain.CauseEvents,
-		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_POLICY_CHANGED:   domain.CausePolicyChanged,
-		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_RULES_CHANGED:    domain.CauseRulesChanged,
-		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_REGRADE:          domain.CauseRegrade,
+		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_CUSTOMER_CREATED:   domain.CauseCreated,
+		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_CUSTOMER_UPDATED:   domain.CauseCustomerUpdated,
+		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_EVENTS_RECORDED:    domain.CauseEvents,
+		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_POLICY_CHANGED:     domain.CausePolicyChanged,
+		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_RULES_CHANGED:      domain.CauseRulesChanged,
+		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_REGRADE:            domain.CauseRegrade,
+		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_CONVERSION_CHANGED: domain.CauseConversionChanged,
 	})
 	topOrderEnum = newEnumMap(map[scoringv1.TopCustomerOrder]domain.TopOrder{
 		scoringv1.TopCustomerOrder_TOP_CUSTOMER_ORDER_SCORE:           domain.TopByScore,
@@ -232,6 +233,7 @@ func topCustomerToProto(t *domain.TopCustomer) *scoringv1.TopCustomer {
 		Score: t.Score, Grade: t.Grade.Grade, Composite: t.Grade.Composite,
 		PredictedValue: moneyString(t.Customer.Assessment.PredictedValue), ValueAtRisk: moneyString(t.Customer.Assessment.ValueAtRisk),
 	}
+	out.Action = actionToProto(&t.Action)
 	if c := t.Conversion; c != nil {
 		out.ConversionProbability, out.ConversionBand = c.Probability, string(c.Band)
 	}

@@ -84,20 +84,24 @@ func (e *CompileError) Error() string {
 }
 
 var (
-	conditionEnv     *cel.Env
-	conditionEnvErr  error
-	conditionEnvOnce sync.Once
+	conditionEnv, fitEnv       *cel.Env
+	conditionEnvErr, fitEnvErr error
+	conditionEnvOnce           sync.Once
 )
 
 func env() (*cel.Env, error) {
 	conditionEnvOnce.Do(func() {
-		conditionEnv, conditionEnvErr = cel.NewEnv(
-			ext.NativeTypes(reflect.TypeFor[Event](), reflect.TypeFor[Customer](), ext.ParseStructTags(true)),
+		opts := []cel.EnvOption{
+			ext.NativeTypes(reflect.TypeFor[Event](), reflect.TypeFor[Customer](), reflect.TypeFor[Conversion](), ext.ParseStructTags(true)),
 			cel.Variable("event", cel.ObjectType("rules.Event")),
 			cel.Variable("customer", cel.ObjectType("rules.Customer")),
 			cel.Variable("attributes", cel.MapType(cel.StringType, cel.DynType)),
 			ext.Strings(),
-		)
+		}
+		conditionEnv, conditionEnvErr = cel.NewEnv(opts...)
+		if conditionEnvErr == nil {
+			fitEnv, fitEnvErr = conditionEnv.Extend(cel.Variable("conversion", cel.ObjectType("rules.Conversion")))
+		}
 	})
 	return conditionEnv, conditionEnvErr
 }
@@ -105,9 +109,13 @@ func env() (*cel.Env, error) {
 // Condition is a compiled boolean expression over `event` and `customer`.
 // It is safe for concurrent use.
 type Condition struct {
-	src string
-	prg cel.Program
+	src  string
+	prg  cel.Program
+	conv bool
 }
+
+// UsesConversion reports whether the condition reads `conversion`.
+func (c *Condition) UsesConversion() bool { return c != nil && c.conv }
 
 // Source returns the expression as written.
 func (c *Condition) Source() string { return c.src }
@@ -115,24 +123,36 @@ func (c *Condition) Source() string { return c.src }
 // Compile parses and type-checks src, which must be a boolean expression.
 // The empty expression is the condition that always holds (nil).
 func Compile(src string) (*Condition, error) {
+	e, err := env()
+	if err != nil {
+		return nil, err
+	}
+	return compileCondition(e, src)
+}
+
+// CompileFit compiles the condition of a grading policy's fit criterion:
+// what Compile accepts, and `conversion` (see Conversion), the lead's
+// predicted conversion.
+func CompileFit(src string) (*Condition, error) {
+	if _, err := env(); err != nil {
+		return nil, err
+	}
+	if fitEnvErr != nil {
+		return nil, fitEnvErr
+	}
+	return compileCondition(fitEnv, src)
+}
+
+func compileCondition(e *cel.Env, src string) (*Condition, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, nil
 	}
 	if len(src) > MaxLength {
 		return nil, &CompileError{Message: fmt.Sprintf("expression longer than %d bytes", MaxLength)}
 	}
-	e, err := env()
+	ast, err := compileChecked(e, src)
 	if err != nil {
 		return nil, err
-	}
-	ast, iss := e.Compile(src)
-	if iss != nil && iss.Err() != nil {
-		errs := iss.Errors()
-		if len(errs) == 0 {
-			return nil, &CompileError{Message: iss.Err().Error()}
-		}
-		loc := errs[0].Location
-		return nil, &CompileError{Line: loc.Line(), Column: loc.Column() + 1, Message: errs[0].Message}
 	}
 	if !ast.OutputType().IsExactType(cel.BoolType) {
 		return nil, &CompileError{Line: 1, Column: 1, Message: fmt.Sprintf("the expression is a %s, not a bool", ast.OutputType())}
@@ -141,7 +161,7 @@ func Compile(src string) (*Condition, error) {
 	if err != nil {
 		return nil, &CompileError{Message: err.Error()}
 	}
-	return &Condition{src: src, prg: prg}, nil
+	return &Condition{src: src, prg: prg, conv: readsVariable(ast, "conversion")}, nil
 }
 
 // ErrEval reports a condition that failed at run time (e.g. a missing
@@ -151,6 +171,12 @@ var ErrEval = errors.New("rules: evaluation failed")
 // Eval reports whether the condition holds for ev and cu. A nil condition
 // always holds.
 func (c *Condition) Eval(ev *Event, cu *Customer) (bool, error) {
+	return c.EvalFit(ev, cu, &Conversion{})
+}
+
+// EvalFit is Eval for a condition compiled by CompileFit, with the lead's
+// conversion conv.
+func (c *Condition) EvalFit(ev *Event, cu *Customer, conv *Conversion) (bool, error) {
 	if c == nil {
 		return true, nil
 	}
@@ -158,7 +184,7 @@ func (c *Condition) Eval(ev *Event, cu *Customer) (bool, error) {
 	if attrs == nil {
 		attrs = map[string]any{}
 	}
-	out, _, err := c.prg.Eval(map[string]any{"event": ev, "customer": cu, "attributes": attrs})
+	out, _, err := c.prg.Eval(map[string]any{"event": ev, "customer": cu, "attributes": attrs, "conversion": conv})
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", ErrEval, err)
 	}

@@ -50,6 +50,29 @@ type Interactions struct {
 	DaysSinceLast int64 `cel:"days_since_last"`
 }
 
+// Conversion is a lead's predicted conversion, as `conversion`: its
+// stored probability (0-1) and band ("hot", "warm" or "cold") from the
+// tenant's conversion model. Available is false, Probability 0 and Band ""
+// when the customer has none: not an open lead, or no model in use (too
+// little data to learn from, or never trained). Test it before the
+// probability when an unscored lead must not count as 0, e.g.
+// `conversion.available && conversion.probability < 0.1`.
+type Conversion struct {
+	Available   bool    `cel:"available"`
+	Probability float64 `cel:"probability"`
+	Band        string  `cel:"band"`
+}
+
+// Action is the customer's next best action, as `action` (segment rules
+// only): the name of the first rule of the tenant's action table that
+// holds ("none" when none does), its reason, and the days within which to
+// act (0: no deadline).
+type Action struct {
+	Name          string `cel:"name"`
+	Reason        string `cel:"reason"`
+	DueWithinDays int64  `cel:"due_within_days"`
+}
+
 // Subject is everything a segment rule sees of one customer at one time.
 type Subject struct {
 	Customer Customer
@@ -67,6 +90,9 @@ type Subject struct {
 	// without any), as `days_since_last_purchase`.
 	DaysSinceLastPurchase int64
 	OpenComplaints        int64 // `open_complaints`
+	Conversion            Conversion
+	// Action is the next best action; action conditions cannot see it.
+	Action Action
 }
 
 // Time-dependent variables of segment rules: their values change as time
@@ -76,45 +102,67 @@ var timeDependent = []string{"interactions", "days_since_last_purchase"}
 
 // segmentVariables are the variables of segment rules (segEnv).
 var segmentVariables = []string{"customer", "attributes", "rfm", "clv", "churn", "interactions", "p_alive", "stage",
-	"grade", "score", "engagement", "days_since_last_purchase", "open_complaints"}
+	"grade", "score", "engagement", "days_since_last_purchase", "open_complaints", "conversion", "action"}
 
 var (
-	segmentEnv     *cel.Env
-	segmentEnvErr  error
-	segmentEnvOnce sync.Once
+	segmentEnv, actionEnv       *cel.Env
+	segmentEnvErr, actionEnvErr error
+	segmentEnvOnce              sync.Once
 )
+
+// newSubjectEnv declares the variables of a Subject; withAction adds
+// `action`, which segment rules see and action conditions do not.
+func newSubjectEnv(withAction bool) (*cel.Env, error) {
+	opts := []cel.EnvOption{
+		ext.NativeTypes(reflect.TypeFor[Customer](), reflect.TypeFor[RFM](), reflect.TypeFor[CLV](),
+			reflect.TypeFor[Churn](), reflect.TypeFor[Interactions](), reflect.TypeFor[Conversion](),
+			reflect.TypeFor[Action](), ext.ParseStructTags(true)),
+		cel.Variable("customer", cel.ObjectType("rules.Customer")),
+		cel.Variable("attributes", cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable("rfm", cel.ObjectType("rules.RFM")),
+		cel.Variable("clv", cel.ObjectType("rules.CLV")),
+		cel.Variable("churn", cel.ObjectType("rules.Churn")),
+		cel.Variable("interactions", cel.ObjectType("rules.Interactions")),
+		cel.Variable("conversion", cel.ObjectType("rules.Conversion")),
+		cel.Variable("p_alive", cel.DoubleType),
+		cel.Variable("stage", cel.StringType),
+		cel.Variable("grade", cel.StringType),
+		cel.Variable("score", cel.DoubleType),
+		cel.Variable("engagement", cel.DoubleType),
+		cel.Variable("days_since_last_purchase", cel.IntType),
+		cel.Variable("open_complaints", cel.IntType),
+		ext.Strings(),
+	}
+	if withAction {
+		opts = append(opts, cel.Variable("action", cel.ObjectType("rules.Action")))
+	}
+	return cel.NewEnv(opts...)
+}
 
 func segEnv() (*cel.Env, error) {
 	segmentEnvOnce.Do(func() {
-		segmentEnv, segmentEnvErr = cel.NewEnv(
-			ext.NativeTypes(reflect.TypeFor[Customer](), reflect.TypeFor[RFM](), reflect.TypeFor[CLV](),
-				reflect.TypeFor[Churn](), reflect.TypeFor[Interactions](), ext.ParseStructTags(true)),
-			cel.Variable("customer", cel.ObjectType("rules.Customer")),
-			cel.Variable("attributes", cel.MapType(cel.StringType, cel.DynType)),
-			cel.Variable("rfm", cel.ObjectType("rules.RFM")),
-			cel.Variable("clv", cel.ObjectType("rules.CLV")),
-			cel.Variable("churn", cel.ObjectType("rules.Churn")),
-			cel.Variable("interactions", cel.ObjectType("rules.Interactions")),
-			cel.Variable("p_alive", cel.DoubleType),
-			cel.Variable("stage", cel.StringType),
-			cel.Variable("grade", cel.StringType),
-			cel.Variable("score", cel.DoubleType),
-			cel.Variable("engagement", cel.DoubleType),
-			cel.Variable("days_since_last_purchase", cel.IntType),
-			cel.Variable("open_complaints", cel.IntType),
-			ext.Strings(),
-		)
+		segmentEnv, segmentEnvErr = newSubjectEnv(true)
+		actionEnv, actionEnvErr = newSubjectEnv(false)
 	})
 	return segmentEnv, segmentEnvErr
+}
+
+func actEnv() (*cel.Env, error) {
+	if _, err := segEnv(); err != nil {
+		return nil, err
+	}
+	return actionEnv, actionEnvErr
 }
 
 // SegmentRule is a compiled boolean segment rule. It is safe for
 // concurrent use.
 type SegmentRule struct {
-	src  string
-	prg  cel.Program
-	time bool
-	vars []string
+	src    string
+	prg    cel.Program
+	time   bool
+	action bool
+	conv   bool
+	vars   []string
 	// fields are the fields of `customer` the rule selects; whole is set
 	// when it uses `customer` otherwise (e.g. compares it).
 	fields []string
@@ -123,28 +171,38 @@ type SegmentRule struct {
 
 // CompileSegmentRule parses and type-checks src, a boolean expression over
 // customer, attributes, rfm, clv, p_alive, churn, stage, grade, score,
-// engagement, interactions, days_since_last_purchase and open_complaints
+// engagement, interactions, days_since_last_purchase, open_complaints,
+// conversion and action
 // (e.g. `customer.country == "PL" && rfm.recency_score <= 2 && clv.predicted > 500.0`).
 // Errors are *CompileError with the line and column of the first problem.
 func CompileSegmentRule(src string) (*SegmentRule, error) {
+	e, err := segEnv()
+	if err != nil {
+		return nil, err
+	}
+	return compileSubjectRule(e, src)
+}
+
+// CompileActionCondition compiles the condition of a next-best-action
+// rule: a boolean expression over what a segment rule sees, but `action`.
+func CompileActionCondition(src string) (*SegmentRule, error) {
+	e, err := actEnv()
+	if err != nil {
+		return nil, err
+	}
+	return compileSubjectRule(e, src)
+}
+
+func compileSubjectRule(e *cel.Env, src string) (*SegmentRule, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, &CompileError{Message: "the rule is empty"}
 	}
 	if len(src) > MaxLength {
 		return nil, &CompileError{Message: fmt.Sprintf("expression longer than %d bytes", MaxLength)}
 	}
-	e, err := segEnv()
+	ast, err := compileChecked(e, src)
 	if err != nil {
 		return nil, err
-	}
-	ast, iss := e.Compile(src)
-	if iss != nil && iss.Err() != nil {
-		errs := iss.Errors()
-		if len(errs) == 0 {
-			return nil, &CompileError{Message: iss.Err().Error()}
-		}
-		loc := errs[0].Location
-		return nil, &CompileError{Line: loc.Line(), Column: loc.Column() + 1, Message: errs[0].Message}
 	}
 	if !ast.OutputType().IsExactType(cel.BoolType) {
 		return nil, &CompileError{Line: 1, Column: 1, Message: fmt.Sprintf("the expression is a %s, not a bool", ast.OutputType())}
@@ -154,6 +212,38 @@ func CompileSegmentRule(src string) (*SegmentRule, error) {
 		return nil, &CompileError{Message: err.Error()}
 	}
 	r := &SegmentRule{src: src, prg: prg}
+	r.analyze(ast)
+	return r, nil
+}
+
+// compileChecked parses and type-checks src in e.
+func compileChecked(e *cel.Env, src string) (*cel.Ast, error) {
+	ast, iss := e.Compile(src)
+	if iss != nil && iss.Err() != nil {
+		errs := iss.Errors()
+		if len(errs) == 0 {
+			return nil, &CompileError{Message: iss.Err().Error()}
+		}
+		loc := errs[0].Location
+		return nil, &CompileError{Line: loc.Line(), Column: loc.Column() + 1, Message: errs[0].Message}
+	}
+	return ast, nil
+}
+
+// readsVariable reports whether the checked ast reads the variable name.
+func readsVariable(ast *cel.Ast, name string) bool {
+	for _, ref := range ast.NativeRep().ReferenceMap() {
+		if ref.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// analyze records what the checked ast reads: its variables, whether one
+// of them changes as time passes, whether it reads `action` or
+// `conversion`, and which fields of `customer` it selects.
+func (r *SegmentRule) analyze(ast *cel.Ast) {
 	for _, ref := range ast.NativeRep().ReferenceMap() {
 		if !slices.Contains(segmentVariables, ref.Name) || slices.Contains(r.vars, ref.Name) {
 			continue // a function, a comprehension's own variable, or seen already
@@ -161,6 +251,12 @@ func CompileSegmentRule(src string) (*SegmentRule, error) {
 		r.vars = append(r.vars, ref.Name)
 		if slices.Contains(timeDependent, ref.Name) {
 			r.time = true
+		}
+		switch ref.Name {
+		case "action":
+			r.action = true
+		case "conversion":
+			r.conv = true
 		}
 	}
 	slices.Sort(r.vars)
@@ -184,7 +280,6 @@ func CompileSegmentRule(src string) (*SegmentRule, error) {
 		}
 	}))
 	slices.Sort(r.fields)
-	return r, nil
 }
 
 // CustomerFields returns the fields of `customer` the rule reads, by
@@ -206,6 +301,12 @@ func (r *SegmentRule) Source() string { return r.src }
 // changes as time passes (interactions, days_since_last_purchase).
 func (r *SegmentRule) TimeDependent() bool { return r.time }
 
+// UsesAction reports whether the rule reads `action`.
+func (r *SegmentRule) UsesAction() bool { return r.action }
+
+// UsesConversion reports whether the rule reads `conversion`.
+func (r *SegmentRule) UsesConversion() bool { return r.conv }
+
 // Eval reports whether the rule holds for s.
 func (r *SegmentRule) Eval(s *Subject) (bool, error) {
 	attrs := s.Customer.Attributes
@@ -215,11 +316,7 @@ func (r *SegmentRule) Eval(s *Subject) (bool, error) {
 	if s.Churn.Reasons == nil {
 		s.Churn.Reasons = []string{}
 	}
-	out, _, err := r.prg.Eval(map[string]any{
-		"customer": &s.Customer, "attributes": attrs, "rfm": &s.RFM, "clv": &s.CLV, "churn": &s.Churn,
-		"interactions": &s.Interactions, "p_alive": s.PAlive, "stage": s.Stage, "grade": s.Grade, "score": s.Score,
-		"engagement": s.Engagement, "days_since_last_purchase": s.DaysSinceLastPurchase, "open_complaints": s.OpenComplaints,
-	})
+	out, _, err := r.prg.Eval(s.activation(attrs))
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", ErrEval, err)
 	}
@@ -228,4 +325,14 @@ func (r *SegmentRule) Eval(s *Subject) (bool, error) {
 		return false, fmt.Errorf("%w: result is %T", ErrEval, out.Value())
 	}
 	return b, nil
+}
+
+// activation binds the variables of s.
+func (s *Subject) activation(attrs map[string]any) map[string]any {
+	return map[string]any{
+		"customer": &s.Customer, "attributes": attrs, "rfm": &s.RFM, "clv": &s.CLV, "churn": &s.Churn,
+		"interactions": &s.Interactions, "p_alive": s.PAlive, "stage": s.Stage, "grade": s.Grade, "score": s.Score,
+		"engagement": s.Engagement, "days_since_last_purchase": s.DaysSinceLastPurchase, "open_complaints": s.OpenComplaints,
+		"conversion": &s.Conversion, "action": &s.Action,
+	}
 }

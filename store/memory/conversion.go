@@ -20,6 +20,22 @@ type conversionData struct {
 	outcomes map[string]domain.LeadOutcome // by customer id
 	states   map[string][]byte             // by scoring model id
 	scores   map[string][]domain.LeadScore // by scoring model id, best first
+	// byCustomer indexes scores: customer id -> scoring model id -> score.
+	byCustomer map[string]map[string]domain.LeadScore
+}
+
+// leadScores returns the stored scores of a customer by scoring model id,
+// each with its ScoringModelID; s.mu is held.
+func (d *tenantData) leadScores(customerID string) []domain.LeadScore {
+	if d.conversion == nil || d.conversion.byCustomer[customerID] == nil {
+		return nil
+	}
+	m := d.conversion.byCustomer[customerID]
+	out := make([]domain.LeadScore, 0, len(m))
+	for _, id := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[id])
+	}
+	return out
 }
 
 func (d *tenantData) conv() *conversionData {
@@ -33,6 +49,7 @@ func (d *tenantData) conv() *conversionData {
 func (d *tenantData) deleteConversionOf(customerID string) {
 	if d.conversion != nil {
 		delete(d.conversion.outcomes, customerID)
+		delete(d.conversion.byCustomer, customerID)
 	}
 }
 
@@ -184,7 +201,23 @@ func (s *Store) ReplaceLeadScores(_ context.Context, tenantID, scoringModelID st
 	if cd.scores == nil {
 		cd.scores = map[string][]domain.LeadScore{}
 	}
+	for _, old := range cd.scores[scoringModelID] {
+		delete(cd.byCustomer[old.CustomerID], scoringModelID)
+		if len(cd.byCustomer[old.CustomerID]) == 0 {
+			delete(cd.byCustomer, old.CustomerID)
+		}
+	}
 	cd.scores[scoringModelID] = out
+	if cd.byCustomer == nil {
+		cd.byCustomer = map[string]map[string]domain.LeadScore{}
+	}
+	for _, sc := range out {
+		if cd.byCustomer[sc.CustomerID] == nil {
+			cd.byCustomer[sc.CustomerID] = map[string]domain.LeadScore{}
+		}
+		sc.ScoringModelID = scoringModelID
+		cd.byCustomer[sc.CustomerID][scoringModelID] = sc
+	}
 	return nil
 }
 

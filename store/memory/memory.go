@@ -55,6 +55,8 @@ type tenantData struct {
 
 	jobs jobData // leased time-driven work and its run log (jobs.go)
 
+	actions domain.ActionTable // the next-best-action table (action.go); Version 0 until the first
+
 	requests map[requestKey]domain.RequestRecord // records of idempotent creates (requests.go); nil until the first
 }
 

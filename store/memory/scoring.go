@@ -378,7 +378,7 @@ func (s *Store) scoringBatch(d *tenantData, ids []string, events bool) *domain.S
 		if c == nil {
 			continue
 		}
-		in := domain.ScoringInput{Customer: cloneCustomer(c), Ledger: slices.Clone(sd.ledger[id]), Grade: sd.grades[id]}
+		in := domain.ScoringInput{Customer: cloneCustomer(c), Ledger: slices.Clone(sd.ledger[id]), Grade: sd.grades[id], LeadScores: d.leadScores(id)}
 		if events { // as the port says, whether or not there are rules (conversion reads them too)
 			in.Events = d.scoringEvents(id)
 		}

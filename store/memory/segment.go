@@ -169,9 +169,14 @@ func (s *Store) DeleteSegment(_ context.Context, tenantID, id string, version in
 // facts reads the segment facts of customer c at now; s.mu is held.
 func (d *tenantData) facts(c *domain.Customer, now time.Time) domain.SegmentFacts {
 	f := domain.SegmentFacts{Customer: cloneCustomer(c)}
+	policyModel := ""
 	if d.scoring != nil {
 		f.Grade = d.scoring.grades[c.ID]
+		if n := len(d.scoring.policies); n > 0 {
+			policyModel = d.scoring.policies[n-1].EngagementModelID
+		}
 	}
+	f.Conversion = domain.RuleLeadScore(d.leadScores(c.ID), policyModel)
 	if fd := d.feedbackOf(false); fd != nil {
 		for _, fb := range fd.byID {
 			if fb.CustomerID == c.ID && fb.Kind == domain.FeedbackComplaint && fb.Status.Unresolved() {
@@ -257,7 +262,8 @@ func (s *Store) EvaluateSegments(_ context.Context, tenantID string, run domain.
 		return nil
 	}
 	sd := d.segs()
-	b := &domain.SegmentBatch{}
+	b := &domain.SegmentBatch{Actions: d.actions}
+	b.Actions.Rules = slices.Clone(b.Actions.Rules)
 	for _, sg := range sd.segments {
 		if sg.Kind == domain.SegmentDynamic {
 			b.Segments = append(b.Segments, *sg)

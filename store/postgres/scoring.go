@@ -629,6 +629,7 @@ func queueScoringReads(b *pgx.Batch, tenant string, ids []string, events, ranged
 		b.Queue(qScoringLedgerListed, tenant, ids)
 	}
 	b.Queue(qScoringGrades, tenant, ids, first, last)
+	b.Queue(qScoringLeadScores, tenant, ids, first, last)
 }
 
 // batchBounds returns the bounds of the statements of a batch: its first
@@ -733,6 +734,23 @@ func readScoringBatch(br pgx.BatchResults, tenant string, events bool) (*domain.
 		if i, ok := index[g.CustomerID]; ok {
 			b.Customers[i].Grade = g
 		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	rows, err = br.Query()
+	if err != nil {
+		return nil, err
+	}
+	var ls domain.LeadScore
+	var band string
+	_, err = pgx.ForEachRow(rows, []any{&ls.CustomerID, &ls.ScoringModelID, &ls.Probability, &band, &ls.FitID, &ls.At}, func() error {
+		if i, ok := index[ls.CustomerID]; ok {
+			sc := ls
+			sc.Band, sc.At = domain.ConversionBand(band), ls.At.UTC()
+			b.Customers[i].LeadScores = append(b.Customers[i].LeadScores, sc)
+		}
+		return nil
 	})
 	return b, err
 }

@@ -150,6 +150,12 @@ ORDER BY l.customer_id, l.model_id, l.awarded_at, l.id`
 	// most of the table the planner rightly scans the table.
 	qCountGrades   = `SELECT grade, count(*) FROM customer_grades WHERE tenant_id = $1 GROUP BY grade`
 	qScoringGrades = qCustomersGrades + ` AND ($3::uuid IS NULL OR customer_id BETWEEN $3 AND $4)`
+	// qScoringLeadScores reads the customers' stored lead conversion
+	// scores (by lead_conversion_scores_customer), by customer, then
+	// scoring model.
+	qScoringLeadScores = `SELECT customer_id, scoring_model_id, probability, band, fit_id, score_time FROM lead_conversion_scores
+WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND ($3::uuid IS NULL OR customer_id BETWEEN $3 AND $4)
+ORDER BY customer_id, scoring_model_id`
 
 	// The writes of a batch: ledger rows that went or changed ($2
 	// customers, $3 models, $4 ids; $5 and $6 the batch's first and last

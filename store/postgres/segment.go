@@ -238,9 +238,20 @@ func readFacts(rows pgx.Rows) ([]domain.SegmentFacts, error) {
 	for rows.Next() {
 		var f domain.SegmentFacts
 		var times []time.Time
-		c, err := scanCustomer(factRow{rows, []any{&f.Grade.Grade, &f.Grade.Composite, &f.Grade.Engagement, &f.OpenComplaints, &times}})
+		var models, bands []string
+		var probs []float64
+		var policyModel string
+		c, err := scanCustomer(factRow{rows, []any{&f.Grade.Grade, &f.Grade.Composite, &f.Grade.Engagement, &f.OpenComplaints, &times,
+			&models, &probs, &bands, &policyModel}})
 		if err != nil {
 			return nil, err
+		}
+		if len(models) > 0 && len(probs) == len(models) && len(bands) == len(models) {
+			scores := make([]domain.LeadScore, len(models))
+			for i := range models {
+				scores[i] = domain.LeadScore{ScoringModelID: models[i], CustomerID: c.ID, Probability: probs[i], Band: domain.ConversionBand(bands[i])}
+			}
+			f.Conversion = domain.RuleLeadScore(scores, policyModel)
 		}
 		f.Customer, f.Grade.CustomerID = c, c.ID
 		for _, t := range times {
@@ -380,11 +391,18 @@ func (s *Store) evaluateBatch(ctx context.Context, sc scope, ids []string, run d
 		b := &domain.SegmentBatch{}
 		rb := &pgx.Batch{}
 		rb.Queue(qDynamicSegments, sc.tenant)
+		rb.Queue(qGetActionTable, sc.tenant)
 		rb.Queue(qSegmentFacts, sc.tenant, ids, now)
 		br := tx.SendBatch(ctx, rb)
 		rows, err := br.Query()
 		if err == nil {
 			b.Segments, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Segment, error) { return scanSegment(r, sc.tenant) })
+		}
+		if err == nil {
+			// No row: the default table (Version 0).
+			if b.Actions, err = scanActionTable(br.QueryRow(), sc.tenant); errors.Is(err, pgx.ErrNoRows) {
+				b.Actions, err = domain.ActionTable{}, nil
+			}
 		}
 		if err == nil {
 			rows, err = br.Query()

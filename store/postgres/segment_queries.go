@@ -92,11 +92,15 @@ const (
 
 	// qSegmentFacts reads the facts of customers $2 at $3: the customer
 	// with its assessment, its grade, its unresolved complaints (by
-	// feedback_unresolved) and the times of its interactions in the 90
-	// days up to $3 (by interactions_customer), in id order.
+	// feedback_unresolved), the times of its interactions in the 90
+	// days up to $3 (by interactions_customer), its stored lead
+	// conversion scores (by lead_conversion_scores_customer) and the
+	// engagement model of the tenant's grading policy (which chooses among
+	// them, domain.RuleLeadScore), in id order.
 	qSegmentFacts = customerSelect + `,
     coalesce(g.grade, ''), coalesce(g.composite, 0), coalesce(g.engagement_score, 0), coalesce(fb.open, 0),
-    coalesce(i.times, '{}')
+    coalesce(i.times, '{}'), coalesce(cv.models, '{}'), coalesce(cv.probs, '{}'), coalesce(cv.bands, '{}'),
+    coalesce(pm.model, '')
 FROM customers c
 LEFT JOIN assessments a ON a.tenant_id = c.tenant_id AND a.customer_id = c.id
 LEFT JOIN customer_grades g ON g.tenant_id = c.tenant_id AND g.customer_id = c.id
@@ -109,6 +113,15 @@ LEFT JOIN LATERAL (
     WHERE x.tenant_id = $1 AND x.customer_id = c.id AND x.occurred_at > $3::timestamptz - interval '2160 hours'
         AND x.occurred_at <= $3
 ) i ON true
+LEFT JOIN LATERAL (
+    SELECT array_agg(v.scoring_model_id ORDER BY v.scoring_model_id) AS models,
+        array_agg(v.probability ORDER BY v.scoring_model_id) AS probs, array_agg(v.band ORDER BY v.scoring_model_id) AS bands
+    FROM lead_conversion_scores v WHERE v.tenant_id = $1 AND v.customer_id = c.id
+) cv ON true
+LEFT JOIN LATERAL (
+    SELECT p.policy->>'engagement_model_id' AS model FROM grading_policies p
+    WHERE p.tenant_id = $1 ORDER BY p.version DESC LIMIT 1
+) pm ON true
 WHERE c.tenant_id = $1 AND c.id = ANY($2::uuid[])
 ORDER BY c.id`
 )

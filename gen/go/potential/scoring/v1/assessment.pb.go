@@ -326,7 +326,10 @@ type CustomerAssessment struct {
 	// (as ConversionService.GetLeadConversion returns it): its probability,
 	// band and reasons when a conversion model is in use, else the status
 	// and the model's counts that say why not. Unset for other customers.
-	Conversion    *v1.LeadConversion `protobuf:"bytes,8,opt,name=conversion,proto3" json:"conversion,omitempty"`
+	Conversion *v1.LeadConversion `protobuf:"bytes,8,opt,name=conversion,proto3" json:"conversion,omitempty"`
+	// The customer's next best action now, with its reason, from the
+	// tenant's action table (see ActionTable).
+	Action        *NextAction `protobuf:"bytes,9,opt,name=action,proto3" json:"action,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -413,6 +416,13 @@ func (x *CustomerAssessment) GetLifecycle() *LifecycleAssessment {
 func (x *CustomerAssessment) GetConversion() *v1.LeadConversion {
 	if x != nil {
 		return x.Conversion
+	}
+	return nil
+}
+
+func (x *CustomerAssessment) GetAction() *NextAction {
+	if x != nil {
+		return x.Action
 	}
 	return nil
 }
@@ -870,7 +880,7 @@ var File_potential_scoring_v1_assessment_proto protoreflect.FileDescriptor
 
 const file_potential_scoring_v1_assessment_proto_rawDesc = "" +
 	"\n" +
-	"%potential/scoring/v1/assessment.proto\x12\x14potential.scoring.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a0potential/conversion/v1/conversion_service.proto\"\x82\x04\n" +
+	"%potential/scoring/v1/assessment.proto\x12\x14potential.scoring.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a0potential/conversion/v1/conversion_service.proto\x1a!potential/scoring/v1/action.proto\"\xc1\x04\n" +
 	"\x12CustomerAssessment\x12$\n" +
 	"\vcustomer_id\x18\x01 \x01(\tB\x03\xe0A\x03R\n" +
 	"customerId\x12(\n" +
@@ -883,7 +893,8 @@ const file_potential_scoring_v1_assessment_proto_rawDesc = "" +
 	"\tlifecycle\x18\a \x01(\v2).potential.scoring.v1.LifecycleAssessmentB\x03\xe0A\x03R\tlifecycle\x12L\n" +
 	"\n" +
 	"conversion\x18\b \x01(\v2'.potential.conversion.v1.LeadConversionB\x03\xe0A\x03R\n" +
-	"conversion\"\x99\x02\n" +
+	"conversion\x12=\n" +
+	"\x06action\x18\t \x01(\v2 .potential.scoring.v1.NextActionB\x03\xe0A\x03R\x06action\"\x99\x02\n" +
 	"\rRfmAssessment\x12#\n" +
 	"\rrecency_score\x18\x01 \x01(\x05R\frecencyScore\x12'\n" +
 	"\x0ffrequency_score\x18\x02 \x01(\x05R\x0efrequencyScore\x12%\n" +
@@ -988,6 +999,7 @@ var file_potential_scoring_v1_assessment_proto_goTypes = []any{
 	(*AssessmentSummary)(nil),     // 9: potential.scoring.v1.AssessmentSummary
 	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
 	(*v1.LeadConversion)(nil),     // 11: potential.conversion.v1.LeadConversion
+	(*NextAction)(nil),            // 12: potential.scoring.v1.NextAction
 }
 var file_potential_scoring_v1_assessment_proto_depIdxs = []int32{
 	10, // 0: potential.scoring.v1.CustomerAssessment.assess_time:type_name -> google.protobuf.Timestamp
@@ -996,19 +1008,20 @@ var file_potential_scoring_v1_assessment_proto_depIdxs = []int32{
 	7,  // 3: potential.scoring.v1.CustomerAssessment.churn:type_name -> potential.scoring.v1.ChurnAssessment
 	8,  // 4: potential.scoring.v1.CustomerAssessment.lifecycle:type_name -> potential.scoring.v1.LifecycleAssessment
 	11, // 5: potential.scoring.v1.CustomerAssessment.conversion:type_name -> potential.conversion.v1.LeadConversion
-	0,  // 6: potential.scoring.v1.RfmAssessment.segment:type_name -> potential.scoring.v1.RfmSegment
-	1,  // 7: potential.scoring.v1.ChurnAssessment.level:type_name -> potential.scoring.v1.ChurnLevel
-	2,  // 8: potential.scoring.v1.ChurnAssessment.reasons:type_name -> potential.scoring.v1.ChurnReason
-	3,  // 9: potential.scoring.v1.LifecycleAssessment.stage:type_name -> potential.scoring.v1.LifecycleStage
-	0,  // 10: potential.scoring.v1.AssessmentSummary.rfm_segment:type_name -> potential.scoring.v1.RfmSegment
-	1,  // 11: potential.scoring.v1.AssessmentSummary.churn_level:type_name -> potential.scoring.v1.ChurnLevel
-	3,  // 12: potential.scoring.v1.AssessmentSummary.lifecycle_stage:type_name -> potential.scoring.v1.LifecycleStage
-	10, // 13: potential.scoring.v1.AssessmentSummary.assess_time:type_name -> google.protobuf.Timestamp
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	12, // 6: potential.scoring.v1.CustomerAssessment.action:type_name -> potential.scoring.v1.NextAction
+	0,  // 7: potential.scoring.v1.RfmAssessment.segment:type_name -> potential.scoring.v1.RfmSegment
+	1,  // 8: potential.scoring.v1.ChurnAssessment.level:type_name -> potential.scoring.v1.ChurnLevel
+	2,  // 9: potential.scoring.v1.ChurnAssessment.reasons:type_name -> potential.scoring.v1.ChurnReason
+	3,  // 10: potential.scoring.v1.LifecycleAssessment.stage:type_name -> potential.scoring.v1.LifecycleStage
+	0,  // 11: potential.scoring.v1.AssessmentSummary.rfm_segment:type_name -> potential.scoring.v1.RfmSegment
+	1,  // 12: potential.scoring.v1.AssessmentSummary.churn_level:type_name -> potential.scoring.v1.ChurnLevel
+	3,  // 13: potential.scoring.v1.AssessmentSummary.lifecycle_stage:type_name -> potential.scoring.v1.LifecycleStage
+	10, // 14: potential.scoring.v1.AssessmentSummary.assess_time:type_name -> google.protobuf.Timestamp
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_potential_scoring_v1_assessment_proto_init() }
@@ -1016,6 +1029,7 @@ func file_potential_scoring_v1_assessment_proto_init() {
 	if File_potential_scoring_v1_assessment_proto != nil {
 		return
 	}
+	file_potential_scoring_v1_action_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -149,6 +149,9 @@ const (
 	GradeChangeCause_GRADE_CHANGE_CAUSE_RULES_CHANGED GradeChangeCause = 5
 	// A re-grade: time passed (points expired) or the grade was refreshed.
 	GradeChangeCause_GRADE_CHANGE_CAUSE_REGRADE GradeChangeCause = 6
+	// A conversion model's training changed the lead conversion scores a
+	// fit criterion reads.
+	GradeChangeCause_GRADE_CHANGE_CAUSE_CONVERSION_CHANGED GradeChangeCause = 7
 )
 
 // Enum value maps for GradeChangeCause.
@@ -161,15 +164,17 @@ var (
 		4: "GRADE_CHANGE_CAUSE_POLICY_CHANGED",
 		5: "GRADE_CHANGE_CAUSE_RULES_CHANGED",
 		6: "GRADE_CHANGE_CAUSE_REGRADE",
+		7: "GRADE_CHANGE_CAUSE_CONVERSION_CHANGED",
 	}
 	GradeChangeCause_value = map[string]int32{
-		"GRADE_CHANGE_CAUSE_UNSPECIFIED":      0,
-		"GRADE_CHANGE_CAUSE_CUSTOMER_CREATED": 1,
-		"GRADE_CHANGE_CAUSE_CUSTOMER_UPDATED": 2,
-		"GRADE_CHANGE_CAUSE_EVENTS_RECORDED":  3,
-		"GRADE_CHANGE_CAUSE_POLICY_CHANGED":   4,
-		"GRADE_CHANGE_CAUSE_RULES_CHANGED":    5,
-		"GRADE_CHANGE_CAUSE_REGRADE":          6,
+		"GRADE_CHANGE_CAUSE_UNSPECIFIED":        0,
+		"GRADE_CHANGE_CAUSE_CUSTOMER_CREATED":   1,
+		"GRADE_CHANGE_CAUSE_CUSTOMER_UPDATED":   2,
+		"GRADE_CHANGE_CAUSE_EVENTS_RECORDED":    3,
+		"GRADE_CHANGE_CAUSE_POLICY_CHANGED":     4,
+		"GRADE_CHANGE_CAUSE_RULES_CHANGED":      5,
+		"GRADE_CHANGE_CAUSE_REGRADE":            6,
+		"GRADE_CHANGE_CAUSE_CONVERSION_CHANGED": 7,
 	}
 )
 
@@ -489,7 +494,11 @@ type FitCriterion struct {
 	// Name shown in grade explanations.
 	DisplayName string `protobuf:"bytes,1,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// CEL expression over `customer` and `attributes` (as in scoring rule
-	// conditions), e.g. `customer.industry == "retail"`.
+	// conditions) and a lead's `conversion` (its stored conversion
+	// probability and band: `conversion.available`, `conversion.probability`,
+	// `conversion.band`; available false, probability 0 and band "" without
+	// one), e.g. `customer.industry == "retail"` or
+	// `conversion.probability >= 0.5`.
 	Condition string `protobuf:"bytes,2,opt,name=condition,proto3" json:"condition,omitempty"`
 	// Points added (negative for a poor fit), -100 to 100.
 	Points        float64 `protobuf:"fixed64,3,opt,name=points,proto3" json:"points,omitempty"`
@@ -1184,8 +1193,10 @@ type TopCustomer struct {
 	ConversionProbability float64 `protobuf:"fixed64,9,opt,name=conversion_probability,json=conversionProbability,proto3" json:"conversion_probability,omitempty"`
 	// Conversion band: "hot", "warm" or "cold" (conversion lists only).
 	ConversionBand string `protobuf:"bytes,10,opt,name=conversion_band,json=conversionBand,proto3" json:"conversion_band,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The customer's next best action now.
+	Action        *NextAction `protobuf:"bytes,11,opt,name=action,proto3" json:"action,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TopCustomer) Reset() {
@@ -1288,11 +1299,18 @@ func (x *TopCustomer) GetConversionBand() string {
 	return ""
 }
 
+func (x *TopCustomer) GetAction() *NextAction {
+	if x != nil {
+		return x.Action
+	}
+	return nil
+}
+
 var File_potential_scoring_v1_grading_proto protoreflect.FileDescriptor
 
 const file_potential_scoring_v1_grading_proto_rawDesc = "" +
 	"\n" +
-	"\"potential/scoring/v1/grading.proto\x12\x14potential.scoring.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\a\n" +
+	"\"potential/scoring/v1/grading.proto\x12\x14potential.scoring.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!potential/scoring/v1/action.proto\"\x9d\a\n" +
 	"\rGradingPolicy\x12\x1d\n" +
 	"\aversion\x18\x01 \x01(\x03B\x03\xe0A\x03R\aversion\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x12*\n" +
@@ -1387,7 +1405,7 @@ const file_potential_scoring_v1_grading_proto_rawDesc = "" +
 	"from_score\x18\b \x01(\x03R\tfromScore\x12\x19\n" +
 	"\bto_score\x18\t \x01(\x03R\atoScore\x12 \n" +
 	"\vexplanation\x18\n" +
-	" \x01(\tR\vexplanation\"\xe9\x02\n" +
+	" \x01(\tR\vexplanation\"\xa3\x03\n" +
 	"\vTopCustomer\x12\x1f\n" +
 	"\vcustomer_id\x18\x01 \x01(\tR\n" +
 	"customerId\x12\x1f\n" +
@@ -1401,7 +1419,8 @@ const file_potential_scoring_v1_grading_proto_rawDesc = "" +
 	"\rvalue_at_risk\x18\b \x01(\tR\vvalueAtRisk\x125\n" +
 	"\x16conversion_probability\x18\t \x01(\x01R\x15conversionProbability\x12'\n" +
 	"\x0fconversion_band\x18\n" +
-	" \x01(\tR\x0econversionBand*d\n" +
+	" \x01(\tR\x0econversionBand\x128\n" +
+	"\x06action\x18\v \x01(\v2 .potential.scoring.v1.NextActionR\x06action*d\n" +
 	"\vValueSource\x12\x1c\n" +
 	"\x18VALUE_SOURCE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16VALUE_SOURCE_PREDICTED\x10\x01\x12\x1b\n" +
@@ -1409,7 +1428,7 @@ const file_potential_scoring_v1_grading_proto_rawDesc = "" +
 	"\rThresholdMode\x12\x1e\n" +
 	"\x1aTHRESHOLD_MODE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17THRESHOLD_MODE_ABSOLUTE\x10\x01\x12\x1d\n" +
-	"\x19THRESHOLD_MODE_PERCENTILE\x10\x02*\x9d\x02\n" +
+	"\x19THRESHOLD_MODE_PERCENTILE\x10\x02*\xc8\x02\n" +
 	"\x10GradeChangeCause\x12\"\n" +
 	"\x1eGRADE_CHANGE_CAUSE_UNSPECIFIED\x10\x00\x12'\n" +
 	"#GRADE_CHANGE_CAUSE_CUSTOMER_CREATED\x10\x01\x12'\n" +
@@ -1417,7 +1436,8 @@ const file_potential_scoring_v1_grading_proto_rawDesc = "" +
 	"\"GRADE_CHANGE_CAUSE_EVENTS_RECORDED\x10\x03\x12%\n" +
 	"!GRADE_CHANGE_CAUSE_POLICY_CHANGED\x10\x04\x12$\n" +
 	" GRADE_CHANGE_CAUSE_RULES_CHANGED\x10\x05\x12\x1e\n" +
-	"\x1aGRADE_CHANGE_CAUSE_REGRADE\x10\x06*\xe3\x01\n" +
+	"\x1aGRADE_CHANGE_CAUSE_REGRADE\x10\x06\x12)\n" +
+	"%GRADE_CHANGE_CAUSE_CONVERSION_CHANGED\x10\a*\xe3\x01\n" +
 	"\x10TopCustomerOrder\x12\"\n" +
 	"\x1eTOP_CUSTOMER_ORDER_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18TOP_CUSTOMER_ORDER_SCORE\x10\x01\x12\x1c\n" +
@@ -1456,6 +1476,7 @@ var file_potential_scoring_v1_grading_proto_goTypes = []any{
 	(*GradePreviewSample)(nil),    // 11: potential.scoring.v1.GradePreviewSample
 	(*TopCustomer)(nil),           // 12: potential.scoring.v1.TopCustomer
 	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*NextAction)(nil),            // 14: potential.scoring.v1.NextAction
 }
 var file_potential_scoring_v1_grading_proto_depIdxs = []int32{
 	0,  // 0: potential.scoring.v1.GradingPolicy.value_source:type_name -> potential.scoring.v1.ValueSource
@@ -1470,11 +1491,12 @@ var file_potential_scoring_v1_grading_proto_depIdxs = []int32{
 	10, // 9: potential.scoring.v1.GradePreview.transitions:type_name -> potential.scoring.v1.GradeTransition
 	11, // 10: potential.scoring.v1.GradePreview.samples:type_name -> potential.scoring.v1.GradePreviewSample
 	4,  // 11: potential.scoring.v1.GradePreview.policy:type_name -> potential.scoring.v1.GradingPolicy
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	14, // 12: potential.scoring.v1.TopCustomer.action:type_name -> potential.scoring.v1.NextAction
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_potential_scoring_v1_grading_proto_init() }
@@ -1482,6 +1504,7 @@ func file_potential_scoring_v1_grading_proto_init() {
 	if File_potential_scoring_v1_grading_proto != nil {
 		return
 	}
+	file_potential_scoring_v1_action_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -2606,7 +2606,11 @@ type ListTopCustomersRequest struct {
 	// Maximum customers per page: default 50, at most 1000.
 	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of the previous page.
-	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Keep only the customers whose next best action now has this name
+	// (e.g. "call", or "none"); empty: every customer. Each page reads the
+	// ranking until it has page_size matches or the ranking ends.
+	Action        string `protobuf:"bytes,5,opt,name=action,proto3" json:"action,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2665,6 +2669,13 @@ func (x *ListTopCustomersRequest) GetPageSize() int32 {
 func (x *ListTopCustomersRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListTopCustomersRequest) GetAction() string {
+	if x != nil {
+		return x.Action
 	}
 	return ""
 }
@@ -2737,7 +2748,7 @@ var File_potential_scoring_v1_scoring_service_proto protoreflect.FileDescriptor
 
 const file_potential_scoring_v1_scoring_service_proto_rawDesc = "" +
 	"\n" +
-	"*potential/scoring/v1/scoring_service.proto\x12\x14potential.scoring.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%potential/scoring/v1/assessment.proto\x1a\"potential/scoring/v1/grading.proto\x1a potential/scoring/v1/rules.proto\x1a&potential/scoring/v1/value_model.proto\"\x88\x01\n" +
+	"*potential/scoring/v1/scoring_service.proto\x12\x14potential.scoring.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!potential/scoring/v1/action.proto\x1a%potential/scoring/v1/assessment.proto\x1a\"potential/scoring/v1/grading.proto\x1a potential/scoring/v1/rules.proto\x1a&potential/scoring/v1/value_model.proto\"\x88\x01\n" +
 	"\x1cGetCustomerAssessmentRequest\x12+\n" +
 	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01H\x00R\n" +
 	"customerId\x12-\n" +
@@ -2889,17 +2900,18 @@ const file_potential_scoring_v1_scoring_service_proto_rawDesc = "" +
 	"\x03ref\"\x7f\n" +
 	"\x18ListGradeChangesResponse\x12;\n" +
 	"\achanges\x18\x01 \x03(\v2!.potential.scoring.v1.GradeChangeR\achanges\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xdd\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x94\x02\n" +
 	"\x17ListTopCustomersRequest\x12K\n" +
 	"\border_by\x18\x01 \x01(\x0e2&.potential.scoring.v1.TopCustomerOrderB\b\xbaH\x05\x82\x01\x02\x10\x01R\aorderBy\x12&\n" +
 	"\bmodel_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\amodelId\x12$\n" +
 	"\tpage_size\x18\x03 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\"\x9e\x01\n" +
+	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x125\n" +
+	"\x06action\x18\x05 \x01(\tB\x1d\xbaH\x1ar\x18\x18@2\x14^([a-z][a-z0-9_]*)?$R\x06action\"\x9e\x01\n" +
 	"\x18ListTopCustomersResponse\x12?\n" +
 	"\tcustomers\x18\x01 \x03(\v2!.potential.scoring.v1.TopCustomerR\tcustomers\x12\x19\n" +
 	"\bmodel_id\x18\x02 \x01(\tR\amodelId\x12&\n" +
-	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\xeb\x16\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\xba\x18\n" +
 	"\x0eScoringService\x12z\n" +
 	"\x15GetCustomerAssessment\x122.potential.scoring.v1.GetCustomerAssessmentRequest\x1a(.potential.scoring.v1.CustomerAssessment\"\x03\x90\x02\x02\x12b\n" +
 	"\rGetValueModel\x12*.potential.scoring.v1.GetValueModelRequest\x1a .potential.scoring.v1.ValueModel\"\x03\x90\x02\x01\x12j\n" +
@@ -2926,7 +2938,9 @@ const file_potential_scoring_v1_scoring_service_proto_rawDesc = "" +
 	"\x10GetCustomerGrade\x12-.potential.scoring.v1.GetCustomerGradeRequest\x1a#.potential.scoring.v1.CustomerGrade\"\x03\x90\x02\x02\x12w\n" +
 	"\x14GetGradeDistribution\x121.potential.scoring.v1.GetGradeDistributionRequest\x1a'.potential.scoring.v1.GradeDistribution\"\x03\x90\x02\x01\x12v\n" +
 	"\x10ListGradeChanges\x12-.potential.scoring.v1.ListGradeChangesRequest\x1a..potential.scoring.v1.ListGradeChangesResponse\"\x03\x90\x02\x01\x12v\n" +
-	"\x10ListTopCustomers\x12-.potential.scoring.v1.ListTopCustomersRequest\x1a..potential.scoring.v1.ListTopCustomersResponse\"\x03\x90\x02\x01B\xe9\x01\n" +
+	"\x10ListTopCustomers\x12-.potential.scoring.v1.ListTopCustomersRequest\x1a..potential.scoring.v1.ListTopCustomersResponse\"\x03\x90\x02\x01\x12e\n" +
+	"\x0eGetActionTable\x12+.potential.scoring.v1.GetActionTableRequest\x1a!.potential.scoring.v1.ActionTable\"\x03\x90\x02\x01\x12f\n" +
+	"\x11UpdateActionTable\x12..potential.scoring.v1.UpdateActionTableRequest\x1a!.potential.scoring.v1.ActionTableB\xe9\x01\n" +
 	"\x18com.potential.scoring.v1B\x13ScoringServiceProtoP\x01ZFgithub.com/potentialhq/potential/gen/go/potential/scoring/v1;scoringv1\xa2\x02\x03PSX\xaa\x02\x14Potential.Scoring.V1\xca\x02\x14Potential\\Scoring\\V1\xe2\x02 Potential\\Scoring\\V1\\GPBMetadata\xea\x02\x16Potential::Scoring::V1b\x06proto3"
 
 var (
@@ -3004,10 +3018,13 @@ var file_potential_scoring_v1_scoring_service_proto_goTypes = []any{
 	(*GradeChange)(nil),                     // 58: potential.scoring.v1.GradeChange
 	(TopCustomerOrder)(0),                   // 59: potential.scoring.v1.TopCustomerOrder
 	(*TopCustomer)(nil),                     // 60: potential.scoring.v1.TopCustomer
-	(*CustomerAssessment)(nil),              // 61: potential.scoring.v1.CustomerAssessment
-	(*emptypb.Empty)(nil),                   // 62: google.protobuf.Empty
-	(*GradePreview)(nil),                    // 63: potential.scoring.v1.GradePreview
-	(*CustomerGrade)(nil),                   // 64: potential.scoring.v1.CustomerGrade
+	(*GetActionTableRequest)(nil),           // 61: potential.scoring.v1.GetActionTableRequest
+	(*UpdateActionTableRequest)(nil),        // 62: potential.scoring.v1.UpdateActionTableRequest
+	(*CustomerAssessment)(nil),              // 63: potential.scoring.v1.CustomerAssessment
+	(*emptypb.Empty)(nil),                   // 64: google.protobuf.Empty
+	(*GradePreview)(nil),                    // 65: potential.scoring.v1.GradePreview
+	(*CustomerGrade)(nil),                   // 66: potential.scoring.v1.CustomerGrade
+	(*ActionTable)(nil),                     // 67: potential.scoring.v1.ActionTable
 }
 var file_potential_scoring_v1_scoring_service_proto_depIdxs = []int32{
 	45, // 0: potential.scoring.v1.FitValueModelRequest.observation_end:type_name -> google.protobuf.Timestamp
@@ -3072,34 +3089,38 @@ var file_potential_scoring_v1_scoring_service_proto_depIdxs = []int32{
 	38, // 59: potential.scoring.v1.ScoringService.GetGradeDistribution:input_type -> potential.scoring.v1.GetGradeDistributionRequest
 	41, // 60: potential.scoring.v1.ScoringService.ListGradeChanges:input_type -> potential.scoring.v1.ListGradeChangesRequest
 	43, // 61: potential.scoring.v1.ScoringService.ListTopCustomers:input_type -> potential.scoring.v1.ListTopCustomersRequest
-	61, // 62: potential.scoring.v1.ScoringService.GetCustomerAssessment:output_type -> potential.scoring.v1.CustomerAssessment
-	47, // 63: potential.scoring.v1.ScoringService.GetValueModel:output_type -> potential.scoring.v1.ValueModel
-	3,  // 64: potential.scoring.v1.ScoringService.FitValueModel:output_type -> potential.scoring.v1.FitValueModelResponse
-	6,  // 65: potential.scoring.v1.ScoringService.GetRfmDistribution:output_type -> potential.scoring.v1.GetRfmDistributionResponse
-	10, // 66: potential.scoring.v1.ScoringService.GetChurnSummary:output_type -> potential.scoring.v1.GetChurnSummaryResponse
-	14, // 67: potential.scoring.v1.ScoringService.GetLifecycleSummary:output_type -> potential.scoring.v1.GetLifecycleSummaryResponse
-	52, // 68: potential.scoring.v1.ScoringService.CreateScoringModel:output_type -> potential.scoring.v1.ScoringModel
-	52, // 69: potential.scoring.v1.ScoringService.GetScoringModel:output_type -> potential.scoring.v1.ScoringModel
-	20, // 70: potential.scoring.v1.ScoringService.ListScoringModels:output_type -> potential.scoring.v1.ListScoringModelsResponse
-	62, // 71: potential.scoring.v1.ScoringService.DeleteScoringModel:output_type -> google.protobuf.Empty
-	53, // 72: potential.scoring.v1.ScoringService.CreateScoringRule:output_type -> potential.scoring.v1.ScoringRule
-	53, // 73: potential.scoring.v1.ScoringService.GetScoringRule:output_type -> potential.scoring.v1.ScoringRule
-	25, // 74: potential.scoring.v1.ScoringService.ListScoringRules:output_type -> potential.scoring.v1.ListScoringRulesResponse
-	27, // 75: potential.scoring.v1.ScoringService.ListScoringRuleVersions:output_type -> potential.scoring.v1.ListScoringRuleVersionsResponse
-	53, // 76: potential.scoring.v1.ScoringService.UpdateScoringRule:output_type -> potential.scoring.v1.ScoringRule
-	62, // 77: potential.scoring.v1.ScoringService.DeleteScoringRule:output_type -> google.protobuf.Empty
-	63, // 78: potential.scoring.v1.ScoringService.PreviewRuleChange:output_type -> potential.scoring.v1.GradePreview
-	55, // 79: potential.scoring.v1.ScoringService.GetScore:output_type -> potential.scoring.v1.Score
-	33, // 80: potential.scoring.v1.ScoringService.ExplainScore:output_type -> potential.scoring.v1.ExplainScoreResponse
-	57, // 81: potential.scoring.v1.ScoringService.GetGradingPolicy:output_type -> potential.scoring.v1.GradingPolicy
-	57, // 82: potential.scoring.v1.ScoringService.UpdateGradingPolicy:output_type -> potential.scoring.v1.GradingPolicy
-	63, // 83: potential.scoring.v1.ScoringService.PreviewPolicyChange:output_type -> potential.scoring.v1.GradePreview
-	64, // 84: potential.scoring.v1.ScoringService.GetCustomerGrade:output_type -> potential.scoring.v1.CustomerGrade
-	39, // 85: potential.scoring.v1.ScoringService.GetGradeDistribution:output_type -> potential.scoring.v1.GradeDistribution
-	42, // 86: potential.scoring.v1.ScoringService.ListGradeChanges:output_type -> potential.scoring.v1.ListGradeChangesResponse
-	44, // 87: potential.scoring.v1.ScoringService.ListTopCustomers:output_type -> potential.scoring.v1.ListTopCustomersResponse
-	62, // [62:88] is the sub-list for method output_type
-	36, // [36:62] is the sub-list for method input_type
+	61, // 62: potential.scoring.v1.ScoringService.GetActionTable:input_type -> potential.scoring.v1.GetActionTableRequest
+	62, // 63: potential.scoring.v1.ScoringService.UpdateActionTable:input_type -> potential.scoring.v1.UpdateActionTableRequest
+	63, // 64: potential.scoring.v1.ScoringService.GetCustomerAssessment:output_type -> potential.scoring.v1.CustomerAssessment
+	47, // 65: potential.scoring.v1.ScoringService.GetValueModel:output_type -> potential.scoring.v1.ValueModel
+	3,  // 66: potential.scoring.v1.ScoringService.FitValueModel:output_type -> potential.scoring.v1.FitValueModelResponse
+	6,  // 67: potential.scoring.v1.ScoringService.GetRfmDistribution:output_type -> potential.scoring.v1.GetRfmDistributionResponse
+	10, // 68: potential.scoring.v1.ScoringService.GetChurnSummary:output_type -> potential.scoring.v1.GetChurnSummaryResponse
+	14, // 69: potential.scoring.v1.ScoringService.GetLifecycleSummary:output_type -> potential.scoring.v1.GetLifecycleSummaryResponse
+	52, // 70: potential.scoring.v1.ScoringService.CreateScoringModel:output_type -> potential.scoring.v1.ScoringModel
+	52, // 71: potential.scoring.v1.ScoringService.GetScoringModel:output_type -> potential.scoring.v1.ScoringModel
+	20, // 72: potential.scoring.v1.ScoringService.ListScoringModels:output_type -> potential.scoring.v1.ListScoringModelsResponse
+	64, // 73: potential.scoring.v1.ScoringService.DeleteScoringModel:output_type -> google.protobuf.Empty
+	53, // 74: potential.scoring.v1.ScoringService.CreateScoringRule:output_type -> potential.scoring.v1.ScoringRule
+	53, // 75: potential.scoring.v1.ScoringService.GetScoringRule:output_type -> potential.scoring.v1.ScoringRule
+	25, // 76: potential.scoring.v1.ScoringService.ListScoringRules:output_type -> potential.scoring.v1.ListScoringRulesResponse
+	27, // 77: potential.scoring.v1.ScoringService.ListScoringRuleVersions:output_type -> potential.scoring.v1.ListScoringRuleVersionsResponse
+	53, // 78: potential.scoring.v1.ScoringService.UpdateScoringRule:output_type -> potential.scoring.v1.ScoringRule
+	64, // 79: potential.scoring.v1.ScoringService.DeleteScoringRule:output_type -> google.protobuf.Empty
+	65, // 80: potential.scoring.v1.ScoringService.PreviewRuleChange:output_type -> potential.scoring.v1.GradePreview
+	55, // 81: potential.scoring.v1.ScoringService.GetScore:output_type -> potential.scoring.v1.Score
+	33, // 82: potential.scoring.v1.ScoringService.ExplainScore:output_type -> potential.scoring.v1.ExplainScoreResponse
+	57, // 83: potential.scoring.v1.ScoringService.GetGradingPolicy:output_type -> potential.scoring.v1.GradingPolicy
+	57, // 84: potential.scoring.v1.ScoringService.UpdateGradingPolicy:output_type -> potential.scoring.v1.GradingPolicy
+	65, // 85: potential.scoring.v1.ScoringService.PreviewPolicyChange:output_type -> potential.scoring.v1.GradePreview
+	66, // 86: potential.scoring.v1.ScoringService.GetCustomerGrade:output_type -> potential.scoring.v1.CustomerGrade
+	39, // 87: potential.scoring.v1.ScoringService.GetGradeDistribution:output_type -> potential.scoring.v1.GradeDistribution
+	42, // 88: potential.scoring.v1.ScoringService.ListGradeChanges:output_type -> potential.scoring.v1.ListGradeChangesResponse
+	44, // 89: potential.scoring.v1.ScoringService.ListTopCustomers:output_type -> potential.scoring.v1.ListTopCustomersResponse
+	67, // 90: potential.scoring.v1.ScoringService.GetActionTable:output_type -> potential.scoring.v1.ActionTable
+	67, // 91: potential.scoring.v1.ScoringService.UpdateActionTable:output_type -> potential.scoring.v1.ActionTable
+	64, // [64:92] is the sub-list for method output_type
+	36, // [36:64] is the sub-list for method input_type
 	36, // [36:36] is the sub-list for extension type_name
 	36, // [36:36] is the sub-list for extension extendee
 	0,  // [0:36] is the sub-list for field type_name
@@ -3110,6 +3131,7 @@ func file_potential_scoring_v1_scoring_service_proto_init() {
 	if File_potential_scoring_v1_scoring_service_proto != nil {
 		return
 	}
+	file_potential_scoring_v1_action_proto_init()
 	file_potential_scoring_v1_assessment_proto_init()
 	file_potential_scoring_v1_grading_proto_init()
 	file_potential_scoring_v1_rules_proto_init()

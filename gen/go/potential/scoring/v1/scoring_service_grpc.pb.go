@@ -46,6 +46,8 @@ const (
 	ScoringService_GetGradeDistribution_FullMethodName    = "/potential.scoring.v1.ScoringService/GetGradeDistribution"
 	ScoringService_ListGradeChanges_FullMethodName        = "/potential.scoring.v1.ScoringService/ListGradeChanges"
 	ScoringService_ListTopCustomers_FullMethodName        = "/potential.scoring.v1.ScoringService/ListTopCustomers"
+	ScoringService_GetActionTable_FullMethodName          = "/potential.scoring.v1.ScoringService/GetActionTable"
+	ScoringService_UpdateActionTable_FullMethodName       = "/potential.scoring.v1.ScoringService/UpdateActionTable"
 )
 
 // ScoringServiceClient is the client API for ScoringService service.
@@ -127,6 +129,14 @@ type ScoringServiceClient interface {
 	// ListTopCustomers ranks customers by score, grade, predicted lifetime
 	// value, value at risk or conversion probability.
 	ListTopCustomers(ctx context.Context, in *ListTopCustomersRequest, opts ...grpc.CallOption) (*ListTopCustomersResponse, error)
+	// GetActionTable returns the tenant's next-best-action table (the
+	// default one until it sets its own).
+	GetActionTable(ctx context.Context, in *GetActionTableRequest, opts ...grpc.CallOption) (*ActionTable, error)
+	// UpdateActionTable saves the table as its next version, after
+	// type-checking every condition and reason (InvalidArgument naming the
+	// rule, with the line and column; nothing is saved), and re-evaluates
+	// the segments whose rules read `action`.
+	UpdateActionTable(ctx context.Context, in *UpdateActionTableRequest, opts ...grpc.CallOption) (*ActionTable, error)
 }
 
 type scoringServiceClient struct {
@@ -406,6 +416,26 @@ func (c *scoringServiceClient) ListTopCustomers(ctx context.Context, in *ListTop
 	return out, nil
 }
 
+func (c *scoringServiceClient) GetActionTable(ctx context.Context, in *GetActionTableRequest, opts ...grpc.CallOption) (*ActionTable, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ActionTable)
+	err := c.cc.Invoke(ctx, ScoringService_GetActionTable_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *scoringServiceClient) UpdateActionTable(ctx context.Context, in *UpdateActionTableRequest, opts ...grpc.CallOption) (*ActionTable, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ActionTable)
+	err := c.cc.Invoke(ctx, ScoringService_UpdateActionTable_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ScoringServiceServer is the server API for ScoringService service.
 // All implementations must embed UnimplementedScoringServiceServer
 // for forward compatibility.
@@ -485,6 +515,14 @@ type ScoringServiceServer interface {
 	// ListTopCustomers ranks customers by score, grade, predicted lifetime
 	// value, value at risk or conversion probability.
 	ListTopCustomers(context.Context, *ListTopCustomersRequest) (*ListTopCustomersResponse, error)
+	// GetActionTable returns the tenant's next-best-action table (the
+	// default one until it sets its own).
+	GetActionTable(context.Context, *GetActionTableRequest) (*ActionTable, error)
+	// UpdateActionTable saves the table as its next version, after
+	// type-checking every condition and reason (InvalidArgument naming the
+	// rule, with the line and column; nothing is saved), and re-evaluates
+	// the segments whose rules read `action`.
+	UpdateActionTable(context.Context, *UpdateActionTableRequest) (*ActionTable, error)
 	mustEmbedUnimplementedScoringServiceServer()
 }
 
@@ -572,6 +610,12 @@ func (UnimplementedScoringServiceServer) ListGradeChanges(context.Context, *List
 }
 func (UnimplementedScoringServiceServer) ListTopCustomers(context.Context, *ListTopCustomersRequest) (*ListTopCustomersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTopCustomers not implemented")
+}
+func (UnimplementedScoringServiceServer) GetActionTable(context.Context, *GetActionTableRequest) (*ActionTable, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetActionTable not implemented")
+}
+func (UnimplementedScoringServiceServer) UpdateActionTable(context.Context, *UpdateActionTableRequest) (*ActionTable, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateActionTable not implemented")
 }
 func (UnimplementedScoringServiceServer) mustEmbedUnimplementedScoringServiceServer() {}
 func (UnimplementedScoringServiceServer) testEmbeddedByValue()                        {}
@@ -1055,6 +1099,42 @@ func _ScoringService_ListTopCustomers_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ScoringService_GetActionTable_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetActionTableRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).GetActionTable(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_GetActionTable_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).GetActionTable(ctx, req.(*GetActionTableRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ScoringService_UpdateActionTable_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateActionTableRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScoringServiceServer).UpdateActionTable(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScoringService_UpdateActionTable_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScoringServiceServer).UpdateActionTable(ctx, req.(*UpdateActionTableRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ScoringService_ServiceDesc is the grpc.ServiceDesc for ScoringService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1161,6 +1241,14 @@ var ScoringService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListTopCustomers",
 			Handler:    _ScoringService_ListTopCustomers_Handler,
+		},
+		{
+			MethodName: "GetActionTable",
+			Handler:    _ScoringService_GetActionTable_Handler,
+		},
+		{
+			MethodName: "UpdateActionTable",
+			Handler:    _ScoringService_UpdateActionTable_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

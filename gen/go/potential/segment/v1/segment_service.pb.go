@@ -1093,7 +1093,9 @@ type SegmentEvent struct {
 	// When it happened.
 	Time *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
 	// What moved the customer: events_recorded, customer_changed,
-	// assessment_changed, grade_changed, time, segment_changed or static.
+	// assessment_changed, grade_changed, time, segment_changed, static,
+	// conversion_changed (a conversion model's training replaced the stored
+	// lead scores) or action_changed (the action table changed).
 	Cause         string `protobuf:"bytes,6,opt,name=cause,proto3" json:"cause,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

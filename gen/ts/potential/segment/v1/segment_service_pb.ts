@@ -549,7 +549,9 @@ export type SegmentEvent = Message<"potential.segment.v1.SegmentEvent"> & {
 
   /**
    * What moved the customer: events_recorded, customer_changed,
-   * assessment_changed, grade_changed, time, segment_changed or static.
+   * assessment_changed, grade_changed, time, segment_changed, static,
+   * conversion_changed (a conversion model's training replaced the stored
+   * lead scores) or action_changed (the action table changed).
    *
    * @generated from field: string cause = 6;
    */
@@ -771,9 +773,16 @@ export const SegmentEventKindSchema: GenEnum<SegmentEventKind> = /*@__PURE__*/
  *   "reactivated"), grade (e.g. "A"; "" if none), score (the grade's
  *   composite, 0-100), engagement (the grade's engagement score, 0-100),
  *   interactions (last_7_days, last_30_days, last_90_days, days_since_last:
- *   -1 without any), days_since_last_purchase (-1 without any) and
- *   open_complaints. E.g.
- *   `customer.country == "PL" && rfm.recency_score <= 2 && clv.predicted > 500.0`.
+ *   -1 without any), days_since_last_purchase (-1 without any),
+ *   open_complaints, conversion (a lead's stored conversion score from the
+ *   last training of the tenant's conversion model: available, false when
+ *   it has none — not an open lead, or too little data for a model —
+ *   probability 0-1, 0 without one, band "hot", "warm", "cold" or "") and
+ *   action (the next best action, see potential.scoring.v1.ActionTable:
+ *   name, "none" when no rule holds; reason; due_within_days). E.g.
+ *   `customer.country == "PL" && rfm.recency_score <= 2 && clv.predicted > 500.0`,
+ *   `conversion.available && conversion.probability > 0.5`,
+ *   `action.name == "call"`.
  *
  * @generated from service potential.segment.v1.SegmentService
  */

@@ -111,6 +111,12 @@ const (
 	// ScoringServiceListTopCustomersProcedure is the fully-qualified name of the ScoringService's
 	// ListTopCustomers RPC.
 	ScoringServiceListTopCustomersProcedure = "/potential.scoring.v1.ScoringService/ListTopCustomers"
+	// ScoringServiceGetActionTableProcedure is the fully-qualified name of the ScoringService's
+	// GetActionTable RPC.
+	ScoringServiceGetActionTableProcedure = "/potential.scoring.v1.ScoringService/GetActionTable"
+	// ScoringServiceUpdateActionTableProcedure is the fully-qualified name of the ScoringService's
+	// UpdateActionTable RPC.
+	ScoringServiceUpdateActionTableProcedure = "/potential.scoring.v1.ScoringService/UpdateActionTable"
 )
 
 // ScoringServiceClient is a client for the potential.scoring.v1.ScoringService service.
@@ -184,6 +190,14 @@ type ScoringServiceClient interface {
 	// ListTopCustomers ranks customers by score, grade, predicted lifetime
 	// value, value at risk or conversion probability.
 	ListTopCustomers(context.Context, *v1.ListTopCustomersRequest) (*v1.ListTopCustomersResponse, error)
+	// GetActionTable returns the tenant's next-best-action table (the
+	// default one until it sets its own).
+	GetActionTable(context.Context, *v1.GetActionTableRequest) (*v1.ActionTable, error)
+	// UpdateActionTable saves the table as its next version, after
+	// type-checking every condition and reason (InvalidArgument naming the
+	// rule, with the line and column; nothing is saved), and re-evaluates
+	// the segments whose rules read `action`.
+	UpdateActionTable(context.Context, *v1.UpdateActionTableRequest) (*v1.ActionTable, error)
 }
 
 // NewScoringServiceClient constructs a client for the potential.scoring.v1.ScoringService service.
@@ -372,6 +386,19 @@ func NewScoringServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		getActionTable: connect.NewClient[v1.GetActionTableRequest, v1.ActionTable](
+			httpClient,
+			baseURL+ScoringServiceGetActionTableProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("GetActionTable")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		updateActionTable: connect.NewClient[v1.UpdateActionTableRequest, v1.ActionTable](
+			httpClient,
+			baseURL+ScoringServiceUpdateActionTableProcedure,
+			connect.WithSchema(scoringServiceMethods.ByName("UpdateActionTable")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -403,6 +430,8 @@ type scoringServiceClient struct {
 	getGradeDistribution    *connect.Client[v1.GetGradeDistributionRequest, v1.GradeDistribution]
 	listGradeChanges        *connect.Client[v1.ListGradeChangesRequest, v1.ListGradeChangesResponse]
 	listTopCustomers        *connect.Client[v1.ListTopCustomersRequest, v1.ListTopCustomersResponse]
+	getActionTable          *connect.Client[v1.GetActionTableRequest, v1.ActionTable]
+	updateActionTable       *connect.Client[v1.UpdateActionTableRequest, v1.ActionTable]
 }
 
 // GetCustomerAssessment calls potential.scoring.v1.ScoringService.GetCustomerAssessment.
@@ -635,6 +664,24 @@ func (c *scoringServiceClient) ListTopCustomers(ctx context.Context, req *v1.Lis
 	return nil, err
 }
 
+// GetActionTable calls potential.scoring.v1.ScoringService.GetActionTable.
+func (c *scoringServiceClient) GetActionTable(ctx context.Context, req *v1.GetActionTableRequest) (*v1.ActionTable, error) {
+	response, err := c.getActionTable.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// UpdateActionTable calls potential.scoring.v1.ScoringService.UpdateActionTable.
+func (c *scoringServiceClient) UpdateActionTable(ctx context.Context, req *v1.UpdateActionTableRequest) (*v1.ActionTable, error) {
+	response, err := c.updateActionTable.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // ScoringServiceHandler is an implementation of the potential.scoring.v1.ScoringService service.
 type ScoringServiceHandler interface {
 	// GetCustomerAssessment assesses one customer now and explains it.
@@ -706,6 +753,14 @@ type ScoringServiceHandler interface {
 	// ListTopCustomers ranks customers by score, grade, predicted lifetime
 	// value, value at risk or conversion probability.
 	ListTopCustomers(context.Context, *v1.ListTopCustomersRequest) (*v1.ListTopCustomersResponse, error)
+	// GetActionTable returns the tenant's next-best-action table (the
+	// default one until it sets its own).
+	GetActionTable(context.Context, *v1.GetActionTableRequest) (*v1.ActionTable, error)
+	// UpdateActionTable saves the table as its next version, after
+	// type-checking every condition and reason (InvalidArgument naming the
+	// rule, with the line and column; nothing is saved), and re-evaluates
+	// the segments whose rules read `action`.
+	UpdateActionTable(context.Context, *v1.UpdateActionTableRequest) (*v1.ActionTable, error)
 }
 
 // NewScoringServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -890,6 +945,19 @@ func NewScoringServiceHandler(svc ScoringServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	scoringServiceGetActionTableHandler := connect.NewUnaryHandlerSimple(
+		ScoringServiceGetActionTableProcedure,
+		svc.GetActionTable,
+		connect.WithSchema(scoringServiceMethods.ByName("GetActionTable")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	scoringServiceUpdateActionTableHandler := connect.NewUnaryHandlerSimple(
+		ScoringServiceUpdateActionTableProcedure,
+		svc.UpdateActionTable,
+		connect.WithSchema(scoringServiceMethods.ByName("UpdateActionTable")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/potential.scoring.v1.ScoringService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ScoringServiceGetCustomerAssessmentProcedure:
@@ -944,6 +1012,10 @@ func NewScoringServiceHandler(svc ScoringServiceHandler, opts ...connect.Handler
 			scoringServiceListGradeChangesHandler.ServeHTTP(w, r)
 		case ScoringServiceListTopCustomersProcedure:
 			scoringServiceListTopCustomersHandler.ServeHTTP(w, r)
+		case ScoringServiceGetActionTableProcedure:
+			scoringServiceGetActionTableHandler.ServeHTTP(w, r)
+		case ScoringServiceUpdateActionTableProcedure:
+			scoringServiceUpdateActionTableHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1055,4 +1127,12 @@ func (UnimplementedScoringServiceHandler) ListGradeChanges(context.Context, *v1.
 
 func (UnimplementedScoringServiceHandler) ListTopCustomers(context.Context, *v1.ListTopCustomersRequest) (*v1.ListTopCustomersResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.ListTopCustomers is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) GetActionTable(context.Context, *v1.GetActionTableRequest) (*v1.ActionTable, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.GetActionTable is not implemented"))
+}
+
+func (UnimplementedScoringServiceHandler) UpdateActionTable(context.Context, *v1.UpdateActionTableRequest) (*v1.ActionTable, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("potential.scoring.v1.ScoringService.UpdateActionTable is not implemented"))
 }
