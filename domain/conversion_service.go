@@ -567,31 +567,33 @@ func ScoreLead(fit *ConversionFit, fs *FeatureSet, h *LeadHistory, now time.Time
 }
 
 // conversionChanged re-evaluates what reads the stored lead scores after a
-// training run replaced them: every grade, when a fit criterion of the
+// training run replaced them: over every customer, the dynamic segments
+// whose rules read `conversion` or `action` (the default action table's
+// hot-lead rule reads it); then every grade, when a fit criterion of the
 // grading policy reads `conversion` (the customers whose grade changes
-// are re-evaluated in every segment), and over every customer the dynamic
-// segments whose rules read `conversion` or `action` (the default action
-// table's hot-lead rule reads it). Nothing is read beyond the policy and
-// the segments when no rule reads the scores.
+// are re-evaluated in every segment). Nothing is read beyond the segments
+// and the policy when no rule reads the scores.
 func (s *Service) conversionChanged(ctx context.Context, tenantID string) error {
-	if st := s.scoring(); st != nil {
-		pol, err := st.GetGradingPolicy(ctx, tenantID)
-		switch {
-		case errors.Is(err, ErrNotFound):
-		case err != nil:
-			return err
-		default:
-			for _, f := range pol.Fit {
-				if c, err := compileFitCondition(f.Condition); err == nil && c.UsesConversion() {
-					if err := s.refreshAll(ctx, tenantID, false, CauseConversionChanged); err != nil {
-						return err
-					}
-					break
-				}
-			}
+	if err := s.refreshSegmentsUsing(ctx, tenantID, "conversion_changed", func(r *rules.SegmentRule) bool {
+		return r.UsesConversion() || r.UsesAction()
+	}); err != nil {
+		return err
+	}
+	st := s.scoring()
+	if st == nil {
+		return nil
+	}
+	pol, err := st.GetGradingPolicy(ctx, tenantID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	for _, f := range pol.Fit {
+		if c, err := compileFitCondition(f.Condition); err == nil && c.UsesConversion() {
+			return s.refreshAll(ctx, tenantID, false, CauseConversionChanged)
 		}
 	}
-	return s.refreshSegmentsUsing(ctx, tenantID, "conversion_changed", func(r *rules.SegmentRule) bool {
-		return r.UsesConversion() || r.UsesAction()
-	})
+	return nil
 }
