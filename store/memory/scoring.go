@@ -477,7 +477,7 @@ func (s *Store) scoringStep(d *tenantData, ids []string, events, write bool, fn 
 		b = &domain.ScoringBatch{}
 		for _, id := range ids {
 			if c := d.customers[id]; c != nil {
-				b.Customers = append(b.Customers, domain.ScoringInput{Customer: cloneCustomer(c)})
+				b.Customers = append(b.Customers, domain.ScoringInput{Customer: cloneCustomer(c), LeadScores: d.leadScores(id)})
 			}
 		}
 	} else {

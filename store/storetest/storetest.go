@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) domain.Store) {
 	all = append(all, resendTests...)
 	all = append(all, conversionTests...)
 	all = append(all, segmentTests...)
+	all = append(all, actionTests...)
 	all = append(all, requestTests...)
 	for _, tc := range all {
 		t.Run(tc.name, func(t *testing.T) {
