@@ -252,7 +252,12 @@ func (s *Service) UpdateActionTable(ctx context.Context, rs []ActionRule, etag s
 	if err != nil {
 		return ActionTable{}, err
 	}
-	if err := checkEtag(etag, cur.Version, "action table"); err != nil {
+	// The default table's etag, "v0", asks that no table be saved yet.
+	if etag == ETag(0) {
+		if cur.Version != 0 {
+			return ActionTable{}, fmt.Errorf("%w: action table is at %s, not %s", ErrStale, ETag(cur.Version), etag)
+		}
+	} else if err := checkEtag(etag, cur.Version, "action table"); err != nil {
 		return ActionTable{}, err
 	}
 	next.Version, next.UpdateTime = cur.Version+1, s.Now()

@@ -46,6 +46,9 @@ type rulesAPI interface {
 	GetCustomerGrade(context.Context, *scoringv1.GetCustomerGradeRequest) (*scoringv1.CustomerGrade, error)
 	ListGradeChanges(context.Context, *scoringv1.ListGradeChangesRequest) (*scoringv1.ListGradeChangesResponse, error)
 	ListTopCustomers(context.Context, *scoringv1.ListTopCustomersRequest) (*scoringv1.ListTopCustomersResponse, error)
+	GetActionTable(context.Context, *scoringv1.GetActionTableRequest) (*scoringv1.ActionTable, error)
+	UpdateActionTable(context.Context, *scoringv1.UpdateActionTableRequest) (*scoringv1.ActionTable, error)
+	GetCustomerAssessment(context.Context, *scoringv1.GetCustomerAssessmentRequest) (*scoringv1.CustomerAssessment, error)
 }
 
 var _ rulesAPI = scoringv1connect.ScoringServiceClient(nil)
@@ -132,6 +135,15 @@ func (a rulesGRPC) ListGradeChanges(ctx context.Context, r *scoringv1.ListGradeC
 }
 func (a rulesGRPC) ListTopCustomers(ctx context.Context, r *scoringv1.ListTopCustomersRequest) (*scoringv1.ListTopCustomersResponse, error) {
 	return call(ctx, a.g, a.c.ListTopCustomers, r)
+}
+func (a rulesGRPC) GetActionTable(ctx context.Context, r *scoringv1.GetActionTableRequest) (*scoringv1.ActionTable, error) {
+	return call(ctx, a.g, a.c.GetActionTable, r)
+}
+func (a rulesGRPC) UpdateActionTable(ctx context.Context, r *scoringv1.UpdateActionTableRequest) (*scoringv1.ActionTable, error) {
+	return call(ctx, a.g, a.c.UpdateActionTable, r)
+}
+func (a rulesGRPC) GetCustomerAssessment(ctx context.Context, r *scoringv1.GetCustomerAssessmentRequest) (*scoringv1.CustomerAssessment, error) {
+	return call(ctx, a.g, a.c.GetCustomerAssessment, r)
 }
 
 // wantViolationText fails unless err is InvalidArgument with a BadRequest
@@ -567,9 +579,18 @@ func init() {
 				{"their page token", &scoringv1.ListGradeChangesRequest{PageSize: 1, PageToken: scoringOf(f).gradeChangesToken}, connect.CodeInvalidArgument},
 			}
 		},
+		scoringv1connect.ScoringServiceGetActionTableProcedure: func(*fixture) []request {
+			return []request{{"the tenant's", &scoringv1.GetActionTableRequest{}, 0}}
+		},
+		scoringv1connect.ScoringServiceUpdateActionTableProcedure: func(*fixture) []request {
+			return []request{{"the tenant's", &scoringv1.UpdateActionTableRequest{ActionTable: &scoringv1.ActionTable{Rules: []*scoringv1.ActionRule{
+				{Action: "call", Condition: `churn.level == "high"`, Reason: "Call {{ customer.city }}"},
+			}}}, 0}}
+		},
 		scoringv1connect.ScoringServiceListTopCustomersProcedure: func(f *fixture) []request {
 			return []request{
 				{"all", &scoringv1.ListTopCustomersRequest{PageSize: 1000}, 0},
+				{"by action", &scoringv1.ListTopCustomersRequest{PageSize: 1000, Action: "none"}, 0},
 				{"their model", &scoringv1.ListTopCustomersRequest{ModelId: scoringOf(f).modelID}, 0},
 				{"their page token", &scoringv1.ListTopCustomersRequest{PageSize: 1, PageToken: scoringOf(f).topToken}, connect.CodeInvalidArgument},
 			}
