@@ -130,6 +130,14 @@ SELECT $1, id, 1, 'open', 'in_progress', $2 FROM feedback WHERE tenant_id = $1`,
 			EngagementModelID: m.ID, EngagementTarget: 200, Cutoffs: []float64{60, 30}}, ""); err != nil {
 			t.Fatal(err)
 		}
+		// Conversion scores of every third customer, as a training stores them.
+		var scores []domain.LeadScore
+		for i := 0; i < len(cids); i += 3 {
+			scores = append(scores, domain.LeadScore{CustomerID: cids[i], Probability: float64(i%100) / 100, Band: domain.BandCold, FitID: "fit", At: now})
+		}
+		if err := s.ReplaceLeadScores(ctx, tn.ID, m.ID, scores); err != nil {
+			t.Fatal(err)
+		}
 		if n == 0 {
 			tenant, ids = tn, cids
 		}
@@ -180,6 +188,7 @@ SELECT $1, id, 1, 'open', 'in_progress', $2 FROM feedback WHERE tenant_id = $1`,
 			{"complaint transitions", qScoringTransitions, []string{"feedback_customer", "complaint_transitions_pkey"}},
 			{"ledgers", ledgers, []string{"scoring_ledger_pkey"}},
 			{"grades", qScoringGrades, []string{"customer_grades_pkey"}},
+			{"lead scores", qScoringLeadScores, []string{"lead_conversion_scores_customer"}},
 			{"delete ledger rows", qDeleteLedgerRows, []string{"scoring_ledger_pkey"}},
 		} {
 			if len(batch.ids) == 1000 && !batch.ranged && p.sql != qScoringEventsListed && p.sql != qScoringLedgerListed {

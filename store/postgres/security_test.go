@@ -95,6 +95,9 @@ func populate(t *testing.T, s *Store, tenant domain.Tenant) {
 	if _, err := svc.UpdateGradingPolicy(ctx, domain.DefaultGradingPolicy(), ""); err != nil {
 		t.Fatalf("UpdateGradingPolicy: %v", err)
 	}
+	if _, err := svc.UpdateActionTable(ctx, []domain.ActionRule{{Action: "call", Condition: `churn.level == "high"`, Reason: "Call"}}, ""); err != nil {
+		t.Fatalf("UpdateActionTable: %v", err)
+	}
 	// A value model (the events above assessed the customers, and recorded
 	// their lifecycle transitions).
 	if _, err := s.SaveValueModel(ctx, domain.ValueModel{TenantID: tenant.ID, FitTime: at, ObservationEnd: at}); err != nil {

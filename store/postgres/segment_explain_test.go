@@ -89,7 +89,7 @@ func TestSegmentPlans(t *testing.T) {
 		args []any
 		uses []string
 	}{
-		{"facts of a batch", qSegmentFacts, []any{tenant.ID, batch, now}, []string{"customers_pkey", "interactions_customer"}},
+		{"facts of a batch", qSegmentFacts, []any{tenant.ID, batch, now}, []string{"customers_pkey", "interactions_customer", "lead_conversion_scores_customer", "grading_policies_pkey"}},
 		{"members of a batch", qMembersOf, []any{tenant.ID, batch, []string{segID}}, []string{"segment_members_pkey|segment_members_customer"}},
 		{"list members", qListMembers, []any{tenant.ID, segID, ids[5], 51}, []string{"segment_members_pkey"}},
 		{"a customer's segments", qCustomerSegments, []any{tenant.ID, ids[5]}, []string{"segment_members_customer"}},
