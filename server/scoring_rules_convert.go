@@ -136,13 +136,12 @@ var (
 		scoringv1.ThresholdMode_THRESHOLD_MODE_PERCENTILE: domain.ThresholdsPercentile,
 	})
 	gradeCauseEnum = newEnumMap(map[scoringv1.GradeChangeCause]domain.GradeCause{
-		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_CUSTOMER_CREATED:   domain.CauseCreated,
-		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_CUSTOMER_UPDATED:   domain.CauseCustomerUpdated,
-		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_EVENTS_RECORDED:    domain.CauseEvents,
-		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_POLICY_CHANGED:     domain.CausePolicyChanged,
-		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_RULES_CHANGED:      domain.CauseRulesChanged,
-		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_REGRADE:            domain.CauseRegrade,
-		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_CONVERSION_CHANGED: domain.CauseConversionChanged,
+		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_CUSTOMER_CREATED: domain.CauseCreated,
+		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_CUSTOMER_UPDATED: domain.CauseCustomerUpdated,
+		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_EVENTS_RECORDED:  domain.CauseEvents,
+		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_POLICY_CHANGED:   domain.CausePolicyChanged,
+		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_RULES_CHANGED:    domain.CauseRulesChanged,
+		scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_REGRADE:          domain.CauseRegrade,
 	})
 	topOrderEnum = newEnumMap(map[scoringv1.TopCustomerOrder]domain.TopOrder{
 		scoringv1.TopCustomerOrder_TOP_CUSTOMER_ORDER_SCORE:           domain.TopByScore,
@@ -207,7 +206,7 @@ func customerGradeToProto(g *domain.CustomerGrade, explanation string) *scoringv
 func gradeChangeToProto(c *domain.GradeChange) *scoringv1.GradeChange {
 	return &scoringv1.GradeChange{
 		Id: c.ID, CustomerId: c.CustomerID, FromGrade: c.From, ToGrade: c.To, ChangeTime: fromTime(c.Time),
-		PolicyVersion: c.PolicyVersion, Cause: gradeCauseEnum.proto(c.Cause), Reason: c.Reason,
+		PolicyVersion: c.PolicyVersion, Cause: gradeCauseToProto(c.Cause), Reason: c.Reason,
 	}
 }
 
@@ -238,4 +237,13 @@ func topCustomerToProto(t *domain.TopCustomer) *scoringv1.TopCustomer {
 		out.ConversionProbability, out.ConversionBand = c.Probability, string(c.Band)
 	}
 	return out
+}
+
+// gradeCauseToProto converts a grade change's cause: a change caused by
+// new conversion scores is a re-grade on the API (its reason explains it).
+func gradeCauseToProto(c domain.GradeCause) scoringv1.GradeChangeCause {
+	if c == domain.CauseConversionChanged {
+		return scoringv1.GradeChangeCause_GRADE_CHANGE_CAUSE_REGRADE
+	}
+	return gradeCauseEnum.proto(c)
 }

@@ -147,11 +147,10 @@ const (
 	GradeChangeCause_GRADE_CHANGE_CAUSE_POLICY_CHANGED GradeChangeCause = 4
 	// Scoring rules changed.
 	GradeChangeCause_GRADE_CHANGE_CAUSE_RULES_CHANGED GradeChangeCause = 5
-	// A re-grade: time passed (points expired) or the grade was refreshed.
+	// A re-grade: time passed (points expired), the grade was refreshed, or
+	// a conversion model's training changed the lead conversion scores a
+	// fit criterion reads (the change's reason says which).
 	GradeChangeCause_GRADE_CHANGE_CAUSE_REGRADE GradeChangeCause = 6
-	// A conversion model's training changed the lead conversion scores a
-	// fit criterion reads.
-	GradeChangeCause_GRADE_CHANGE_CAUSE_CONVERSION_CHANGED GradeChangeCause = 7
 )
 
 // Enum value maps for GradeChangeCause.
@@ -164,17 +163,15 @@ var (
 		4: "GRADE_CHANGE_CAUSE_POLICY_CHANGED",
 		5: "GRADE_CHANGE_CAUSE_RULES_CHANGED",
 		6: "GRADE_CHANGE_CAUSE_REGRADE",
-		7: "GRADE_CHANGE_CAUSE_CONVERSION_CHANGED",
 	}
 	GradeChangeCause_value = map[string]int32{
-		"GRADE_CHANGE_CAUSE_UNSPECIFIED":        0,
-		"GRADE_CHANGE_CAUSE_CUSTOMER_CREATED":   1,
-		"GRADE_CHANGE_CAUSE_CUSTOMER_UPDATED":   2,
-		"GRADE_CHANGE_CAUSE_EVENTS_RECORDED":    3,
-		"GRADE_CHANGE_CAUSE_POLICY_CHANGED":     4,
-		"GRADE_CHANGE_CAUSE_RULES_CHANGED":      5,
-		"GRADE_CHANGE_CAUSE_REGRADE":            6,
-		"GRADE_CHANGE_CAUSE_CONVERSION_CHANGED": 7,
+		"GRADE_CHANGE_CAUSE_UNSPECIFIED":      0,
+		"GRADE_CHANGE_CAUSE_CUSTOMER_CREATED": 1,
+		"GRADE_CHANGE_CAUSE_CUSTOMER_UPDATED": 2,
+		"GRADE_CHANGE_CAUSE_EVENTS_RECORDED":  3,
+		"GRADE_CHANGE_CAUSE_POLICY_CHANGED":   4,
+		"GRADE_CHANGE_CAUSE_RULES_CHANGED":    5,
+		"GRADE_CHANGE_CAUSE_REGRADE":          6,
 	}
 )
 
@@ -1428,7 +1425,7 @@ const file_potential_scoring_v1_grading_proto_rawDesc = "" +
 	"\rThresholdMode\x12\x1e\n" +
 	"\x1aTHRESHOLD_MODE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17THRESHOLD_MODE_ABSOLUTE\x10\x01\x12\x1d\n" +
-	"\x19THRESHOLD_MODE_PERCENTILE\x10\x02*\xc8\x02\n" +
+	"\x19THRESHOLD_MODE_PERCENTILE\x10\x02*\x9d\x02\n" +
 	"\x10GradeChangeCause\x12\"\n" +
 	"\x1eGRADE_CHANGE_CAUSE_UNSPECIFIED\x10\x00\x12'\n" +
 	"#GRADE_CHANGE_CAUSE_CUSTOMER_CREATED\x10\x01\x12'\n" +
@@ -1436,8 +1433,7 @@ const file_potential_scoring_v1_grading_proto_rawDesc = "" +
 	"\"GRADE_CHANGE_CAUSE_EVENTS_RECORDED\x10\x03\x12%\n" +
 	"!GRADE_CHANGE_CAUSE_POLICY_CHANGED\x10\x04\x12$\n" +
 	" GRADE_CHANGE_CAUSE_RULES_CHANGED\x10\x05\x12\x1e\n" +
-	"\x1aGRADE_CHANGE_CAUSE_REGRADE\x10\x06\x12)\n" +
-	"%GRADE_CHANGE_CAUSE_CONVERSION_CHANGED\x10\a*\xe3\x01\n" +
+	"\x1aGRADE_CHANGE_CAUSE_REGRADE\x10\x06*\xe3\x01\n" +
 	"\x10TopCustomerOrder\x12\"\n" +
 	"\x1eTOP_CUSTOMER_ORDER_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18TOP_CUSTOMER_ORDER_SCORE\x10\x01\x12\x1c\n" +
