@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/potentialhq/potential/domain/rules"
 )
@@ -109,10 +110,14 @@ func (t *ActionTable) Validate() error {
 		case r.Action == ActionNone:
 			v.add(path+".action", "%q is the action when no rule holds", ActionNone)
 		}
-		if _, err := rules.CompileActionCondition(r.Condition); err != nil {
+		if !utf8.ValidString(r.Condition) || strings.IndexByte(r.Condition, 0) >= 0 {
+			v.add(path+".condition", "must be valid UTF-8 without NUL bytes")
+		} else if _, err := rules.CompileActionCondition(r.Condition); err != nil {
 			v.add(path+".condition", "%s", err.Error())
 		}
-		if len(r.Reason) > maxActionReasonBytes {
+		if !utf8.ValidString(r.Reason) || strings.IndexByte(r.Reason, 0) >= 0 {
+			v.add(path+".reason", "must be valid UTF-8 without NUL bytes")
+		} else if len(r.Reason) > maxActionReasonBytes {
 			v.add(path+".reason", "longer than %d bytes", maxActionReasonBytes)
 		} else if _, err := rules.CompileTemplate(r.Reason); err != nil {
 			v.add(path+".reason", "%s", err.Error())

@@ -279,6 +279,8 @@ func TestActionTable(t *testing.T) {
 				{[]domain.ActionRule{{Action: "Call!", Condition: `true`}}, "action_table.rules[0].action", ""},
 				{[]domain.ActionRule{{Action: "x", Condition: `1 + 1`}}, "action_table.rules[0].condition", "not a bool"},
 				{[]domain.ActionRule{{Action: "x", Condition: `true`, DueWithinDays: -1}}, "action_table.rules[0].due_within_days", ""},
+				{[]domain.ActionRule{{Action: "x", Condition: `true`, Reason: "a\x00b"}}, "action_table.rules[0].reason", "UTF-8"},
+				{[]domain.ActionRule{{Action: "x", Condition: "\xff == 1"}}, "action_table.rules[0].condition", "UTF-8"},
 			}
 			for _, b := range bad {
 				_, err := e.svc.UpdateActionTable(e.ctx, b.rules, "")
