@@ -201,21 +201,36 @@ func compileActions(t ActionTable) (*actionRules, error) {
 	return a, nil
 }
 
-// decide returns the action of subject s. A condition that fails at run
-// time for s (e.g. a missing attribute) does not hold.
-func (a *actionRules) decide(s *rules.Subject) Action {
+// match returns the index of the first rule whose condition holds for
+// subject s, -1 when none does. A condition that fails at run time for s
+// (e.g. a missing attribute) does not hold.
+func (a *actionRules) match(s *rules.Subject) int {
 	for i, c := range a.conds {
 		if ok, err := c.Eval(s); err == nil && ok {
-			r := a.t.Rules[i]
-			return Action{Name: r.Action, Reason: a.reason[i].Render(s), DueWithinDays: r.DueWithinDays, Rule: i}
+			return i
 		}
 	}
-	return Action{Name: ActionNone, Reason: "No rule of the action table holds", Rule: -1}
+	return -1
 }
 
-// ruleAction converts an action for rules.
-func ruleAction(a Action) rules.Action {
-	return rules.Action{Name: a.Name, Reason: a.Reason, DueWithinDays: int64(a.DueWithinDays)}
+// decide returns the action of subject s, its reason rendered.
+func (a *actionRules) decide(s *rules.Subject) Action {
+	i := a.match(s)
+	if i < 0 {
+		return Action{Name: ActionNone, Reason: "No rule of the action table holds", Rule: -1}
+	}
+	r := a.t.Rules[i]
+	return Action{Name: r.Action, Reason: a.reason[i].Render(s), DueWithinDays: r.DueWithinDays, Rule: i}
+}
+
+// ruleAction is what segment rules see of the action of rule i (-1: none);
+// the reason, text for people, is not rendered for them.
+func (a *actionRules) ruleAction(i int) rules.Action {
+	if i < 0 {
+		return rules.Action{Name: ActionNone}
+	}
+	r := a.t.Rules[i]
+	return rules.Action{Name: r.Action, DueWithinDays: int64(r.DueWithinDays)}
 }
 
 // actionTable returns the tenant's table, or the default (Version 0).

@@ -545,7 +545,7 @@ func decideSegments(b *SegmentBatch, only []string, now time.Time) ([]SegmentDec
 		f := &b.Facts[i]
 		subj := SegmentSubject(f, now)
 		if actions != nil {
-			subj.Action = ruleAction(actions.decide(&subj))
+			subj.Action = actions.ruleAction(actions.match(&subj))
 		}
 		d := SegmentDecision{CustomerID: f.Customer.ID}
 		for _, c := range eval {

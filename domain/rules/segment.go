@@ -65,11 +65,10 @@ type Conversion struct {
 
 // Action is the customer's next best action, as `action` (segment rules
 // only): the name of the first rule of the tenant's action table that
-// holds ("none" when none does), its reason, and the days within which to
-// act (0: no deadline).
+// holds ("none" when none does), and the days within which to act (0: no
+// deadline). Its reason, text for people, is not a variable.
 type Action struct {
 	Name          string `cel:"name"`
-	Reason        string `cel:"reason"`
 	DueWithinDays int64  `cel:"due_within_days"`
 }
 

@@ -65,7 +65,7 @@ const (
 //	it has none — not an open lead, or too little data for a model —
 //	probability 0-1, 0 without one, band "hot", "warm", "cold" or "") and
 //	action (the next best action, see potential.scoring.v1.ActionTable:
-//	name, "none" when no rule holds; reason; due_within_days). E.g.
+//	name, "none" when no rule holds; due_within_days). E.g.
 //	`customer.country == "PL" && rfm.recency_score <= 2 && clv.predicted > 500.0`,
 //	`conversion.available && conversion.probability > 0.5`,
 //	`action.name == "call"`.
@@ -277,7 +277,7 @@ type SegmentService_WatchSegmentEventsClient = grpc.ServerStreamingClient[WatchS
 //	it has none — not an open lead, or too little data for a model —
 //	probability 0-1, 0 without one, band "hot", "warm", "cold" or "") and
 //	action (the next best action, see potential.scoring.v1.ActionTable:
-//	name, "none" when no rule holds; reason; due_within_days). E.g.
+//	name, "none" when no rule holds; due_within_days). E.g.
 //	`customer.country == "PL" && rfm.recency_score <= 2 && clv.predicted > 500.0`,
 //	`conversion.available && conversion.probability > 0.5`,
 //	`action.name == "call"`.
