@@ -253,6 +253,9 @@ func TestActionTable(t *testing.T) {
 			if got := e.members(visits.ID); !slices.Equal(got, []string{"krk"}) {
 				t.Errorf("visits %v after the update, want [krk]", got)
 			}
+			if pv, err := e.svc.PreviewSegment(e.ctx, visits.Rule, 10); err != nil || pv.Count != 1 || pv.Sample[0].ExternalID != "krk" {
+				t.Errorf("preview of %q: %+v, %v; want krk, as the membership", visits.Rule, pv, err)
+			}
 			ca, err := e.svc.GetCustomerAssessment(e.ctx, domain.CustomerRef{ExternalID: "krk"})
 			if err != nil {
 				t.Fatal(err)
