@@ -188,13 +188,15 @@ const (
 	FactComplaints
 	// FactInteractions: RecentInteractions.
 	FactInteractions
+	// FactConversion: Conversion.
+	FactConversion
 
 	// FactProfile is every profile field.
 	FactProfile = FactKind | FactCountry | FactRegion | FactCity | FactIndustry | FactCompanySize | FactAgeBand |
 		FactGender | FactAcquisitionChannel
 	// AllSegmentFacts is every part.
 	AllSegmentFacts = FactProfile | FactPurchases | FactEngagement | FactAttributes | FactAssessment | FactGrade |
-		FactComplaints | FactInteractions
+		FactComplaints | FactInteractions | FactConversion
 )
 
 // customerFieldFacts are the facts each field of a rule's `customer`
@@ -221,6 +223,7 @@ var segmentVariableFacts = map[string]SegmentFactSet{
 	"interactions":             FactInteractions | FactEngagement, // days_since_last: the latest interaction
 	"days_since_last_purchase": FactPurchases,
 	"open_complaints":          FactComplaints,
+	"conversion":               FactConversion,
 }
 
 // dueFacts are what segmentDue reads.

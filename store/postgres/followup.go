@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -183,6 +184,7 @@ func (s *Store) followUp(ctx context.Context, tx pgx.Tx, sc scope, ids []string,
 	b.Queue(qLockLogHead, sc.tenant)
 	b.Queue(qSegmentPlan)
 	b.Queue(qDynamicSegments, sc.tenant)
+	b.Queue(qGetActionTable, sc.tenant)
 	b.Queue(qSegmentFacts, sc.tenant, ids, now)
 	b.Queue(qDynamicMembersOf, sc.tenant, ids)
 	var head int64
@@ -205,6 +207,13 @@ func (s *Store) followUp(ctx context.Context, tx pgx.Tx, sc scope, ids []string,
 			return err
 		}
 		if seg.Segments, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Segment, error) { return scanSegment(r, sc.tenant) }); err != nil {
+			return err
+		}
+		// No row: the default action table (Version 0).
+		if seg.Actions, err = scanActionTable(br.QueryRow(), sc.tenant); errors.Is(err, pgx.ErrNoRows) {
+			seg.Actions, err = domain.ActionTable{}, nil
+		}
+		if err != nil {
 			return err
 		}
 		if rows, err = br.Query(); err != nil {

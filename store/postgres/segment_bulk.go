@@ -194,6 +194,14 @@ func bulkEvaluate(ctx context.Context, tx pgx.Tx, sc scope, run domain.SegmentRu
 	if len(res.evaluated) == 0 {
 		return res, nil
 	}
+	// The action table, which rules see as `action` (no row: the default).
+	actions, err := scanActionTable(tx.QueryRow(ctx, qGetActionTable, sc.tenant), sc.tenant)
+	if errors.Is(err, pgx.ErrNoRows) {
+		actions, err = domain.ActionTable{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
 
 	workers := runtime.GOMAXPROCS(0)
 	jobs := make(chan bulkJob, 2*workers)
@@ -207,7 +215,7 @@ func bulkEvaluate(ctx context.Context, tx pgx.Tx, sc scope, run domain.SegmentRu
 				if failed.Load() {
 					continue
 				}
-				ds, err := fn(&domain.SegmentBatch{Segments: res.segments, Facts: j.facts})
+				ds, err := fn(&domain.SegmentBatch{Segments: res.segments, Facts: j.facts, Actions: actions})
 				if err != nil {
 					once.Do(func() { *fnErr = err })
 					failed.Store(true)
@@ -264,12 +272,16 @@ type bulkScanner struct {
 	a                                  assessmentRow
 	times                              []time.Time
 	members                            []string
+	convModels, convBands              []string
+	convProbs                          []float64
+	policyModel                        string
 }
 
 // scan scans the current row of rows into f, with the customer's
 // current members and due time.
 func (s *bulkScanner) scan(rows pgx.Rows) (f domain.SegmentFacts, members []string, due pgtype.Timestamptz, err error) {
 	s.f, s.c, s.times, s.members, s.attrs = domain.SegmentFacts{}, domain.Customer{}, s.times[:0], s.members[:0], nil
+	s.convModels, s.convProbs, s.convBands = s.convModels[:0], s.convProbs[:0], s.convBands[:0]
 	if s.full {
 		if s.c, err = scanCustomer(factRow{rows, s.dest}); err != nil {
 			return f, nil, due, err
@@ -299,6 +311,14 @@ func (s *bulkScanner) scan(rows pgx.Rows) (f domain.SegmentFacts, members []stri
 		for i, t := range s.times {
 			f.RecentInteractions[i] = t.UTC()
 		}
+	}
+	if len(s.convModels) > 0 {
+		scores := make([]domain.LeadScore, len(s.convModels))
+		for i := range scores {
+			scores[i] = domain.LeadScore{ScoringModelID: s.convModels[i], CustomerID: s.c.ID, Probability: s.convProbs[i],
+				Band: domain.ConversionBand(s.convBands[i])}
+		}
+		f.Conversion = domain.RuleLeadScore(scores, s.policyModel)
 	}
 	if len(s.members) > 0 {
 		members = slices.Clone(s.members)

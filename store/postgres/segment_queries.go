@@ -156,6 +156,12 @@ LEFT JOIN (
     WHERE tenant_id = $1 AND occurred_at > $2::timestamptz - interval '2160 hours' AND occurred_at <= $2
     GROUP BY customer_id
 ) i ON i.customer_id = c.id`
+	bulkJoinConversion = `
+LEFT JOIN (
+    SELECT customer_id, array_agg(scoring_model_id ORDER BY scoring_model_id) AS models,
+        array_agg(probability ORDER BY scoring_model_id) AS probs, array_agg(band ORDER BY scoring_model_id) AS bands
+    FROM lead_conversion_scores WHERE tenant_id = $1 GROUP BY customer_id
+) cv ON cv.customer_id = c.id`
 	bulkJoinMembers = `
 LEFT JOIN (
     SELECT customer_id, array_agg(segment_id) AS segs FROM segment_members
@@ -201,6 +207,12 @@ var bulkColumns = []bulkColumn{
 		}},
 	{domain.FactComplaints, "coalesce(fb.open, 0)", bulkJoinOpen, func(s *bulkScanner) []any { return []any{&s.f.OpenComplaints} }},
 	{domain.FactInteractions, "coalesce(i.times, '{}')", bulkJoinTimes, func(s *bulkScanner) []any { return []any{&s.times} }},
+	// The policy's engagement model chooses among a lead's scores
+	// (domain.RuleLeadScore); the subquery is run once.
+	{domain.FactConversion, `coalesce(cv.models, '{}'), coalesce(cv.probs, '{}'), coalesce(cv.bands, '{}'),
+    coalesce((SELECT p.policy->>'engagement_model_id' FROM grading_policies p
+        WHERE p.tenant_id = $1 ORDER BY p.version DESC LIMIT 1), '')`, bulkJoinConversion,
+		func(s *bulkScanner) []any { return []any{&s.convModels, &s.convProbs, &s.convBands, &s.policyModel} }},
 }
 
 // qBulkFacts returns the statement that reads every customer of tenant $1
