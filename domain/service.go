@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +24,8 @@ type Service struct {
 	keyCache sync.Map // key id -> cachedKey
 	models   sync.Map // tenant id -> cachedModel
 	builtIns sync.Map // tenant id -> true once its built-in segments exist
+
+	insecureWebhooks atomic.Bool // http destinations on localhost allowed (webhook_service.go)
 }
 
 // KeyCacheTTL is how long an authenticated key is trusted without a store

@@ -113,6 +113,9 @@ type Store interface {
 	ActionStore
 	// RequestStore keeps the records of idempotent creates (requests.go).
 	RequestStore
+	// WebhookStore keeps webhook destinations, subscriptions, the outbox
+	// and the delivery log (webhook.go).
+	WebhookStore
 }
 
 // UpsertOutcome is one item's result of UpsertCustomers.

@@ -11,6 +11,7 @@ import (
 	"github.com/potentialhq/potential/gen/go/potential/feedback/v1/feedbackv1connect"
 	"github.com/potentialhq/potential/gen/go/potential/scoring/v1/scoringv1connect"
 	"github.com/potentialhq/potential/gen/go/potential/segment/v1/segmentv1connect"
+	"github.com/potentialhq/potential/gen/go/potential/webhook/v1/webhookv1connect"
 )
 
 var (
@@ -106,6 +107,19 @@ var rpcRoles = map[string][]domain.Role{
 	segmentv1connect.SegmentServiceListCustomerSegmentsProcedure: readers,
 	segmentv1connect.SegmentServiceListSegmentEventsProcedure:    readers,
 	segmentv1connect.SegmentServiceWatchSegmentEventsProcedure:   readers,
+
+	// Webhooks: admins register destinations, manage subscriptions (whose
+	// secrets they see) and read the delivery log.
+	webhookv1connect.WebhookServiceCreateWebhookDestinationProcedure:  adminOnly,
+	webhookv1connect.WebhookServiceListWebhookDestinationsProcedure:   adminOnly,
+	webhookv1connect.WebhookServiceDeleteWebhookDestinationProcedure:  adminOnly,
+	webhookv1connect.WebhookServiceCreateWebhookSubscriptionProcedure: adminOnly,
+	webhookv1connect.WebhookServiceGetWebhookSubscriptionProcedure:    adminOnly,
+	webhookv1connect.WebhookServiceListWebhookSubscriptionsProcedure:  adminOnly,
+	webhookv1connect.WebhookServiceUpdateWebhookSubscriptionProcedure: adminOnly,
+	webhookv1connect.WebhookServiceRotateWebhookSecretProcedure:       adminOnly,
+	webhookv1connect.WebhookServiceDeleteWebhookSubscriptionProcedure: adminOnly,
+	webhookv1connect.WebhookServiceListWebhookDeliveriesProcedure:     adminOnly,
 }
 
 // RolesFor returns the roles allowed to call procedure (its full name,

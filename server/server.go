@@ -35,6 +35,8 @@ import (
 	"github.com/potentialhq/potential/gen/go/potential/scoring/v1/scoringv1connect"
 	segmentv1 "github.com/potentialhq/potential/gen/go/potential/segment/v1"
 	"github.com/potentialhq/potential/gen/go/potential/segment/v1/segmentv1connect"
+	webhookv1 "github.com/potentialhq/potential/gen/go/potential/webhook/v1"
+	"github.com/potentialhq/potential/gen/go/potential/webhook/v1/webhookv1connect"
 )
 
 // MaxRequestBytes bounds one request message on both ports (a full batch of
@@ -74,7 +76,7 @@ type Options struct {
 }
 
 // serviceNames are the services registered, for health and reflection.
-var serviceNames = []string{customerv1connect.CustomerServiceName, scoringv1connect.ScoringServiceName, adminv1connect.AdminServiceName, feedbackv1connect.FeedbackServiceName, conversionv1connect.ConversionServiceName, segmentv1connect.SegmentServiceName}
+var serviceNames = []string{customerv1connect.CustomerServiceName, scoringv1connect.ScoringServiceName, adminv1connect.AdminServiceName, feedbackv1connect.FeedbackServiceName, conversionv1connect.ConversionServiceName, segmentv1connect.SegmentServiceName, webhookv1connect.WebhookServiceName}
 
 // New builds the servers over svc.
 func New(svc *domain.Service, opts Options) (*Server, error) {
@@ -98,6 +100,7 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	feedback := &FeedbackServer{svc: svc}
 	conversion := &ConversionServer{svc: svc}
 	segments := &SegmentServer{svc: svc}
+	webhooks := &WebhookServer{svc: svc}
 
 	s := &Server{health: health.NewServer(), mux: http.NewServeMux(), checker: &checker{}, metrics: metrics}
 
@@ -137,6 +140,7 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	feedbackv1.RegisterFeedbackServiceServer(s.grpc, feedback)
 	conversionv1.RegisterConversionServiceServer(s.grpc, conversion)
 	segmentv1.RegisterSegmentServiceServer(s.grpc, segmentGRPC{SegmentServer: segments})
+	webhookv1.RegisterWebhookServiceServer(s.grpc, webhooks)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	metrics.grpc.InitializeMetrics(s.grpc)
@@ -155,6 +159,7 @@ func New(svc *domain.Service, opts Options) (*Server, error) {
 	s.mux.Handle(feedbackv1connect.NewFeedbackServiceHandler(feedback, handlerOpts...))
 	s.mux.Handle(conversionv1connect.NewConversionServiceHandler(conversion, handlerOpts...))
 	s.mux.Handle(segmentv1connect.NewSegmentServiceHandler(segments, handlerOpts...))
+	s.mux.Handle(webhookv1connect.NewWebhookServiceHandler(webhooks, handlerOpts...))
 	s.mux.Handle(grpchealth.NewHandler(s.checker))
 	reflector := grpcreflect.NewStaticReflector(serviceNames...)
 	s.mux.Handle(grpcreflect.NewHandlerV1(reflector))

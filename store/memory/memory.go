@@ -58,6 +58,8 @@ type tenantData struct {
 	actions domain.ActionTable // the next-best-action table (action.go); Version 0 until the first
 
 	requests map[requestKey]domain.RequestRecord // records of idempotent creates (requests.go); nil until the first
+
+	webhooks *webhookData // webhook destinations, subscriptions and outbox (webhook.go); nil until the first
 }
 
 // customerEvents are the events recorded about one customer; referrals are
