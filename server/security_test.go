@@ -34,6 +34,8 @@ import (
 	"github.com/potentialhq/potential/gen/go/potential/scoring/v1/scoringv1connect"
 	segmentv1 "github.com/potentialhq/potential/gen/go/potential/segment/v1"
 	"github.com/potentialhq/potential/gen/go/potential/segment/v1/segmentv1connect"
+	webhookv1 "github.com/potentialhq/potential/gen/go/potential/webhook/v1"
+	"github.com/potentialhq/potential/gen/go/potential/webhook/v1/webhookv1connect"
 	"github.com/potentialhq/potential/server"
 	"github.com/potentialhq/potential/store/memory"
 )
@@ -60,6 +62,8 @@ type fixture struct {
 	// A static segment with the first customer, and a page token of its
 	// members.
 	segmentID, membersToken string
+	// A webhook destination and a subscription to it.
+	webhookURL, destinationID, subscriptionID string
 	// pii and markers are strings of the tenant's data that no other
 	// tenant may ever read: its personal data, and that and its ids.
 	pii, markers []string
@@ -182,6 +186,7 @@ func newFixture(t *testing.T, e *env, name string) *fixture {
 	f.feedbackToken = fbList.GetNextPageToken()
 	addScoringFixture(t, e, f)
 	addSegmentFixture(t, e, f)
+	addWebhookFixture(t, e, f)
 	return f
 }
 
@@ -425,6 +430,64 @@ var rpcRequests = map[string]func(f *fixture) []request{
 	segmentv1connect.SegmentServiceWatchSegmentEventsProcedure: func(f *fixture) []request {
 		return []request{{"their segment", &segmentv1.WatchSegmentEventsRequest{SegmentIds: []string{f.segmentID}}, 0}}
 	},
+
+	webhookv1connect.WebhookServiceCreateWebhookDestinationProcedure: func(f *fixture) []request {
+		return []request{{"their url", &webhookv1.CreateWebhookDestinationRequest{Destination: &webhookv1.WebhookDestination{Url: f.webhookURL}}, connect.CodeAlreadyExists}}
+	},
+	webhookv1connect.WebhookServiceListWebhookDestinationsProcedure: func(*fixture) []request {
+		return []request{{"all", &webhookv1.ListWebhookDestinationsRequest{}, 0}}
+	},
+	webhookv1connect.WebhookServiceDeleteWebhookDestinationProcedure: func(f *fixture) []request {
+		return []request{{"their destination", &webhookv1.DeleteWebhookDestinationRequest{Id: f.destinationID}, connect.CodeFailedPrecondition}}
+	},
+	webhookv1connect.WebhookServiceCreateWebhookSubscriptionProcedure: func(f *fixture) []request {
+		grades := []webhookv1.WebhookEventType{webhookv1.WebhookEventType_WEBHOOK_EVENT_TYPE_GRADE_CHANGED}
+		entered := []webhookv1.WebhookEventType{webhookv1.WebhookEventType_WEBHOOK_EVENT_TYPE_SEGMENT_ENTERED}
+		return []request{
+			{"their url", &webhookv1.CreateWebhookSubscriptionRequest{Subscription: &webhookv1.WebhookSubscription{Url: f.webhookURL, EventTypes: grades}}, connect.CodeInvalidArgument},
+			{"their segment", &webhookv1.CreateWebhookSubscriptionRequest{Subscription: &webhookv1.WebhookSubscription{Url: f.webhookURL, EventTypes: entered,
+				SegmentIds: []string{f.segmentID}}}, connect.CodeInvalidArgument},
+		}
+	},
+	webhookv1connect.WebhookServiceGetWebhookSubscriptionProcedure: func(f *fixture) []request {
+		return []request{{"their subscription", &webhookv1.GetWebhookSubscriptionRequest{Id: f.subscriptionID}, 0}}
+	},
+	webhookv1connect.WebhookServiceListWebhookSubscriptionsProcedure: func(*fixture) []request {
+		return []request{{"all", &webhookv1.ListWebhookSubscriptionsRequest{}, 0}}
+	},
+	webhookv1connect.WebhookServiceUpdateWebhookSubscriptionProcedure: func(f *fixture) []request {
+		return []request{{"their subscription", &webhookv1.UpdateWebhookSubscriptionRequest{Subscription: &webhookv1.WebhookSubscription{Id: f.subscriptionID,
+			Description: "mallory"}}, 0}}
+	},
+	webhookv1connect.WebhookServiceRotateWebhookSecretProcedure: func(f *fixture) []request {
+		return []request{{"their subscription", &webhookv1.RotateWebhookSecretRequest{Id: f.subscriptionID}, 0}}
+	},
+	webhookv1connect.WebhookServiceDeleteWebhookSubscriptionProcedure: func(f *fixture) []request {
+		return []request{{"their subscription", &webhookv1.DeleteWebhookSubscriptionRequest{Id: f.subscriptionID}, 0}}
+	},
+	webhookv1connect.WebhookServiceListWebhookDeliveriesProcedure: func(f *fixture) []request {
+		return []request{{"their subscription", &webhookv1.ListWebhookDeliveriesRequest{SubscriptionId: f.subscriptionID}, 0}}
+	},
+}
+
+// addWebhookFixture gives f a webhook destination and a subscription to it.
+func addWebhookFixture(t *testing.T, e *env, f *fixture) {
+	t.Helper()
+	ctx := t.Context()
+	c := webhookv1connect.NewWebhookServiceClient(e.h2c, e.httpURL, connect.WithInterceptors(sendKey(f.admin)))
+	f.webhookURL = "https://hooks.example.com/" + f.tenant.Name
+	d, err := c.CreateWebhookDestination(ctx, &webhookv1.CreateWebhookDestinationRequest{Destination: &webhookv1.WebhookDestination{Url: f.webhookURL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := c.CreateWebhookSubscription(ctx, &webhookv1.CreateWebhookSubscriptionRequest{Subscription: &webhookv1.WebhookSubscription{
+		Url: f.webhookURL, EventTypes: []webhookv1.WebhookEventType{webhookv1.WebhookEventType_WEBHOOK_EVENT_TYPE_SEGMENT_ENTERED},
+		SegmentIds: []string{f.segmentID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.destinationID, f.subscriptionID = d.GetId(), sub.GetSubscription().GetId()
+	f.markers = append(f.markers, f.destinationID, f.subscriptionID, sub.GetSecret())
 }
 
 // addSegmentFixture gives f a static segment with its first customer (and

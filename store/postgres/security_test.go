@@ -120,6 +120,36 @@ func populate(t *testing.T, s *Store, tenant domain.Tenant) {
 	if _, err := svc.CreateSegment(ctx, domain.Segment{Name: "quiet", Kind: domain.SegmentDynamic, Rule: "interactions.days_since_last >= 0"}, nil); err != nil {
 		t.Fatalf("CreateSegment: %v", err)
 	}
+	// Webhooks: a destination, a subscription (which starts the feed), a
+	// delivery fed from a segment event, and one attempt of it.
+	svc.AllowInsecureWebhooks(true)
+	if _, err := svc.CreateWebhookDestination(ctx, domain.WebhookDestination{URL: "http://127.0.0.1:9/hook"}); err != nil {
+		t.Fatalf("CreateWebhookDestination: %v", err)
+	}
+	if _, err := svc.CreateWebhookSubscription(ctx, domain.WebhookSubscription{URL: "http://127.0.0.1:9/hook",
+		EventTypes: []domain.WebhookEventType{domain.WebhookSegmentEntered}}); err != nil {
+		t.Fatalf("CreateWebhookSubscription: %v", err)
+	}
+	if _, err := svc.CreateSegment(ctx, domain.Segment{Name: "picked", Kind: domain.SegmentStatic},
+		[]domain.CustomerRef{{ID: ids[0]}}); err != nil {
+		t.Fatalf("CreateSegment: %v", err)
+	}
+	if n, err := s.FeedWebhooks(ctx, tenant.ID, 10, func(f *domain.WebhookFeed) ([]domain.WebhookDelivery, error) {
+		sub, ev := f.Subscriptions[0], f.SegmentEvents[0]
+		eid := domain.SegmentWebhookEventID(ev.Cursor)
+		return []domain.WebhookDelivery{{ID: domain.WebhookDeliveryID(sub.ID, eid), SubscriptionID: sub.ID, EventID: eid,
+			EventType: domain.WebhookSegmentEntered, EventTime: ev.Time, Payload: []byte("{}"), NextAttemptTime: at, CreateTime: at}}, nil
+	}); err != nil || n == 0 {
+		t.Fatalf("FeedWebhooks: %d, %v", n, err)
+	}
+	ls, err := s.ClaimWebhookDeliveries(ctx, tenant.ID, at, at.Add(time.Minute), 10)
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("ClaimWebhookDeliveries: %v, %v", ls, err)
+	}
+	if err := s.CompleteWebhookAttempt(ctx, tenant.ID, ls[0], domain.WebhookOutcome{State: domain.WebhookSucceeded,
+		Log: domain.WebhookAttempt{Attempt: 1, Start: at, StatusCode: 200}}); err != nil {
+		t.Fatalf("CompleteWebhookAttempt: %v", err)
+	}
 	// A recorded idempotent create.
 	r := domain.RequestRecord{TenantID: tenant.ID, Method: "/potential.scoring.v1.ScoringService/CreateScoringModel", ID: "catalog",
 		Hash: domain.RequestHash([]byte("p")), Token: domain.NewID(), Created: at, Expires: at.Add(time.Minute)}
