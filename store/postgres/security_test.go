@@ -134,6 +134,19 @@ func populate(t *testing.T, s *Store, tenant domain.Tenant) {
 		[]domain.CustomerRef{{ID: ids[0]}}); err != nil {
 		t.Fatalf("CreateSegment: %v", err)
 	}
+	// A transaction left open holds the grade horizon below the next grade
+	// change, so the feed remembers it in webhook_feed_grades.
+	open, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Rollback(context.Background()) //nolint:errcheck // only ends it
+	if _, err := open.Exec(ctx, "SELECT pg_current_xact_id()"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateCustomer(ctx, domain.Customer{ExternalID: "graded", Kind: domain.KindCustomer}); err != nil {
+		t.Fatalf("CreateCustomer: %v", err)
+	}
 	if n, err := s.FeedWebhooks(ctx, tenant.ID, 10, func(f *domain.WebhookFeed) ([]domain.WebhookDelivery, error) {
 		sub, ev := f.Subscriptions[0], f.SegmentEvents[0]
 		eid := domain.SegmentWebhookEventID(ev.Cursor)

@@ -301,16 +301,16 @@ func (s *Store) FeedWebhooks(ctx context.Context, tenantID string, limit int, fn
 		return 0, nil
 	}
 	var (
-		held              bool
-		read              int
-		segCursor         int64
-		gradeXID, gradeID string
+		held      bool
+		read      int
+		segCursor int64
+		horizon   string
 	)
 	err := s.tx(ctx, sc, func(b *pgx.Batch) {
 		b.Queue(qLockWebhookFeed, sc.tenant)
 	}, func(br pgx.BatchResults) error {
 		read, held = 0, false
-		err := br.QueryRow().Scan(&segCursor, &gradeXID, &gradeID)
+		err := br.QueryRow().Scan(&segCursor, &horizon)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // no feed, or another replica holds it
 		}
@@ -320,17 +320,17 @@ func (s *Store) FeedWebhooks(ctx context.Context, tenantID string, limit int, fn
 		if !held {
 			return nil
 		}
-		f, err := readFeed(ctx, tx, sc, limit, &segCursor, &gradeXID, &gradeID)
+		r, err := readFeed(ctx, tx, sc, limit, segCursor, horizon)
 		if err != nil {
 			return err
 		}
+		f := r.feed
 		read = len(f.SegmentEvents) + len(f.GradeChanges)
-		if read == 0 {
-			return nil
-		}
-		ds, err := fn(f)
-		if err != nil {
-			return err
+		var ds []domain.WebhookDelivery
+		if read > 0 {
+			if ds, err = fn(f); err != nil {
+				return err
+			}
 		}
 		n := len(ds)
 		ids, subs, evIDs, types, payloads := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -352,22 +352,53 @@ func (s *Store) FeedWebhooks(ctx context.Context, tenantID string, limit int, fn
 		if n > 0 {
 			b.Queue(qInsertWebhookDeliveries, sc.tenant, ids, subs, evIDs, types, evTimes, payloads, due, created)
 		}
-		b.Queue(qMoveWebhookFeed, sc.tenant, segCursor, gradeXID, gradeID)
+		if len(f.SegmentEvents) > 0 {
+			b.Queue(qMoveSegmentCursor, sc.tenant, f.SegmentEvents[len(f.SegmentEvents)-1].Cursor)
+		}
+		if len(f.GradeChanges) > 0 {
+			gids := make([]string, len(f.GradeChanges))
+			for i, c := range f.GradeChanges {
+				gids[i] = c.ID
+			}
+			b.Queue(qMarkGradesFed, sc.tenant, gids, r.gradeXIDs)
+		}
+		if len(f.GradeChanges) < limit && r.horizon != horizon {
+			// Caught up: every change of a transaction below the new
+			// horizon was visible to this read, so it has been fed.
+			b.Queue(qMoveGradeHorizon, sc.tenant, r.horizon)
+		}
+		if b.Len() == 0 {
+			return nil
+		}
 		return tx.SendBatch(ctx, b).Close()
 	})
 	return read, err
 }
 
-// readFeed reads the enabled subscriptions and the events after the
-// cursors, and moves the cursors past what it read.
-func readFeed(ctx context.Context, tx pgx.Tx, sc scope, limit int, segCursor *int64, gradeXID, gradeID *string) (*domain.WebhookFeed, error) {
-	f := &domain.WebhookFeed{}
+// feedRead is what readFeed read.
+type feedRead struct {
+	feed *domain.WebhookFeed
+	// gradeXIDs are the transaction ids of feed.GradeChanges.
+	gradeXIDs []string
+	// horizon is the oldest transaction running before the read.
+	horizon string
+}
+
+// readFeed reads the horizon, the enabled subscriptions and the events
+// after the cursors.
+func readFeed(ctx context.Context, tx pgx.Tx, sc scope, limit int, segCursor int64, horizon string) (feedRead, error) {
+	r := feedRead{feed: &domain.WebhookFeed{}}
+	f := r.feed
 	b := &pgx.Batch{}
+	b.Queue(qGradeHorizon)
 	b.Queue(qListWebhookSubscriptions, sc.tenant)
-	b.Queue(qFeedSegmentEvents, sc.tenant, *segCursor, limit)
-	b.Queue(qFeedGradeChanges, sc.tenant, *gradeXID, *gradeID, limit)
+	b.Queue(qFeedSegmentEvents, sc.tenant, segCursor, limit)
+	b.Queue(qFeedGradeChanges, sc.tenant, horizon, limit)
 	br := tx.SendBatch(ctx, b)
 	err := func() error {
+		if err := br.QueryRow().Scan(&r.horizon); err != nil {
+			return err
+		}
 		rows, err := br.Query()
 		if err != nil {
 			return err
@@ -391,7 +422,6 @@ func readFeed(ctx context.Context, tx pgx.Tx, sc scope, limit int, segCursor *in
 		if _, err := pgx.ForEachRow(rows, []any{&ev.Cursor, &ev.SegmentID, &ev.CustomerID, &kind, &at, &ev.Cause}, func() error {
 			ev.Kind, ev.Time = domain.SegmentEventKind(kind), goTime(at)
 			f.SegmentEvents = append(f.SegmentEvents, ev)
-			*segCursor = ev.Cursor
 			return nil
 		}); err != nil {
 			return err
@@ -406,7 +436,7 @@ func readFeed(ctx context.Context, tx pgx.Tx, sc scope, limit int, segCursor *in
 		_, err = pgx.ForEachRow(rows, []any{&xid, &c.ID, &c.CustomerID, &c.From, &c.To, &when, &c.PolicyVersion, &cause, &c.Reason}, func() error {
 			c.Time, c.Cause = goTime(when), domain.GradeCause(cause)
 			f.GradeChanges = append(f.GradeChanges, c)
-			*gradeXID, *gradeID = xid, c.ID
+			r.gradeXIDs = append(r.gradeXIDs, xid)
 			return nil
 		})
 		return err
@@ -414,7 +444,7 @@ func readFeed(ctx context.Context, tx pgx.Tx, sc scope, limit int, segCursor *in
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
-	return f, err
+	return r, err
 }
 
 // ClaimWebhookDeliveries claims due deliveries of enabled subscriptions.

@@ -2,9 +2,6 @@ package postgres
 
 // The statements of webhooks (webhook.go). $1 is the tenant id in every one.
 
-// nilUUID is where a grade cursor starts within a transaction id.
-const nilUUID = "00000000-0000-0000-0000-000000000000"
-
 // Destinations and subscriptions.
 const (
 	qCreateWebhookDestination = `INSERT INTO webhook_destinations (tenant_id, id, url, allow_private_network, description, create_time)
@@ -22,9 +19,8 @@ JOIN webhook_destinations d ON d.tenant_id = s.tenant_id AND d.id = s.destinatio
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)`
 	// qStartWebhookFeed starts the tenant's feed, if it has none, at the
 	// current end of the segment log and of the committed grade changes.
-	qStartWebhookFeed = `INSERT INTO webhook_feeds (tenant_id, segment_cursor, grade_xid, grade_id)
-SELECT $1, coalesce((SELECT last_cursor FROM segment_log_heads WHERE tenant_id = $1), 0),
-    pg_snapshot_xmin(pg_current_snapshot()), '` + nilUUID + `'
+	qStartWebhookFeed = `INSERT INTO webhook_feeds (tenant_id, segment_cursor, grade_horizon)
+SELECT $1, coalesce((SELECT last_cursor FROM segment_log_heads WHERE tenant_id = $1), 0), pg_snapshot_xmin(pg_current_snapshot())
 ON CONFLICT (tenant_id) DO NOTHING`
 	qGetWebhookSubscription   = `SELECT ` + webhookSubColumns + webhookSubFrom + ` WHERE s.tenant_id = $1 AND s.id = $2`
 	qListWebhookSubscriptions = `SELECT ` + webhookSubColumns + webhookSubFrom + ` WHERE s.tenant_id = $1 ORDER BY s.create_time, s.id`
@@ -54,23 +50,36 @@ SELECT (SELECT version FROM cur), EXISTS (SELECT FROM del)`
 const (
 	// qLockWebhookFeed takes the tenant's feed unless another transaction
 	// holds it.
-	qLockWebhookFeed = `SELECT segment_cursor, grade_xid::text, grade_id FROM webhook_feeds WHERE tenant_id = $1
+	qLockWebhookFeed = `SELECT segment_cursor, grade_horizon::text FROM webhook_feeds WHERE tenant_id = $1
 FOR UPDATE SKIP LOCKED`
 	qFeedSegmentEvents = `SELECT ` + eventColumns + ` FROM segment_events WHERE tenant_id = $1 AND cursor > $2
 ORDER BY cursor LIMIT $3`
-	// qFeedGradeChanges reads the changes after ($2, $3) in the order of
-	// their transactions, only of transactions older than every one still
-	// running, which cannot gain rows any more (grade_changes_feed).
-	qFeedGradeChanges = `SELECT feed_xid::text, ` + gradeChangeColumns + ` FROM grade_changes
-WHERE tenant_id = $1 AND (feed_xid, id) > ($2::text::xid8, $3::uuid) AND feed_xid < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY feed_xid, id LIMIT $4`
+	// qGradeHorizon is the oldest transaction still running: every one
+	// below it has ended, and its changes are visible to the statements
+	// that follow.
+	qGradeHorizon = `SELECT pg_snapshot_xmin(pg_current_snapshot())::text`
+	// qFeedGradeChanges reads the changes of transactions at or above the
+	// horizon $2 not fed yet (grade_changes_feed, webhook_feed_grades_pkey).
+	qFeedGradeChanges = `SELECT g.feed_xid::text, g.id, g.customer_id, g.from_grade, g.to_grade, g.time, g.policy_version, g.cause, g.reason
+FROM grade_changes g
+WHERE g.tenant_id = $1 AND g.feed_xid >= $2::text::xid8
+    AND NOT EXISTS (SELECT FROM webhook_feed_grades f WHERE f.tenant_id = $1 AND f.change_id = g.id)
+ORDER BY g.feed_xid, g.id LIMIT $3`
+	qMarkGradesFed = `INSERT INTO webhook_feed_grades (tenant_id, change_id, feed_xid)
+SELECT $1, u.id, u.xid::xid8 FROM unnest($2::uuid[], $3::text[]) AS u(id, xid)`
+	// qMoveGradeHorizon moves the horizon to $2 and forgets the changes
+	// fed below it.
+	qMoveGradeHorizon = `WITH moved AS (
+    UPDATE webhook_feeds SET grade_horizon = $2::text::xid8 WHERE tenant_id = $1
+)
+DELETE FROM webhook_feed_grades WHERE tenant_id = $1 AND feed_xid < $2::text::xid8`
 	qInsertWebhookDeliveries = `INSERT INTO webhook_deliveries (tenant_id, id, subscription_id, event_id, event_type, event_time,
     payload, state, attempts, next_attempt_time, create_time)
 SELECT $1, u.id, u.subscription_id, u.event_id, u.event_type, u.event_time, u.payload, 'pending', 0, u.next_attempt_time, u.create_time
 FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::timestamptz[], $9::timestamptz[])
     AS u(id, subscription_id, event_id, event_type, event_time, payload, next_attempt_time, create_time)
 ON CONFLICT (tenant_id, id) DO NOTHING`
-	qMoveWebhookFeed = `UPDATE webhook_feeds SET segment_cursor = $2, grade_xid = $3::text::xid8, grade_id = $4 WHERE tenant_id = $1`
+	qMoveSegmentCursor = `UPDATE webhook_feeds SET segment_cursor = $2 WHERE tenant_id = $1`
 )
 
 // Deliveries.

@@ -37,23 +37,35 @@ CREATE TABLE webhook_subscriptions (
 );
 CREATE INDEX webhook_subscriptions_destination ON webhook_subscriptions (tenant_id, destination_id);
 
--- Where each tenant's feed stands: the last segment event fed, and the
--- (transaction id, id) of the last grade change fed. A tenant has a row
--- from its first subscription on.
+-- Where each tenant's feed stands: the last segment event fed (the log's
+-- cursors are in commit order), and the grade changes' horizon: every
+-- transaction below grade_horizon had ended when the feed last caught up,
+-- so its grade changes have been fed. A tenant has a row from its first
+-- subscription on.
 CREATE TABLE webhook_feeds (
     tenant_id      uuid NOT NULL PRIMARY KEY REFERENCES tenants (id),
     segment_cursor bigint NOT NULL,
-    grade_xid      xid8 NOT NULL,
-    grade_id       uuid NOT NULL
+    grade_horizon  xid8 NOT NULL
 );
 
--- Grade changes are read in commit order by the id of the transaction that
--- wrote them: a feed step reads only rows whose transaction precedes the
--- oldest one still running (pg_snapshot_xmin), so no change can commit
--- behind the cursor later. The column is filled by its default; the
--- scoring statements that write grade changes are unchanged.
+-- Grade changes carry the id of the transaction that wrote them (filled by
+-- the column's default; the scoring statements are unchanged). Ids are not
+-- in commit order, so the feed reads every change of a transaction at or
+-- above the horizon that it has not fed yet (webhook_feed_grades), and
+-- moves the horizon to pg_snapshot_xmin, the oldest transaction still
+-- running, once it has caught up: no transaction below it can add a change
+-- any more, so what webhook_feed_grades remembers stays small.
 ALTER TABLE grade_changes ADD COLUMN feed_xid xid8 NOT NULL DEFAULT pg_current_xact_id();
 CREATE INDEX grade_changes_feed ON grade_changes (tenant_id, feed_xid, id);
+
+-- The grade changes fed at or above the horizon.
+CREATE TABLE webhook_feed_grades (
+    tenant_id uuid NOT NULL,
+    change_id uuid NOT NULL,
+    feed_xid  xid8 NOT NULL,
+    PRIMARY KEY (tenant_id, change_id)
+);
+CREATE INDEX webhook_feed_grades_xid ON webhook_feed_grades (tenant_id, feed_xid);
 
 -- The outbox: one row per event and subscription, its id derived from both
 -- (the idempotency key subscribers see).
@@ -97,7 +109,8 @@ DO $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['webhook_destinations', 'webhook_subscriptions', 'webhook_feeds', 'webhook_deliveries', 'webhook_attempts']
+    FOREACH t IN ARRAY ARRAY['webhook_destinations', 'webhook_subscriptions', 'webhook_feeds', 'webhook_feed_grades', 'webhook_deliveries',
+        'webhook_attempts']
     LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
