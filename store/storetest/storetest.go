@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) domain.Store) {
 	all = append(all, segmentTests...)
 	all = append(all, actionTests...)
 	all = append(all, requestTests...)
+	all = append(all, webhookTests...)
 	for _, tc := range all {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
