@@ -42,6 +42,11 @@ type serveConfig struct {
 	jobs            bool
 	jobPoll         time.Duration
 	jobLease        time.Duration
+	webhooks        bool
+	webhookPoll     time.Duration
+	webhookTimeout  time.Duration
+	webhookAttempts int
+	webhookHTTP     bool
 	otlpEndpoint    string
 	traceSampling   float64
 }
@@ -63,6 +68,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&cfg.jobs, "jobs", true, describe("jobs", "run the scheduled jobs (daily re-assessment, re-grading and lead-conversion retraining, re-scoring after interrupted rule changes); every replica may, each run is leased through the store"))
 	fs.DurationVar(&cfg.jobPoll, "job-poll", 30*time.Second, describe("job-poll", "how often the scheduler looks for due jobs"))
 	fs.DurationVar(&cfg.jobLease, "job-lease", 2*time.Minute, describe("job-lease", "how long a job's lease lasts unless its replica extends it: how soon another replica takes over the run of one that died"))
+	fs.BoolVar(&cfg.webhooks, "webhooks", true, describe("webhooks", "deliver webhooks (segment entries and exits, grade changes) to the registered destinations; every replica may, each attempt is leased through the store"))
+	fs.DurationVar(&cfg.webhookPoll, "webhook-poll", time.Second, describe("webhook-poll", "how often the webhook worker looks for new events and due deliveries"))
+	fs.DurationVar(&cfg.webhookTimeout, "webhook-timeout", 10*time.Second, describe("webhook-timeout", "how long one webhook attempt may take, connecting included"))
+	fs.IntVar(&cfg.webhookAttempts, "webhook-max-attempts", 10, describe("webhook-max-attempts", "attempts of a webhook delivery before it is marked failed (backoff from 10 s doubling to 1 h, with jitter)"))
+	fs.BoolVar(&cfg.webhookHTTP, "webhook-allow-http-localhost", false, describe("webhook-allow-http-localhost", "for development and tests only: let admins register http:// webhook destinations on localhost"))
 	fs.StringVar(&cfg.otlpEndpoint, "otlp-endpoint", "", describe("otlp-endpoint", "OpenTelemetry: export a span of every call to this OTLP/gRPC collector (http://host:4317 without TLS, https://… with it); empty: no tracing"))
 	fs.Float64Var(&cfg.traceSampling, "trace-sampling", 1, describe("trace-sampling", "OpenTelemetry: the share of traces to sample (0-1) when the caller's trace context does not decide"))
 	if err := parse(fs, args); err != nil {
@@ -70,6 +80,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if cfg.jobPoll <= 0 || cfg.jobLease <= 0 {
 		return fmt.Errorf("%w: job-poll and job-lease must be positive", errUsage)
+	}
+	if cfg.webhookPoll <= 0 || cfg.webhookTimeout <= 0 || cfg.webhookAttempts <= 0 {
+		return fmt.Errorf("%w: webhook-poll, webhook-timeout and webhook-max-attempts must be positive", errUsage)
 	}
 	log, err := newLogger(stderr, cfg.logFormat, cfg.logLevel)
 	if err != nil {
@@ -142,6 +155,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}()
 	} else {
 		close(jobsDone)
+	}
+	// Webhook deliveries, leased through the store like the jobs.
+	svc.AllowInsecureWebhooks(cfg.webhookHTTP)
+	hooksDone := make(chan struct{})
+	defer func() { stopJobs(); <-hooksDone }()
+	if cfg.webhooks {
+		w, err := domain.NewWebhookWorker(svc, domain.WebhookWorkerOptions{Encode: server.EncodeWebhookEvent, Poll: cfg.webhookPoll,
+			Timeout: cfg.webhookTimeout, MaxAttempts: cfg.webhookAttempts, Logger: log})
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer close(hooksDone)
+			w.Run(jobsCtx) //nolint:errcheck // returns ctx's error
+		}()
+	} else {
+		close(hooksDone)
 	}
 	// The dashboard, on the HTTP port beside the API (same origin).
 	srv.Mux().Handle("/", web.Handler())
