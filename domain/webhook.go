@@ -264,7 +264,15 @@ type WebhookStore interface {
 	// subscription, newest first (create time, then id, descending),
 	// strictly after after (nil: from the newest), each with its log.
 	ListWebhookDeliveries(ctx context.Context, tenantID, subscriptionID string, after *WebhookDeliveryCursor, limit int) ([]WebhookDelivery, error)
+	// PruneWebhookDeliveries deletes at most limit succeeded or failed
+	// deliveries created before before, with their log, and returns how
+	// many it deleted.
+	PruneWebhookDeliveries(ctx context.Context, tenantID string, before time.Time, limit int) (int, error)
 }
+
+// WebhookRetention is how long the delivery log keeps a delivery that
+// succeeded or failed; pending ones are kept until they end.
+const WebhookRetention = 30 * 24 * time.Hour
 
 // MaxWebhookURLLength bounds a destination's URL.
 const MaxWebhookURLLength = 2048

@@ -51,6 +51,7 @@ type WebhookWorker struct {
 	svc    *Service
 	client *webhook.Client
 	opts   WebhookWorkerOptions
+	pruned map[string]time.Time // tenant id -> when this worker last pruned its log
 }
 
 // NewWebhookWorker returns a worker over svc's store.
@@ -85,7 +86,7 @@ func NewWebhookWorker(svc *Service, opts WebhookWorkerOptions) (*WebhookWorker, 
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &WebhookWorker{svc: svc, client: webhook.NewClient(opts.Timeout), opts: opts}, nil
+	return &WebhookWorker{svc: svc, client: webhook.NewClient(opts.Timeout), opts: opts, pruned: map[string]time.Time{}}, nil
 }
 
 // Run works every Poll until ctx is done; it returns ctx's error. An attempt
@@ -107,8 +108,9 @@ func (w *WebhookWorker) Run(ctx context.Context) error {
 }
 
 // RunOnce makes one pass over every tenant: it feeds the outbox from the
-// events since the last pass, then makes the attempts that are due, and
-// returns how many attempts it made. An error of one tenant does not stop
+// events since the last pass, makes the attempts that are due, and (hourly)
+// prunes the delivery log, and returns how many attempts it made. A worker
+// runs one pass at a time. An error of one tenant does not stop
 // the others; the first is returned.
 func (w *WebhookWorker) RunOnce(ctx context.Context) (int, error) {
 	tenants, err := w.svc.store.ListTenants(ctx)
@@ -129,8 +131,30 @@ func (w *WebhookWorker) RunOnce(ctx context.Context) (int, error) {
 		if err != nil && first == nil {
 			first = fmt.Errorf("delivering for tenant %s: %w", t.ID, err)
 		}
+		if err := w.prune(ctx, t.ID); err != nil && first == nil {
+			first = fmt.Errorf("pruning the delivery log of tenant %s: %w", t.ID, err)
+		}
 	}
 	return n, first
+}
+
+// prune deletes, at most hourly per tenant, the deliveries that ended more
+// than WebhookRetention ago.
+func (w *WebhookWorker) prune(ctx context.Context, tenantID string) error {
+	now := w.svc.Now()
+	if last, ok := w.pruned[tenantID]; ok && now.Sub(last) < time.Hour {
+		return nil
+	}
+	for {
+		n, err := w.svc.store.PruneWebhookDeliveries(ctx, tenantID, now.Add(-WebhookRetention), 1000)
+		if err != nil {
+			return err
+		}
+		if n < 1000 {
+			w.pruned[tenantID] = now
+			return nil
+		}
+	}
 }
 
 // feed moves the tenant's events into the outbox until the feed is caught

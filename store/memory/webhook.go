@@ -424,3 +424,27 @@ func (s *Store) ListWebhookDeliveries(_ context.Context, tenantID, subscriptionI
 	slices.SortFunc(out, newest)
 	return out[:min(len(out), limit)], nil
 }
+
+// PruneWebhookDeliveries deletes finished deliveries created before before.
+func (s *Store) PruneWebhookDeliveries(_ context.Context, tenantID string, before time.Time, limit int) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	td := s.tenant(tenantID)
+	if td == nil || td.webhooks == nil {
+		return 0, nil
+	}
+	var old []*memDelivery
+	for _, d := range td.webhooks.deliveries {
+		if d.d.State != domain.WebhookPending && d.d.CreateTime.Before(before) {
+			old = append(old, d)
+		}
+	}
+	slices.SortFunc(old, func(a, b *memDelivery) int {
+		return cmp.Or(a.d.CreateTime.Compare(b.d.CreateTime), strings.Compare(a.d.ID, b.d.ID))
+	})
+	old = old[:min(len(old), limit)]
+	for _, d := range old {
+		delete(td.webhooks.deliveries, d.d.ID)
+	}
+	return len(old), nil
+}

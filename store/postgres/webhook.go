@@ -559,3 +559,20 @@ func (s *Store) ListWebhookDeliveries(ctx context.Context, tenantID, subscriptio
 	}
 	return out, err
 }
+
+// PruneWebhookDeliveries deletes finished deliveries created before before.
+func (s *Store) PruneWebhookDeliveries(ctx context.Context, tenantID string, before time.Time, limit int) (int, error) {
+	sc, ok := tenantScope(tenantID)
+	if !ok {
+		return 0, nil
+	}
+	n := 0
+	err := s.batch(ctx, sc, func(b *pgx.Batch) {
+		b.Queue(qPruneWebhookDeliveries, sc.tenant, normTime(before), limit)
+	}, func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		n = int(tag.RowsAffected())
+		return err
+	})
+	return n, err
+}

@@ -128,6 +128,7 @@ func TestWebhookPlans(t *testing.T) {
 			[]string{"webhook_deliveries_due"}},
 		{"delivery log", qListWebhookDeliveries, []any{tenant.ID, subID, now.Add(time.Hour), "ffffffff-ffff-ffff-ffff-ffffffffffff", 51},
 			[]string{"webhook_deliveries_subscription", "webhook_attempts_pkey"}},
+		{"prune", qPruneWebhookDeliveries, []any{tenant.ID, now.Add(time.Hour), 1000}, []string{"webhook_deliveries_finished"}},
 	}
 	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
 		for _, p := range plans {

@@ -128,4 +128,14 @@ LEFT JOIN LATERAL (
 WHERE w.tenant_id = $1 AND w.subscription_id = $2 AND (w.create_time, w.id) < ($3, $4)
 ORDER BY w.create_time DESC, w.id DESC
 LIMIT $5`
+	// qPruneWebhookDeliveries deletes at most $3 finished deliveries
+	// created before $2 (webhook_deliveries_finished); their attempts go
+	// with them (ON DELETE CASCADE).
+	qPruneWebhookDeliveries = `WITH old AS (
+    SELECT tenant_id, id FROM webhook_deliveries
+    WHERE tenant_id = $1 AND state <> 'pending' AND create_time < $2
+    ORDER BY create_time, id LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+DELETE FROM webhook_deliveries w USING old WHERE w.tenant_id = old.tenant_id AND w.id = old.id`
 )

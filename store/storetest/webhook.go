@@ -340,6 +340,20 @@ var webhookTests = []test{
 		if ds, _ := s.ListWebhookDeliveries(ctx(t), newTenant(t, s).ID, sub.ID, nil, 10); len(ds) != 0 {
 			t.Fatalf("another tenant reads %d deliveries", len(ds))
 		}
+		// Pruning takes the finished deliveries created before its time.
+		ls := e.claim(t0.Add(3*time.Minute), 3)
+		for _, l := range ls {
+			if err := e.complete(l, domain.WebhookOutcome{State: domain.WebhookSucceeded, Log: domain.WebhookAttempt{Attempt: 1, Start: t0}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := s.PruneWebhookDeliveries(ctx(t), e.tn.ID, t0.Add(2*time.Minute), 10)
+		if err != nil || n != 2 {
+			t.Fatalf("pruned %d, %v; want the two created before t0+2m", n, err)
+		}
+		if ds := e.log(sub.ID); len(ds) != 1 || ds[0].ID != all[0].ID {
+			t.Fatalf("log after pruning: %+v", ds)
+		}
 		if err := s.DeleteWebhookSubscription(ctx(t), e.tn.ID, sub.ID, 0); err != nil {
 			t.Fatal(err)
 		}

@@ -91,6 +91,8 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (tenant_id, next_attempt_time, id) WHERE state = 'pending';
 -- ListWebhookDeliveries: a subscription's log, newest first.
 CREATE INDEX webhook_deliveries_subscription ON webhook_deliveries (tenant_id, subscription_id, create_time DESC, id DESC);
+-- PruneWebhookDeliveries: the finished deliveries, oldest first.
+CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (tenant_id, create_time, id) WHERE state <> 'pending';
 
 -- The log of finished attempts: one row per attempt of a delivery.
 CREATE TABLE webhook_attempts (
