@@ -186,6 +186,10 @@ type Customer struct {
 	Purchases  PurchaseStats   // read-only, maintained by the store
 	Engagement EngagementStats // read-only, maintained by the store
 	Assessment Assessment      // read-only, the stored assessment (zero if none yet)
+	// Grade is the customer's stored grade under the tenant's grading
+	// policy, "" if not graded yet. Read-only: Service.GetCustomer and
+	// Service.ListCustomers set it; stores leave it empty.
+	Grade string
 
 	CreateTime time.Time
 	UpdateTime time.Time

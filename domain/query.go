@@ -6,10 +6,14 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
 )
 
 // FieldType is the type of a filterable or sortable customer field.
@@ -57,6 +61,29 @@ var CustomerFields = map[string]FieldType{
 	"recency_score":   FieldInt,
 	"frequency_score": FieldInt,
 	"monetary_score":  FieldInt,
+	// Relations a Customer does not carry; stores read them from the
+	// grades and segment members (see Relations).
+	"grade":   FieldString, // the stored grade under the tenant's grading policy; "" if not graded
+	"segment": FieldString, // a segment id: = is "is a member", != "is not a member"
+}
+
+// Relations are what a filter on grade or segment needs beyond a
+// Customer: its stored grade ("" if none) and whether it is a member of a
+// segment. Stores that evaluate filters in Go (store/memory) provide them.
+type Relations interface {
+	Grade(customerID string) string
+	IsMember(segmentID, customerID string) bool
+}
+
+// FilterSegments returns the segment ids f names, once each, in order.
+func (f Filter) FilterSegments() []string {
+	var out []string
+	for _, c := range f {
+		if c.Field == "segment" && !slices.Contains(out, c.Value.(string)) {
+			out = append(out, c.Value.(string))
+		}
+	}
+	return out
 }
 
 // CustomerOrderFields lists the fields ListCustomers can order by. Ties are
@@ -143,6 +170,9 @@ func ParseFilter(s string) (Filter, error) {
 			return nil, Invalid("filter", "unknown operator %q", op.text)
 		}
 		v, err := parseValue(ft, val.text)
+		if err == nil {
+			err = checkRelationValue(field.text, val.text)
+		}
 		if err != nil {
 			return nil, Invalid("filter", "value for %s: %v", field.text, err)
 		}
@@ -152,6 +182,23 @@ func ParseFilter(s string) (Filter, error) {
 		return nil, Invalid("filter", "at most 32 conditions")
 	}
 	return f, nil
+}
+
+// checkRelationValue checks the value of a grade or segment condition: a
+// segment is named by its id, a grade by a label a policy may use (or ""
+// for customers without a grade).
+func checkRelationValue(field, s string) error {
+	switch field {
+	case "segment":
+		if _, err := uuid.Parse(s); err != nil || len(s) != 36 {
+			return fmt.Errorf("%q is not a segment id (a UUID)", s)
+		}
+	case "grade":
+		if s != "" && (len(s) > maxGradeBytes || !utf8.ValidString(s) || strings.TrimSpace(s) != s || strings.IndexByte(s, 0) >= 0) {
+			return fmt.Errorf("%q is not a grade label (1-%d bytes of UTF-8 without surrounding spaces)", s, maxGradeBytes)
+		}
+	}
+	return nil
 }
 
 func parseValue(ft FieldType, s string) (any, error) {
@@ -389,10 +436,31 @@ func cmp3[T ~int64](a, b T) int {
 	return 0
 }
 
-// Matches reports whether c satisfies every condition of f.
-func (f Filter) Matches(c *Customer) bool {
+// Matches reports whether c satisfies every condition of f. A filter on
+// grade or segment needs MatchesWith.
+func (f Filter) Matches(c *Customer) bool { return f.MatchesWith(c, nil) }
+
+// MatchesWith reports whether c satisfies every condition of f, reading
+// grades and segment membership through rel (nil: no grade, no segment).
+func (f Filter) MatchesWith(c *Customer, rel Relations) bool {
 	for _, cond := range f {
-		r := Compare(c.FieldValue(cond.Field), cond.Value)
+		var v any
+		switch cond.Field {
+		case "grade":
+			v = ""
+			if rel != nil {
+				v = rel.Grade(c.ID)
+			}
+		case "segment":
+			member := rel != nil && rel.IsMember(cond.Value.(string), c.ID)
+			if member != (cond.Op == OpEq) {
+				return false
+			}
+			continue
+		default:
+			v = c.FieldValue(cond.Field)
+		}
+		r := Compare(v, cond.Value)
 		ok := false
 		switch cond.Op {
 		case OpEq:

@@ -27,6 +27,16 @@ func TestParseFilter(t *testing.T) {
 		{in: `orders = many`, err: true},
 		{in: `country = "PL`, err: true},
 		{in: `country ~ "PL"`, err: true},
+		{in: `grade = "A" AND segment = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"`,
+			want: Filter{{"grade", OpEq, "A"}, {"segment", OpEq, "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"}}},
+		{in: `grade != ""`, want: Filter{{"grade", OpNe, ""}}},
+		{in: `grade = "A+"`, want: Filter{{"grade", OpEq, "A+"}}},
+		{in: `grade = " A"`, err: true},
+		{in: `grade = "ABCDEFGHIJKLMNOPQ"`, err: true},
+		{in: `grade < "B"`, err: true},
+		{in: `segment = vip`, err: true},
+		{in: `segment = ""`, err: true},
+		{in: `segment > "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"`, err: true},
 	}
 	for _, c := range cases {
 		got, err := ParseFilter(c.in)
@@ -65,6 +75,57 @@ func TestFilterMatches(t *testing.T) {
 		}
 		if got := f.Matches(c); got != want {
 			t.Errorf("%q matches = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// fakeRelations grades and segments customers for TestFilterMatchesWith.
+type fakeRelations struct {
+	grades  map[string]string
+	members map[string][]string // segment id -> customer ids
+}
+
+func (r fakeRelations) Grade(id string) string { return r.grades[id] }
+func (r fakeRelations) IsMember(seg, id string) bool {
+	for _, m := range r.members[seg] {
+		if m == id {
+			return true
+		}
+	}
+	return false
+}
+
+func TestFilterMatchesWith(t *testing.T) {
+	t.Parallel()
+	const seg = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+	rel := fakeRelations{grades: map[string]string{"a": "A", "b": "B"}, members: map[string][]string{seg: {"a", "c"}}}
+	for _, tc := range []struct {
+		filter string
+		id     string
+		rel    Relations
+		want   bool
+	}{
+		{`grade = "A"`, "a", rel, true},
+		{`grade = "A"`, "b", rel, false},
+		{`grade != "A"`, "c", rel, true},
+		{`grade = ""`, "c", rel, true},
+		{`grade = ""`, "a", rel, false},
+		{`segment = "` + seg + `"`, "a", rel, true},
+		{`segment = "` + seg + `"`, "b", rel, false},
+		{`segment != "` + seg + `"`, "b", rel, true},
+		{`segment = "` + seg + `" AND grade = "B"`, "a", rel, false},
+		{`segment = "` + seg + `" AND grade = ""`, "c", rel, true},
+		// Without relations nobody is graded or a member.
+		{`grade = ""`, "a", nil, true},
+		{`segment != "` + seg + `"`, "a", nil, true},
+		{`segment = "` + seg + `"`, "a", nil, false},
+	} {
+		f, err := ParseFilter(tc.filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.MatchesWith(&Customer{ID: tc.id}, tc.rel); got != tc.want {
+			t.Errorf("%q on %s = %v, want %v", tc.filter, tc.id, got, tc.want)
 		}
 	}
 }

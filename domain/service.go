@@ -158,7 +158,37 @@ func (s *Service) GetCustomer(ctx context.Context, ref CustomerRef) (Customer, e
 	if err != nil {
 		return Customer{}, err
 	}
-	return s.store.GetCustomer(ctx, p.TenantID, ref)
+	c, err := s.store.GetCustomer(ctx, p.TenantID, ref)
+	if err != nil {
+		return Customer{}, err
+	}
+	cs := []Customer{c}
+	if err := s.setGrades(ctx, p.TenantID, cs); err != nil {
+		return Customer{}, err
+	}
+	return cs[0], nil
+}
+
+// maxFilterSegments bounds the segments one ListCustomers filter names.
+const maxFilterSegments = 8
+
+// setGrades sets the stored grade of each of cs (one read for all).
+func (s *Service) setGrades(ctx context.Context, tenantID string, cs []Customer) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(cs))
+	for i := range cs {
+		ids[i] = cs[i].ID
+	}
+	grades, err := s.store.CustomerGrades(ctx, tenantID, ids)
+	if err != nil {
+		return err
+	}
+	for i := range cs {
+		cs[i].Grade = grades[cs[i].ID].Grade
+	}
+	return nil
 }
 
 // UpdateCustomer applies mutate to the stored customer id and saves it. With
@@ -296,6 +326,19 @@ func (s *Service) ListCustomers(ctx context.Context, r ListCustomersRequest) ([]
 	if err != nil {
 		return nil, "", err
 	}
+	// A segment condition names a segment of the tenant: a deleted or
+	// mistyped id is the caller's error, not an empty answer.
+	segs := f.FilterSegments()
+	if len(segs) > maxFilterSegments {
+		return nil, "", Invalid("filter", "at most %d segments", maxFilterSegments)
+	}
+	for _, id := range segs {
+		if _, err := s.store.GetSegment(ctx, p.TenantID, id); errors.Is(err, ErrNotFound) {
+			return nil, "", Invalid("filter", "no segment %q in this tenant", id)
+		} else if err != nil {
+			return nil, "", err
+		}
+	}
 	rows, err := s.store.ListCustomers(ctx, p.TenantID, CustomerQuery{Filter: f, Order: o, After: after, Limit: size + 1})
 	if err != nil {
 		return nil, "", err
@@ -305,6 +348,9 @@ func (s *Service) ListCustomers(ctx context.Context, r ListCustomersRequest) ([]
 		rows = rows[:size]
 		last := &rows[size-1]
 		next = EncodePageToken(p.TenantID, r.Filter, canonOrder, Cursor{Value: last.SortValue(o.Field), ID: last.ID})
+	}
+	if err := s.setGrades(ctx, p.TenantID, rows); err != nil {
+		return nil, "", err
 	}
 	return rows, next, nil
 }

@@ -202,6 +202,7 @@ func customerToProto(c *domain.Customer) *customerv1.Customer {
 		UpdateTime:         fromTime(c.UpdateTime),
 		Etag:               domain.ETag(c.Version),
 		Assessment:         assessmentSummaryToProto(&c.Assessment),
+		Grade:              c.Grade,
 	}
 	if len(c.AcceptedChannels) > 0 {
 		p.Communication = &customerv1.CommunicationPreferences{}

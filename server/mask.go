@@ -39,8 +39,9 @@ var customerSetters = map[string]func(dst, src *domain.Customer){
 	"qualification.decision_time":     func(d, s *domain.Customer) { d.Qualification.DecisionTime = s.Qualification.DecisionTime },
 }
 
-// outputOnly are Customer fields a client cannot set; a mask naming them is rejected.
-var outputOnly = map[string]bool{"id": true, "purchases": true, "engagement": true, "create_time": true, "update_time": true, "etag": true}
+// outputOnly are Customer fields a client cannot set; a mask naming them is
+// rejected, and an empty mask leaves them out (a customer read and sent back).
+var outputOnly = map[string]bool{"id": true, "purchases": true, "engagement": true, "create_time": true, "update_time": true, "etag": true, "grade": true}
 
 // maskPaths resolves an update request's mask: "*" is every client-set
 // field; an empty mask is every field populated in the request's customer.

@@ -193,6 +193,13 @@ func checkQuery(q domain.CustomerQuery) (domain.CustomerQuery, error) {
 		if t, ok := c.Value.(time.Time); ok {
 			c.Value = normTime(t)
 		}
+		if c.Field == "segment" {
+			id, ok := parseID(c.Value.(string))
+			if !ok || (c.Op != domain.OpEq && c.Op != domain.OpNe) {
+				return q, domain.Invalid("filter", "segment takes = or != and a segment id, not %s %q", c.Op, c.Value)
+			}
+			c.Value = id
+		}
 		f[i] = c
 	}
 	q.Filter = f

@@ -279,7 +279,7 @@ func (s *Store) ListCustomers(_ context.Context, tenantID string, q domain.Custo
 	}
 	var rows []*domain.Customer
 	for _, c := range d.customers {
-		if !q.Filter.Matches(c) {
+		if !q.Filter.MatchesWith(c, relations{d}) {
 			continue
 		}
 		if q.After != nil && cmp(q.After.Value, q.After.ID, c) <= 0 {
@@ -386,4 +386,23 @@ func checkUpsert(cs []domain.Customer) ([]string, error) {
 		}
 	}
 	return ids, nil
+}
+
+// relations reads a tenant's grades and segment members for a filter; the
+// caller holds the store's lock.
+type relations struct{ d *tenantData }
+
+func (r relations) Grade(customerID string) string {
+	if r.d.scoring == nil {
+		return ""
+	}
+	return r.d.scoring.grades[customerID].Grade
+}
+
+func (r relations) IsMember(segmentID, customerID string) bool {
+	if r.d.segments == nil {
+		return false
+	}
+	_, ok := r.d.segments.members[segmentID][customerID]
+	return ok
 }

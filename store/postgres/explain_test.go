@@ -170,6 +170,7 @@ func TestPlans(t *testing.T) {
 	sql, args := listQuery(tenant.ID, domain.CustomerQuery{Filter: domain.Filter{{Field: "country", Op: domain.OpEq, Value: "PL"}}, Order: domain.Order{Field: "create_time"}, Limit: 51})
 	plans = append(plans, plan{"list PL customers by create time", sc, sql, args, []string{"customers_create_time"}, ""})
 	plans = append(plans, assessmentPlans(t, s, tenant.ID, ids, now)...)
+	plans = append(plans, listRelationPlans(t, s, tenant.ID, ids, now)...)
 
 	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
 		for _, p := range plans {

@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) domain.Store) {
 	all = append(all, customerTests...)
 	all = append(all, isolationTests...)
 	all = append(all, listTests...)
+	all = append(all, listRelationTests...)
 	all = append(all, upsertTests...)
 	all = append(all, transactionTests...)
 	all = append(all, engagementTests...)

@@ -471,7 +471,11 @@ type Customer struct {
 	Etag string `protobuf:"bytes,25,opt,name=etag,proto3" json:"etag,omitempty"`
 	// The customer's current assessment in brief; see
 	// ScoringService.GetCustomerAssessment for the full, explained one.
-	Assessment    *v1.AssessmentSummary `protobuf:"bytes,26,opt,name=assessment,proto3" json:"assessment,omitempty"`
+	Assessment *v1.AssessmentSummary `protobuf:"bytes,26,opt,name=assessment,proto3" json:"assessment,omitempty"`
+	// The customer's current grade under the tenant's grading policy (e.g.
+	// "A"); empty until graded. Set in the answers of GetCustomer and
+	// ListCustomers; see ScoringService for the grade's components.
+	Grade         string `protobuf:"bytes,27,opt,name=grade,proto3" json:"grade,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -686,6 +690,13 @@ func (x *Customer) GetAssessment() *v1.AssessmentSummary {
 		return x.Assessment
 	}
 	return nil
+}
+
+func (x *Customer) GetGrade() string {
+	if x != nil {
+		return x.Grade
+	}
+	return ""
 }
 
 // CommunicationPreferences record consent per channel.
@@ -1134,7 +1145,7 @@ var File_potential_customer_v1_customer_proto protoreflect.FileDescriptor
 
 const file_potential_customer_v1_customer_proto_rawDesc = "" +
 	"\n" +
-	"$potential/customer/v1/customer.proto\x12\x15potential.customer.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%potential/scoring/v1/assessment.proto\"\xcc\f\n" +
+	"$potential/customer/v1/customer.proto\x12\x15potential.customer.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%potential/scoring/v1/assessment.proto\"\xe7\f\n" +
 	"\bCustomer\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x129\n" +
 	"\vexternal_id\x18\x02 \x01(\tB\x18\xbaH\x15r\x13\x18\x80\x012\x0e^[\\x21-\\x7e]*$R\n" +
@@ -1174,7 +1185,8 @@ const file_potential_customer_v1_customer_proto_rawDesc = "" +
 	"\x04etag\x18\x19 \x01(\tR\x04etag\x12L\n" +
 	"\n" +
 	"assessment\x18\x1a \x01(\v2'.potential.scoring.v1.AssessmentSummaryB\x03\xe0A\x03R\n" +
-	"assessment\x1ad\n" +
+	"assessment\x12\x19\n" +
+	"\x05grade\x18\x1b \x01(\tB\x03\xe0A\x03R\x05grade\x1ad\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12;\n" +
 	"\x05value\x18\x02 \x01(\v2%.potential.customer.v1.AttributeValueR\x05value:\x028\x01\"z\n" +

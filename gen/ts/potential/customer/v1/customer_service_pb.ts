@@ -180,8 +180,20 @@ export type ListCustomersRequest = Message<"potential.customer.v1.ListCustomersR
    * industry, company_size, age_band, gender, acquisition_channel (= and !=
    * only); create_time, update_time, first_purchase_time,
    * last_purchase_time (RFC 3339); purchase_days, orders (integers);
-   * total_spend (decimal). Enum-like fields take lower-case names:
-   * kind = lead, company_size = 11_50, age_band = 25_34.
+   * total_spend (decimal). From the stored assessment: predicted_value,
+   * value_at_risk (decimals), p_alive (0-1), recency_score,
+   * frequency_score, monetary_score (1-5, 0 unscored), churn_level (none,
+   * low, medium, high), lifecycle_stage (unknown, lead, new, active,
+   * at_risk, churned, reactivated), rfm_segment (champions, loyal, …).
+   * Enum-like fields take lower-case names: kind = lead,
+   * company_size = 11_50, age_band = 25_34.
+   * grade: the customer's current grade under the tenant's grading policy
+   * (the `grade` field of Customer), e.g. `grade = "A"`; `grade = ""` finds
+   * customers not graded yet; compared as a label, not by rank.
+   * segment: membership of a segment of the tenant, by its id:
+   * `segment = "<id>"` keeps the current members (static or dynamic),
+   * `segment != "<id>"` the others; an id that is not a segment of the
+   * tenant is INVALID_ARGUMENT.
    *
    * @generated from field: string filter = 3;
    */
@@ -189,8 +201,9 @@ export type ListCustomersRequest = Message<"potential.customer.v1.ListCustomersR
 
   /**
    * One of create_time, update_time, display_name, external_id,
-   * last_purchase_time, total_spend, orders; optionally followed by
-   * " desc". Default create_time. Ties are broken by id.
+   * last_purchase_time, total_spend, orders, predicted_value,
+   * value_at_risk, p_alive; optionally followed by " desc". Default
+   * create_time. Ties are broken by id.
    *
    * @generated from field: string order_by = 4;
    */
