@@ -22,7 +22,7 @@ import { ScoringService } from "../../gen/ts/potential/scoring/v1/scoring_servic
 import { FeedbackKind } from "../../gen/ts/potential/feedback/v1/feedback_pb.js";
 import { FeedbackService } from "../../gen/ts/potential/feedback/v1/feedback_service_pb.js";
 import { SegmentKind, SegmentService } from "../../gen/ts/potential/segment/v1/segment_service_pb.js";
-import { ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 
 const baseUrl = process.env.POTENTIAL_URL ?? "";
 const key = process.env.POTENTIAL_API_KEY ?? "";
@@ -184,9 +184,10 @@ describe("dashboard", { concurrency: false }, () => {
     const top = byValue.customers[0];
     const cells = await page.locator("table.list tbody tr").first().locator("td").allInnerTexts();
     assert.equal(cells[1], top.externalId);
-    assert.equal(cells[7], money(top.assessment!.predictedValue));
-    assert.equal(cells[8], money(top.assessment!.valueAtRisk));
-    assert.equal(cells[5], churnNames[top.assessment!.churnLevel]);
+    assert.equal(cells[3], top.grade || "–");
+    assert.equal(cells[8], money(top.assessment!.predictedValue));
+    assert.equal(cells[9], money(top.assessment!.valueAtRisk));
+    assert.equal(cells[6], churnNames[top.assessment!.churnLevel]);
     await shot("customers");
 
     await page.getByRole("button", { name: /Value at risk/ }).click();
@@ -226,6 +227,62 @@ describe("dashboard", { concurrency: false }, () => {
       pageSize: 50,
     });
     await expectList(both.customers);
+  });
+
+  test("filters by grade and by segment membership, as the API answers", async () => {
+    // A grade some customers hold, but not all.
+    const dist = await scoring.getGradeDistribution({});
+    const held = dist.grades.find((g) => g.customers > 0n && g.customers < dist.customers);
+    assert.ok(held, `the demo tenant has customers of several grades: ${JSON.stringify(dist.grades.map((g) => [g.grade, String(g.customers)]))}`);
+    await page.goto(baseUrl + "/#/customers");
+    // The choices are the policy's grades, from GetGradeDistribution.
+    await page.waitForFunction(
+      (want) => JSON.stringify([...document.querySelectorAll<HTMLOptionElement>("#grade option")].map((o) => o.value)) === want,
+      JSON.stringify(["", ...dist.grades.map((g) => g.grade)]),
+    );
+    await page.selectOption("#grade", held.grade);
+    await page.waitForURL(/grade=/);
+    const graded = await customers.listCustomers({ filter: `grade = "${held.grade}"`, orderBy: "predicted_value desc", pageSize: 50 });
+    assert.equal(graded.customers.length, Math.min(50, Number(held.customers)), "ListCustomers agrees with GetGradeDistribution");
+    assert.ok(graded.customers.every((c) => c.grade === held.grade));
+    await expectList(graded.customers);
+    const shown = await page.locator("table.list tbody td[data-field='grade']").allInnerTexts();
+    assert.deepEqual(shown, graded.customers.map(() => held.grade));
+
+    // A built-in segment with members, picked by name from ListSegments.
+    const all = (await segments.listSegments({})).segments;
+    let seg: (typeof all)[number] | undefined;
+    let members: string[] = [];
+    for (const s of all) {
+      const m = await segments.listSegmentMembers({ segmentId: s.id, pageSize: 1000 });
+      if (m.members.length > 0 && !m.nextPageToken) {
+        seg = s;
+        members = m.members.map((x) => x.customerId);
+        break;
+      }
+    }
+    assert.ok(seg, "some segment of the demo tenant has members");
+    await page.selectOption("#grade", "");
+    await page.selectOption("#member", seg.id);
+    await page.waitForURL(new RegExp(`member=${seg.id}`));
+    const inSeg = await customers.listCustomers({ filter: `segment = "${seg.id}"`, orderBy: "predicted_value desc", pageSize: 50 });
+    assert.equal(inSeg.customers.length, Math.min(50, members.length));
+    assert.ok(inSeg.customers.every((c) => members.includes(c.id)), "every listed customer is a member");
+    await expectList(inSeg.customers);
+
+    // Both, with an order picked from a column header.
+    await page.selectOption("#grade", held.grade);
+    await page.waitForURL(/grade=.*member=|member=.*grade=/);
+    await page.getByRole("button", { name: /Value at risk/ }).click();
+    await page.waitForURL(/order=value_at_risk\+desc/);
+    const both = await customers.listCustomers({
+      filter: `grade = "${held.grade}" AND segment = "${seg.id}"`,
+      orderBy: "value_at_risk desc",
+      pageSize: 50,
+    });
+    assert.ok(both.customers.every((c) => c.grade === held.grade && members.includes(c.id)));
+    await expectList(both.customers);
+    await shot("customers-filtered");
   });
 
   /** The scoring model the rules and grading tests set up. */
@@ -426,6 +483,67 @@ describe("dashboard", { concurrency: false }, () => {
       Number(wideCount).toLocaleString("en-US"),
     );
     await shot("segment", true);
+  });
+
+  test("adds and removes a static segment's members, lists them, and deletes the segment", async () => {
+    const [first, second] = (await customers.listCustomers({ orderBy: "predicted_value desc", pageSize: 2 })).customers;
+    await page.goto(baseUrl + "/#/segments/new");
+    await page.fill("#segment-name", "Call back this week");
+    await page.selectOption("#segment-kind", String(SegmentKind.STATIC));
+    await page.click("#save-segment");
+    await page.waitForURL(/#\/segments\/[0-9a-f-]{36}$/);
+    const id = page.url().split("/").pop()!;
+    const created = await segments.getSegment({ id });
+    assert.deepEqual([created.name, created.kind], ["Call back this week", SegmentKind.STATIC]);
+    const memberIds = async () => (await segments.listSegmentMembers({ segmentId: id, pageSize: 100 })).members.map((m) => m.customerId);
+    const shownIds = () => page.locator("#segment-members tbody tr").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-customer-id")));
+    const waitForMembers = (ids: string[]) =>
+      page.waitForFunction(
+        (ids) =>
+          JSON.stringify([...document.querySelectorAll("#segment-members tbody tr")].map((tr) => tr.getAttribute("data-customer-id")).sort()) ===
+          JSON.stringify(ids),
+        [...ids].sort(),
+      );
+
+    // One by its CRM id, one by its id.
+    await page.fill("#member-ref", first.externalId);
+    await page.click("#add-member-button");
+    await waitForMembers([first.id]);
+    await page.fill("#member-ref", second.id);
+    await page.click("#add-member-button");
+    await waitForMembers([first.id, second.id]);
+    assert.deepEqual((await memberIds()).sort(), [first.id, second.id].sort());
+    assert.deepEqual((await shownIds()).sort(), [first.id, second.id].sort());
+    await shot("segment-static", true);
+
+    // The customer list filtered by the new segment shows exactly them.
+    await page.goto(baseUrl + `/#/customers?member=${id}`);
+    const listed = await customers.listCustomers({ filter: `segment = "${id}"`, orderBy: "predicted_value desc", pageSize: 50 });
+    assert.deepEqual(listed.customers.map((c) => c.id).sort(), [first.id, second.id].sort());
+    await expectList(listed.customers);
+
+    // Removing one leaves the other, in the page and in the API.
+    await page.goto(baseUrl + `/#/segments/${id}`);
+    await waitForMembers([first.id, second.id]);
+    await page.locator(`#segment-members tr[data-customer-id='${first.id}'] button.remove-member`).click();
+    await waitForMembers([second.id]);
+    assert.deepEqual(await memberIds(), [second.id]);
+
+    // Deleting asks first; cancelling keeps the segment.
+    await page.click("#delete-segment-button");
+    await page.click("#cancel-delete");
+    assert.equal((await segments.getSegment({ id })).id, id);
+    await page.click("#delete-segment-button");
+    await page.getByRole("alertdialog").waitFor();
+    await page.click("#confirm-delete");
+    await page.waitForURL(/#\/segments$/);
+    await page.locator("#segments tbody tr").first().waitFor();
+    assert.equal(await page.locator(`#segments tr[data-segment-id='${id}']`).count(), 0);
+    const gone = await segments.getSegment({ id }).then(
+      () => null,
+      (e: unknown) => ConnectError.from(e).code,
+    );
+    assert.equal(gone, Code.NotFound);
   });
 
   test("finds a customer by its CRM id and shows its assessment as the API returns it", async () => {

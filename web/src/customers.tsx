@@ -1,9 +1,11 @@
-// Customers: search, filter by churn level, lifecycle stage and RFM segment,
-// sort by predicted value or value at risk, page through. Everything the
-// list shows comes from one ListCustomers call per page (each customer
-// carries its assessment summary); the state lives in the URL.
+// Customers: search, filter by grade, segment membership, churn level,
+// lifecycle stage and RFM segment, sort by predicted value or value at risk,
+// page through. Everything the list shows comes from one ListCustomers call
+// per page (each customer carries its grade and assessment summary); the
+// drop-downs' choices come from GetGradeDistribution and ListSegments; the
+// state lives in the URL.
 import { useEffect, useState } from "preact/hooks";
-import { api, ChurnLevel, LifecycleStage, RfmSegment, type Customer } from "./api";
+import { api, ChurnLevel, LifecycleStage, RfmSegment, type Customer, type Segment } from "./api";
 import {
   churnLabel,
   churnLevels,
@@ -44,6 +46,9 @@ function isFilter(q: string): boolean {
 
 interface Params {
   q: string;
+  grade: string;
+  /** member is the id of the segment whose members are listed. */
+  member: string;
   churn: string;
   stage: string;
   segment: string;
@@ -53,6 +58,8 @@ interface Params {
 function params(query: URLSearchParams): Params {
   return {
     q: query.get("q") ?? "",
+    grade: query.get("grade") ?? "",
+    member: query.get("member") ?? "",
     churn: query.get("churn") ?? "",
     stage: query.get("stage") ?? "",
     segment: query.get("segment") ?? "",
@@ -63,6 +70,8 @@ function params(query: URLSearchParams): Params {
 /** conditions are the filter's parts from the drop-downs. */
 function conditions(p: Params): string[] {
   const c: string[] = [];
+  if (p.grade) c.push(`grade = ${quote(p.grade)}`);
+  if (p.member) c.push(`segment = ${quote(p.member)}`);
   if (p.churn) c.push(`churn_level = ${p.churn}`);
   if (p.stage) c.push(`lifecycle_stage = ${p.stage}`);
   if (p.segment) c.push(`rfm_segment = ${p.segment}`);
@@ -103,6 +112,19 @@ async function load(p: Params, token: string): Promise<Page> {
   return { customers, next: "", searched: true };
 }
 
+/**
+ * loadChoices reads what the grade and segment drop-downs offer: the grades
+ * of the tenant's policy (and any still held from an earlier one), best
+ * first, and every segment, the tenant's own first, each by name.
+ */
+async function loadChoices(): Promise<{ grades: string[]; segments: Segment[] }> {
+  const [dist, segs] = await Promise.all([api().scoring.getGradeDistribution({}), api().segments.listSegments({})]);
+  return {
+    grades: dist.grades.map((g) => g.grade),
+    segments: [...segs.segments].sort((a, b) => Number(a.builtIn) - Number(b.builtIn) || a.name.localeCompare(b.name)),
+  };
+}
+
 export function CustomersPage({ query }: { query: URLSearchParams }) {
   const p = params(query);
   const key = JSON.stringify(p);
@@ -112,12 +134,15 @@ export function CustomersPage({ query }: { query: URLSearchParams }) {
   const cur = paging.key === key ? paging : { key, before: [] as string[], token: "" };
   const page = useLoad(() => load(p, cur.token), [key, cur.token]);
   const [search, setSearch] = useState(p.q);
+  const choices = useLoad(loadChoices, []);
   useEffect(() => setSearch(p.q), [p.q]);
 
   const go = (change: Partial<Params>) => {
     const next = { ...p, ...change };
     location.hash = href(["customers"], {
       q: next.q,
+      grade: next.grade,
+      member: next.member,
       churn: next.churn,
       stage: next.stage,
       segment: next.segment,
@@ -147,6 +172,14 @@ export function CustomersPage({ query }: { query: URLSearchParams }) {
           />
         </div>
         <button type="submit">Search</button>
+        <Select id="grade" label="Grade" value={p.grade} onChange={(grade) => go({ grade })}>
+          {choices.state === "done" &&
+            choices.value.grades.map((g) => <option value={g}>{g}</option>)}
+        </Select>
+        <Select id="member" label="Segment" value={p.member} onChange={(member) => go({ member })}>
+          {choices.state === "done" &&
+            choices.value.segments.map((s) => <option value={s.id}>{s.name}</option>)}
+        </Select>
         <Select id="churn" label="Churn risk" value={p.churn} onChange={(churn) => go({ churn })}>
           {churnLevels.map((l) => (
             <option value={slug(ChurnLevel, l)}>{churnLabel(l)}</option>
@@ -252,6 +285,7 @@ function Table(props: { customers: Customer[]; order: string; onOrder: (o: strin
           <th>Name</th>
           <th>CRM id</th>
           <th>Country</th>
+          <th>Grade</th>
           <th>RFM segment</th>
           <th>Lifecycle</th>
           <th>Churn risk</th>
@@ -272,6 +306,7 @@ function Table(props: { customers: Customer[]; order: string; onOrder: (o: strin
               </td>
               <td class="mono">{c.externalId}</td>
               <td>{c.country}</td>
+              <td data-field="grade">{c.grade ? <span class="grade-label">{c.grade}</span> : <span class="muted">–</span>}</td>
               <td>
                 {segmentLabel(a?.rfmSegment)} {a?.rfmCell && <span class="muted mono">{a.rfmCell}</span>}
               </td>

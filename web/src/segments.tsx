@@ -3,7 +3,9 @@
 // its rule and members; and the editor of a dynamic segment, whose CEL rule
 // is previewed against every customer as you type (PreviewSegment, which
 // saves nothing): how many customers it selects and the first of them, or
-// where the rule is wrong.
+// where the rule is wrong. A static segment's page adds and removes members
+// by customer id or CRM id; a segment of the tenant's own can be deleted,
+// after a confirmation.
 import { useEffect, useState } from "preact/hooks";
 import { api, message, SegmentEventKind, SegmentKind, type Customer, type PreviewSegmentResponse, type Segment } from "./api";
 import { ConnectError } from "@connectrpc/connect";
@@ -97,6 +99,8 @@ export function SegmentsPage() {
 export function SegmentPage({ id }: { id: string }) {
   // saved is the segment as the last save returned it.
   const [saved, setSaved] = useState<Segment | null>(null);
+  // rev counts member changes made here, so the member list reloads.
+  const [rev, setRev] = useState(0);
   const seg = useLoad(() => (id === "new" ? Promise.resolve(null) : api().segments.getSegment({ id })), [id]);
   if (seg.state === "loading") return <p class="muted">Loading…</p>;
   if (seg.state === "error")
@@ -127,7 +131,12 @@ export function SegmentPage({ id }: { id: string }) {
           else setSaved(next);
         }}
       />
-      {s && <Members key={`${s.id}/${s.etag}`} id={s.id} />}
+      {s && s.kind === SegmentKind.STATIC && !s.builtIn && <AddMember id={s.id} onChanged={() => setRev(rev + 1)} />}
+      {s && (
+        <Members key={`${s.id}/${s.etag}/${rev}`} id={s.id}
+          onRemove={s.kind === SegmentKind.STATIC && !s.builtIn ? () => setRev(rev + 1) : undefined} />
+      )}
+      {s && !s.builtIn && <DeleteSegment segment={s} />}
     </section>
   );
 }
@@ -213,7 +222,7 @@ function SegmentEditor(props: { segment: Segment | null; onSaved: (s: Segment) =
             <select id="segment-kind" value={String(kind)} disabled={s !== null}
               onChange={(e) => setKind(Number(e.currentTarget.value) as SegmentKind)}>
               <option value={String(SegmentKind.DYNAMIC)}>Dynamic: customers matching a rule</option>
-              <option value={String(SegmentKind.STATIC)}>Static: customers added through the API</option>
+              <option value={String(SegmentKind.STATIC)}>Static: customers added one by one</option>
             </select>
           </div>
         </div>
@@ -325,10 +334,110 @@ function Sample(props: { customers: Customer[] }) {
   );
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** customerRef reads what the user typed: a customer id (a UUID) or a CRM id. */
+export function customerRef(text: string) {
+  const t = text.trim();
+  return UUID.test(t) ? { ref: { case: "id" as const, value: t } } : { ref: { case: "externalId" as const, value: t } };
+}
+
+/** AddMember adds a customer, by its id or CRM id, to a static segment. */
+function AddMember(props: { id: string; onChanged: () => void }) {
+  const [who, setWho] = useState("");
+  const [state, setState] = useState<{ busy: boolean; error?: string; done?: string }>({ busy: false });
+  async function add() {
+    setState({ busy: true });
+    try {
+      const res = await api().segments.addSegmentMembers({ segmentId: props.id, customers: [customerRef(who)] });
+      setState({ busy: false, done: res.changed > 0 ? `Added ${who.trim()}.` : `${who.trim()} is a member already.` });
+      setWho("");
+      props.onChanged();
+    } catch (err) {
+      setState({ busy: false, error: message(err) });
+    }
+  }
+  return (
+    <form class="filters" id="add-member" onSubmit={(e) => (e.preventDefault(), who.trim() && add())}>
+      <div class="field grow">
+        <label for="member-ref">Add a customer</label>
+        <input id="member-ref" value={who} placeholder="Customer id or CRM id" onInput={(e) => setWho(e.currentTarget.value)} />
+      </div>
+      <button type="submit" id="add-member-button" disabled={state.busy || who.trim() === ""}>
+        Add
+      </button>
+      {state.error && (
+        <p class="error" role="alert">
+          {state.error}
+        </p>
+      )}
+      {state.done && (
+        <p class="ok" role="status" id="member-status">
+          {state.done}
+        </p>
+      )}
+    </form>
+  );
+}
+
+/** DeleteSegment deletes a segment (at the version shown) after a confirmation. */
+function DeleteSegment({ segment }: { segment: Segment }) {
+  const [confirming, setConfirming] = useState(false);
+  const [state, setState] = useState<{ busy: boolean; error?: string }>({ busy: false });
+  async function remove() {
+    setState({ busy: true });
+    try {
+      await api().segments.deleteSegment({ id: segment.id, etag: segment.etag });
+      location.hash = "#/segments";
+    } catch (err) {
+      setState({ busy: false, error: message(err) });
+    }
+  }
+  return (
+    <div class="danger" id="delete-segment">
+      {!confirming && (
+        <button type="button" class="secondary" id="delete-segment-button" onClick={() => setConfirming(true)}>
+          Delete segment…
+        </button>
+      )}
+      {confirming && (
+        <p role="alertdialog" aria-label="Confirm deletion">
+          Delete <strong>{segment.name}</strong>? Its members leave it (each with an exit event); this cannot be undone.{" "}
+          <button type="button" id="confirm-delete" disabled={state.busy} onClick={remove}>
+            Delete
+          </button>{" "}
+          <button type="button" class="secondary" id="cancel-delete" disabled={state.busy} onClick={() => setConfirming(false)}>
+            Cancel
+          </button>
+        </p>
+      )}
+      {state.error && (
+        <p class="error" role="alert">
+          {state.error}
+        </p>
+      )}
+    </div>
+  );
+}
+
 const MEMBERS_PAGE = 25;
 
-/** Members pages through a segment's members (in customer id order). */
-function Members({ id }: { id: string }) {
+/**
+ * Members pages through a segment's members (in customer id order); with
+ * onRemove (a static segment) each has a button that removes it.
+ */
+function Members({ id, onRemove }: { id: string; onRemove?: () => void }) {
+  const [removing, setRemoving] = useState<{ id?: string; error?: string }>({});
+  async function remove(customerId: string) {
+    setRemoving({ id: customerId });
+    try {
+      await api().segments.removeSegmentMembers({ segmentId: id, customers: [{ ref: { case: "id", value: customerId } }] });
+      setRemoving({});
+      onRemove?.();
+    } catch (err) {
+      setRemoving({ error: message(err) });
+    }
+  }
   // tokens[i] is the token of page i; the first page has none.
   const [tokens, setTokens] = useState<string[]>([""]);
   const pageNo = tokens.length - 1;
@@ -350,6 +459,11 @@ function Members({ id }: { id: string }) {
       </h2>
       {page.state === "loading" && <p class="muted">Loading…</p>}
       {page.state === "error" && <p class="error">{page.error}</p>}
+      {removing.error && (
+        <p class="error" role="alert">
+          {removing.error}
+        </p>
+      )}
       {page.state === "done" && page.value.res.members.length === 0 && <p class="muted">No members.</p>}
       {page.state === "done" && page.value.res.members.length > 0 && (
         <table class="small-table">
@@ -358,6 +472,7 @@ function Members({ id }: { id: string }) {
               <th>Customer</th>
               <th>CRM id</th>
               <th>Member since</th>
+              {onRemove && <th></th>}
             </tr>
           </thead>
           <tbody>
@@ -370,6 +485,14 @@ function Members({ id }: { id: string }) {
                   </td>
                   <td class="mono">{c?.externalId ?? "–"}</td>
                   <td>{date(m.since)}</td>
+                  {onRemove && (
+                    <td>
+                      <button type="button" class="secondary small remove-member" disabled={removing.id !== undefined}
+                        onClick={() => remove(m.customerId)}>
+                        Remove
+                      </button>
+                    </td>
+                  )}
                 </tr>
               );
             })}
