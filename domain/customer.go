@@ -187,8 +187,8 @@ type Customer struct {
 	Engagement EngagementStats // read-only, maintained by the store
 	Assessment Assessment      // read-only, the stored assessment (zero if none yet)
 	// Grade is the customer's stored grade under the tenant's grading
-	// policy, "" if not graded yet. Read-only: Service.GetCustomer and
-	// Service.ListCustomers set it; stores leave it empty.
+	// policy, "" if not graded yet. Read-only: Service.ListCustomers sets
+	// it; stores and the other reads leave it empty.
 	Grade string
 
 	CreateTime time.Time

@@ -158,21 +158,15 @@ func (s *Service) GetCustomer(ctx context.Context, ref CustomerRef) (Customer, e
 	if err != nil {
 		return Customer{}, err
 	}
-	c, err := s.store.GetCustomer(ctx, p.TenantID, ref)
-	if err != nil {
-		return Customer{}, err
-	}
-	cs := []Customer{c}
-	if err := s.setGrades(ctx, p.TenantID, cs); err != nil {
-		return Customer{}, err
-	}
-	return cs[0], nil
+	return s.store.GetCustomer(ctx, p.TenantID, ref)
 }
 
 // maxFilterSegments bounds the segments one ListCustomers filter names.
 const maxFilterSegments = 8
 
-// setGrades sets the stored grade of each of cs (one read for all).
+// setGrades sets the stored grade of each of cs (one read for all). Only
+// listings pay for it: GetCustomer, a hot point read, leaves Grade empty
+// (ScoringService.GetCustomerGrade reads one customer's grade).
 func (s *Service) setGrades(ctx context.Context, tenantID string, cs []Customer) error {
 	if len(cs) == 0 {
 		return nil

@@ -473,8 +473,9 @@ type Customer struct {
 	// ScoringService.GetCustomerAssessment for the full, explained one.
 	Assessment *v1.AssessmentSummary `protobuf:"bytes,26,opt,name=assessment,proto3" json:"assessment,omitempty"`
 	// The customer's current grade under the tenant's grading policy (e.g.
-	// "A"); empty until graded. Set in the answers of GetCustomer and
-	// ListCustomers; see ScoringService for the grade's components.
+	// "A"); empty until graded. Set in ListCustomers' answers only (one read
+	// per page); other methods leave it empty: ScoringService.GetCustomerGrade
+	// reads one customer's grade with its components.
 	Grade         string `protobuf:"bytes,27,opt,name=grade,proto3" json:"grade,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -214,8 +214,9 @@ export type Customer = Message<"potential.customer.v1.Customer"> & {
 
   /**
    * The customer's current grade under the tenant's grading policy (e.g.
-   * "A"); empty until graded. Set in the answers of GetCustomer and
-   * ListCustomers; see ScoringService for the grade's components.
+   * "A"); empty until graded. Set in ListCustomers' answers only (one read
+   * per page); other methods leave it empty: ScoringService.GetCustomerGrade
+   * reads one customer's grade with its components.
    *
    * @generated from field: string grade = 27;
    */
