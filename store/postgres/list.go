@@ -61,14 +61,14 @@ var codedColumn = map[string]struct {
 }
 
 // relationCondition returns the SQL of a condition on a customer's grade
-// (customer_grades; "" without a row) or segment membership
-// (segment_members), which are not columns of the listing. Membership
-// reads the members' primary key (tenant_id, segment_id, customer_id);
-// grade = "X" and grade != "X" read customer_grades_grade (tenant_id,
-// grade, customer_id), as a semi- or anti-join the planner may also run
-// from the grades' side; other grade conditions compare the customer's
-// grade, read by primary key. grade = "" (not graded) is the anti-join
-// with the grades, grade != "" the semi-join.
+// (its customer_grades row; "" without one) or on its membership of a
+// segment (segment_members), neither a column of the listing. Each is a
+// semi-join (EXISTS) or an anti-join (NOT EXISTS) the planner runs from
+// whichever side is cheaper: probing the members' primary key or
+// segment_members_customer, the grades' primary key, or reading
+// customer_grades_grade (tenant_id, grade, customer_id) for a grade. A
+// grade compared by < <= > >= (never sent by ParseFilter, which allows
+// only = and != on strings) compares the customer's grade as text.
 func relationCondition(c domain.Condition, param func(any) string) (string, bool) {
 	switch c.Field {
 	case "segment":
