@@ -58,7 +58,7 @@ func listRelationPlans(t *testing.T, s *Store, tenant string, ids []string, now 
 	if _, err := s.ChangeStaticMembers(ctx, tenant, others.ID, rest, nil, now); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.pool.Exec(ctx, "ANALYZE"); err != nil {
+	if _, err := s.pool.Exec(ctx, "ANALYZE customer_grades, segment_members"); err != nil {
 		t.Fatal(err)
 	}
 	sc := scope{tenant: tenant}
