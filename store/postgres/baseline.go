@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,9 +20,19 @@ type Baseline struct {
 	pool *pgxpool.Pool
 }
 
-// OpenBaseline connects to url.
+// OpenBaseline connects to url, with as many connections as a Store's
+// pool (DefaultMaxConns, unless url sets pool_max_conns), so that a
+// comparison at the same concurrency is one at the same number of
+// connections.
 func OpenBaseline(ctx context.Context, url string) (*Baseline, error) {
-	pool, err := pgxpool.New(ctx, url)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parsing the connection string: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns()
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -139,4 +150,12 @@ func (b *Baseline) Setting(ctx context.Context, name string) (string, error) {
 	var v string
 	err := b.pool.QueryRow(ctx, "SELECT current_setting($1)", name).Scan(&v)
 	return v, translate(err)
+}
+
+// Analyze refreshes the planner's statistics of the tables a benchmark
+// fills (the server may run without autovacuum, and a bulk load leaves
+// them describing empty tables).
+func (b *Baseline) Analyze(ctx context.Context) error {
+	_, err := b.pool.Exec(ctx, "ANALYZE customers, transactions, purchase_days, assessments")
+	return translate(err)
 }
