@@ -42,6 +42,7 @@ import (
 type benchConfig struct {
 	databaseURL           string
 	customers, txs        int
+	ingest                int // transactions of txs recorded through the API; the rest is loaded
 	batch, writers, reads int
 	duration              time.Duration
 	keep                  bool
@@ -66,6 +67,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.databaseURL, "database-url", "", describe("database-url", "PostgreSQL server to benchmark on (a superuser: the run creates and drops a database of its own)"))
 	fs.IntVar(&cfg.customers, "customers", 100_000, "customers")
 	fs.IntVar(&cfg.txs, "transactions", 1_000_000, "transactions")
+	fs.IntVar(&cfg.ingest, "ingest-transactions", 100_000, "of --transactions, how many the ingest scenario records through RecordTransactions (the rest is bulk-loaded first)")
 	fs.IntVar(&cfg.batch, "batch", 500, "transactions per RecordTransactions call and per COPY")
 	fs.IntVar(&cfg.writers, "writers", 4, "concurrent ingestion clients (and COPY connections)")
 	fs.IntVar(&cfg.reads, "readers", 8, "concurrent point-read clients")
@@ -79,9 +81,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.databaseURL == "" {
 		return fmt.Errorf("%w: --database-url or POTENTIAL_DATABASE_URL is required", errUsage)
 	}
-	if cfg.customers < 1 || cfg.txs < cfg.customers || cfg.batch < 1 || cfg.batch > domain.MaxBatch {
-		return fmt.Errorf("%w: need customers >= 1, transactions >= customers, 1 <= batch <= %d", errUsage, domain.MaxBatch)
+	if cfg.customers < 1 || cfg.txs < cfg.customers || cfg.batch < 1 || cfg.batch > domain.MaxBatch || cfg.ingest < 1 {
+		return fmt.Errorf("%w: need customers >= 1, transactions >= customers, 1 <= batch <= %d, ingest-transactions >= 1", errUsage, domain.MaxBatch)
 	}
+	cfg.ingest = min(cfg.ingest, cfg.txs)
 	admin, err := postgres.OpenBaseline(ctx, cfg.databaseURL)
 	if err != nil {
 		return err
@@ -146,43 +149,24 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	// Customers: the service's through the API, the baseline's by COPY.
+	// The data set. Customers as the value models see them: purchase
+	// rates that differ (gamma-distributed weights) and lives that end (a
+	// customer buys only until its own end, somewhere in the two years),
+	// so that the model the run fits is identified, as on a real tenant's
+	// history.
 	ids := make([]string, cfg.customers)
 	ext := make([]string, cfg.customers)
 	baseIDs := make([]string, cfg.customers)
 	for i := range ids {
-		ext[i] = fmt.Sprintf("c%07d", i)
-		baseIDs[i] = domain.NewID()
+		ids[i], ext[i], baseIDs[i] = domain.NewID(), fmt.Sprintf("c%07d", i), domain.NewID()
 	}
-	for i := 0; i < cfg.customers; i += domain.MaxBatch {
-		req := &customerv1.BatchUpsertCustomersRequest{}
-		for j := i; j < min(i+domain.MaxBatch, cfg.customers); j++ {
-			req.Customers = append(req.Customers, &customerv1.Customer{ExternalId: ext[j]})
-		}
-		resp, err := gc.BatchUpsertCustomers(actx, req)
-		if err != nil {
-			return fmt.Errorf("creating customers: %w", err)
-		}
-		for j, c := range resp.GetCustomers() {
-			ids[i+j] = c.GetId()
-		}
-	}
-	if err := base.CopyCustomers(ctx, baseTenant, baseIDs, ext, time.Now()); err != nil {
-		return err
-	}
-
-	// 1. Ingest.
 	rng := rand.New(rand.NewPCG(1, 2))
 	start := time.Now().AddDate(-2, 0, 0)
 	type tx struct {
-		cust   int
+		cust   int32
 		amount int64
 		at     time.Time
 	}
-	// Customers as the value models see them: purchase rates that differ
-	// (gamma-distributed weights) and lives that end (a customer buys
-	// only until its own end, somewhere in the two years), so that the
-	// model the run fits is identified, as on a real tenant's history.
 	span := 729 * 24 * time.Hour
 	cum := make([]float64, cfg.customers)
 	life := make([]time.Duration, cfg.customers)
@@ -202,21 +186,87 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if i >= cfg.customers {
 			c = min(sort.SearchFloat64s(cum, rng.Float64()*sum), cfg.customers-1)
 		}
-		all[i] = tx{cust: c, amount: int64(1+rng.IntN(50_000)) * 10_000, at: start.Add(time.Duration(rng.Int64N(int64(min(life[c], span)))))}
+		all[i] = tx{cust: int32(c), amount: int64(1+rng.IntN(50_000)) * 10_000, at: start.Add(time.Duration(rng.Int64N(int64(min(life[c], span)))))}
 	}
+	// The transactions are shuffled, so that the slice measured through
+	// the API is spread over every customer, as new orders are.
+	rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	txExt := func(i int) string { return "t" + strconv.Itoa(i) }
+
+	// 0. Load: everything but the measured slice, through the store's bulk
+	// loader (COPY into staging tables, checked inserts, the statistics
+	// rebuilt set-based), then the baseline's customers by COPY, then
+	// ANALYZE, so that every scenario runs on a full-scale database whose
+	// planner statistics describe it.
+	loadN := cfg.txs - cfg.ingest
+	t0 := time.Now()
+	loader, err := postgres.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer loader.Close()
+	const chunk = 100_000
+	if _, _, _, err := runBatches(cfg.customers, chunk, 2, func(lo, hi int) error {
+		cs := make([]domain.Customer, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			cs = append(cs, domain.Customer{ID: ids[i], ExternalID: ext[i], Kind: domain.KindCustomer})
+		}
+		_, err := loader.LoadCustomers(ctx, tenantID, cs)
+		return err
+	}); err != nil {
+		return fmt.Errorf("loading customers: %w", err)
+	}
+	tCustomers := time.Since(t0)
+	if _, _, _, err := runBatches(loadN, chunk, 2, func(lo, hi int) error {
+		txs := make([]domain.Transaction, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			t := all[i]
+			txs = append(txs, domain.Transaction{ID: domain.NewID(), ExternalID: txExt(i), CustomerID: ids[t.cust], Kind: domain.TxOrder,
+				Amount: domain.Money(t.amount), Quantity: 1, OccurredAt: t.at})
+		}
+		_, err := loader.LoadTransactions(ctx, tenantID, txs)
+		return err
+	}); err != nil {
+		return fmt.Errorf("loading transactions: %w", err)
+	}
+	tTransactions := time.Since(t0) - tCustomers
+	if _, err := loader.RebuildPurchaseStats(ctx, tenantID); err != nil {
+		return fmt.Errorf("rebuilding statistics: %w", err)
+	}
+	tStats := time.Since(t0) - tCustomers - tTransactions
+	loader.Close()
+	for i := 0; i < cfg.customers; i += chunk {
+		hi := min(i+chunk, cfg.customers)
+		if err := base.CopyCustomers(ctx, baseTenant, baseIDs[i:hi], ext[i:hi], time.Now()); err != nil {
+			return err
+		}
+	}
+	if err := base.Analyze(ctx); err != nil {
+		return err
+	}
+	loadTime := time.Since(t0)
+	fmt.Fprintf(stderr, "bench: loaded %d customers in %s, %d transactions in %s, statistics in %s; all with the baseline's customers and ANALYZE in %s\n",
+		cfg.customers, tCustomers.Round(time.Millisecond), loadN, tTransactions.Round(time.Millisecond), tStats.Round(time.Millisecond), loadTime.Round(time.Millisecond))
+	rows = append(rows, benchRow{scenario: fmt.Sprintf("load: %d customers, %d transactions by the bulk loader (not measured against a baseline)", cfg.customers, loadN),
+		ours: float64(loadN) / (tTransactions + tStats).Seconds(), unit: "rows/s", note: fmt.Sprintf("%.0f s in all", loadTime.Seconds())})
+
+	// 1. Ingest: the rest of the transactions, through the API, onto the
+	// full-scale database; the baseline copies the same rows into the
+	// same table.
 	profile := func(name string, d time.Duration) func() {
 		if cfg.profileDir == "" {
 			return func() {}
 		}
 		return captureProfile(ctx, httpAddr, filepath.Join(cfg.profileDir, name+".pprof"), d, stderr)
 	}
+	slice := all[loadN:]
 	done := profile("ingest", cfg.profileFor)
-	ours, lat, cpu, err := runBatches(cfg.txs, cfg.batch, cfg.writers, func(lo, hi int) error {
+	ours, lat, cpu, err := runBatches(len(slice), cfg.batch, cfg.writers, func(lo, hi int) error {
 		req := &customerv1.RecordTransactionsRequest{}
 		for i := lo; i < hi; i++ {
-			t := all[i]
+			t := slice[i]
 			req.Transactions = append(req.Transactions, &customerv1.Transaction{
-				ExternalId: "t" + strconv.Itoa(i), Customer: &customerv1.CustomerRef{Ref: &customerv1.CustomerRef_Id{Id: ids[t.cust]}},
+				ExternalId: txExt(loadN + i), Customer: &customerv1.CustomerRef{Ref: &customerv1.CustomerRef_Id{Id: ids[t.cust]}},
 				Kind: customerv1.TransactionKind_TRANSACTION_KIND_ORDER, Amount: domain.Money(t.amount).String(), OccurredAt: timestamppb.New(t.at),
 			})
 		}
@@ -227,21 +277,57 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
-	baseRate, _, _, err := runBatches(cfg.txs, cfg.batch, cfg.writers, func(lo, hi int) error {
+	baseRate, _, _, err := runBatches(len(slice), cfg.batch, cfg.writers, func(lo, hi int) error {
 		rows := make([]postgres.BaselineTransaction, 0, hi-lo)
 		for i := lo; i < hi; i++ {
-			t := all[i]
-			rows = append(rows, postgres.BaselineTransaction{ID: domain.NewID(), ExternalID: "t" + strconv.Itoa(i), CustomerID: baseIDs[t.cust], Amount: t.amount, OccurredAt: t.at})
+			t := slice[i]
+			rows = append(rows, postgres.BaselineTransaction{ID: domain.NewID(), ExternalID: txExt(loadN + i), CustomerID: baseIDs[t.cust], Amount: t.amount, OccurredAt: t.at})
 		}
 		return base.CopyTransactions(ctx, baseTenant, rows)
 	})
 	if err != nil {
 		return fmt.Errorf("ingest baseline: %w", err)
 	}
-	rows = append(rows, benchRow{scenario: fmt.Sprintf("ingest: RecordTransactions (gRPC, %d/call, %d clients) vs COPY", cfg.batch, cfg.writers),
+	rows = append(rows, benchRow{scenario: fmt.Sprintf("ingest: RecordTransactions of %d (gRPC, %d/call, %d clients) vs COPY", len(slice), cfg.batch, cfg.writers),
 		ours: ours, base: baseRate, unit: "rows/s", ratio: ours / baseRate, p50: lat.p(0.5), p99: lat.p(0.99), clientCPU: cpu, note: "target ratio >= 0.5"})
 
-	// 2. Point reads.
+	// 2. Re-assessment after a fit, vs the GROUP BY over the same transactions.
+	t0 = time.Now()
+	n, err := base.GroupBy(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	groupBy := time.Since(t0)
+	done = profile("fit", cfg.profileFor)
+	t0 = time.Now()
+	stream, err := gs.FitValueModel(actx, &scoringv1.FitValueModelRequest{})
+	if err != nil {
+		return err
+	}
+	var assessStart, fitDone time.Time
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("fit: %w", err)
+		}
+		if p := msg.GetProgress(); p != nil && p.GetStage() == "assessing" && assessStart.IsZero() {
+			assessStart = time.Now()
+		}
+		if msg.GetModel() != nil {
+			fitDone = time.Now()
+		}
+	}
+	total := fitDone.Sub(t0)
+	done()
+	rows = append(rows, benchRow{scenario: fmt.Sprintf("FitValueModel: load + fit + re-assess %d customers vs GROUP BY of %d rows", cfg.customers, cfg.txs),
+		ours: total.Seconds(), base: groupBy.Seconds(), unit: "s", ratio: total.Seconds() / groupBy.Seconds(), note: fmt.Sprintf("target ratio <= 3; GROUP BY returned %d customers", n)})
+
+	// 3. Point reads, of customers assessed by the model just fitted, as
+	// on a tenant in use (a read then finds its stored assessment current
+	// and writes nothing).
 	pick := func(r *rand.Rand) string { return ids[r.IntN(len(ids))] }
 	baseRead, baseLat, _ := runReads(cfg.reads, cfg.duration, func(r *rand.Rand) error { return base.PointSelect(ctx, baseTenant, baseIDs[r.IntN(len(baseIDs))]) })
 	rows = append(rows, benchRow{scenario: fmt.Sprintf("baseline: pgx point select (%d clients)", cfg.reads), ours: baseRead, base: baseRead, unit: "reads/s", ratio: 1, p50: baseLat.p(0.5), p99: baseLat.p(0.99)})
@@ -275,40 +361,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rows = append(rows, benchRow{scenario: fmt.Sprintf("%s (%d clients) vs point select", sc.name, cfg.reads), ours: rate, base: baseRead, unit: "reads/s",
 			ratio: rate / baseRead, p50: l.p(0.5), p99: l.p(0.99), clientCPU: cpu, note: "target ratio >= 0.6"})
 	}
-
-	// 3. Re-assessment after a fit, vs the GROUP BY over the same transactions.
-	t0 := time.Now()
-	n, err := base.GroupBy(ctx, tenantID)
-	if err != nil {
-		return err
-	}
-	groupBy := time.Since(t0)
-	done = profile("fit", cfg.profileFor)
-	t0 = time.Now()
-	stream, err := gs.FitValueModel(actx, &scoringv1.FitValueModelRequest{})
-	if err != nil {
-		return err
-	}
-	var assessStart, fitDone time.Time
-	for {
-		msg, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("fit: %w", err)
-		}
-		if p := msg.GetProgress(); p != nil && p.GetStage() == "assessing" && assessStart.IsZero() {
-			assessStart = time.Now()
-		}
-		if msg.GetModel() != nil {
-			fitDone = time.Now()
-		}
-	}
-	total := fitDone.Sub(t0)
-	done()
-	rows = append(rows, benchRow{scenario: fmt.Sprintf("FitValueModel: load + fit + re-assess %d customers vs GROUP BY of %d rows", cfg.customers, cfg.txs),
-		ours: total.Seconds(), base: groupBy.Seconds(), unit: "s", ratio: total.Seconds() / groupBy.Seconds(), note: fmt.Sprintf("target ratio <= 3; GROUP BY returned %d customers", n)})
 
 	// 4. Memory of the server process.
 	rss := peakRSS(child.Process.Pid)

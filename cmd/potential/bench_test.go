@@ -13,8 +13,9 @@ import (
 )
 
 // TestBenchSmoke runs `potential bench` at a small scale, as CI does: it
-// must complete every scenario against a real PostgreSQL, print each with
-// its baseline and ratio, and write the server's profiles. Timings are not
+// must load the data set through the bulk loader, complete every scenario
+// against a real PostgreSQL, print each with its baseline and ratio, and
+// write the server's profiles. Timings are not
 // asserted: they mean nothing at this scale on a shared machine.
 func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
@@ -22,7 +23,7 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	profiles := t.TempDir()
-	cmd := exec.Command(bin, "bench", "--database-url", pgtest.URL(t), "--customers", "300", "--transactions", "3000",
+	cmd := exec.Command(bin, "bench", "--database-url", pgtest.URL(t), "--customers", "300", "--transactions", "3000", "--ingest-transactions", "1000",
 		"--duration", "1s", "--profile-dir", profiles, "--profile-for", "1s")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -30,7 +31,8 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	text := string(out)
 	for _, scenario := range []string{
-		"ingest: RecordTransactions", "baseline: pgx point select",
+		"load: 300 customers, 2000 transactions by the bulk loader",
+		"ingest: RecordTransactions of 1000", "baseline: pgx point select",
 		"GetCustomer over gRPC", "GetCustomer over Connect",
 		"GetCustomerAssessment over gRPC", "GetCustomerAssessment over Connect",
 		"FitValueModel: load + fit + re-assess", "server peak RSS",
