@@ -62,12 +62,13 @@ type benchRow struct {
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	began := time.Now()
 	var cfg benchConfig
 	fs := flagSet("bench", stderr)
 	fs.StringVar(&cfg.databaseURL, "database-url", "", describe("database-url", "PostgreSQL server to benchmark on (a superuser: the run creates and drops a database of its own)"))
 	fs.IntVar(&cfg.customers, "customers", 100_000, "customers")
 	fs.IntVar(&cfg.txs, "transactions", 1_000_000, "transactions")
-	fs.IntVar(&cfg.ingest, "ingest-transactions", 100_000, "of --transactions, how many the ingest scenario records through RecordTransactions (the rest is bulk-loaded first)")
+	fs.IntVar(&cfg.ingest, "ingest-transactions", 50_000, "of --transactions, how many the ingest scenario records through RecordTransactions (the rest is bulk-loaded first)")
 	fs.IntVar(&cfg.batch, "batch", 500, "transactions per RecordTransactions call and per COPY")
 	fs.IntVar(&cfg.writers, "writers", 4, "concurrent ingestion clients (and COPY connections)")
 	fs.IntVar(&cfg.reads, "readers", 8, "concurrent point-read clients")
@@ -191,7 +192,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// The transactions are shuffled, so that the slice measured through
 	// the API is spread over every customer, as new orders are.
 	rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
-	txExt := func(i int) string { return "t" + strconv.Itoa(i) }
+	// External ids in the order they are sent, as a CRM's usually are.
+	txExt := func(i int) string { return fmt.Sprintf("t%08d", i) }
 
 	// 0. Load: everything but the measured slice, through the store's bulk
 	// loader (COPY into staging tables, checked inserts, the statistics
@@ -371,7 +373,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%.0f%%\t%s\t\n", r.scenario, figure(r.ours), figure(r.base), r.unit, r.ratio, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), 100*r.clientCPU, r.note)
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "bench: the whole run took %s\n", time.Since(began).Round(time.Second))
+	return nil
 }
 
 // latencies collects call durations.
