@@ -68,7 +68,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.databaseURL, "database-url", "", describe("database-url", "PostgreSQL server to benchmark on (a superuser: the run creates and drops a database of its own)"))
 	fs.IntVar(&cfg.customers, "customers", 100_000, "customers")
 	fs.IntVar(&cfg.txs, "transactions", 1_000_000, "transactions")
-	fs.IntVar(&cfg.ingest, "ingest-transactions", 50_000, "of --transactions, how many the ingest scenario records through RecordTransactions (the rest is bulk-loaded first)")
+	fs.IntVar(&cfg.ingest, "ingest-transactions", 10_000, "of --transactions, how many the ingest scenario records through RecordTransactions (the rest is bulk-loaded first)")
 	fs.IntVar(&cfg.batch, "batch", 500, "transactions per RecordTransactions call and per COPY")
 	fs.IntVar(&cfg.writers, "writers", 4, "concurrent ingestion clients (and COPY connections)")
 	fs.IntVar(&cfg.reads, "readers", 8, "concurrent point-read clients")
