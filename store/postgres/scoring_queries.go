@@ -73,8 +73,9 @@ WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1`
 	// them: transactions (order, refund), interactions (by type),
 	// referrals (referral_given for the referrer, referral_received for
 	// the referred customer) and qualification changes. Nothing when the
-	// tenant has no rules (the condition is evaluated once, before the
-	// scans). Columns: customer, kind, id, the source's id, time, amount,
+	// tenant has no scoring model (the condition is evaluated once, before
+	// the scans): with a model, lead conversion reads them even before it
+	// has rules. Columns: customer, kind, id, the source's id, time, amount,
 	// margin, quantity, channel, direction, topic, rating.
 	qScoringEvents = `SELECT e.* FROM (
     SELECT customer_id, kind, id::text, external_id, occurred_at, amount, coalesce(margin, 0), quantity,
@@ -93,18 +94,18 @@ WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1`
     SELECT customer_id, 'qualification_changed', id::text, '', occurred_at, 0, 0, 0, '', '', '', 0
     FROM qualification_changes WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND ($3::uuid IS NULL OR customer_id BETWEEN $3 AND $4)
 ) AS e(customer_id, kind, id, ref, occurred_at, amount, margin, quantity, channel, direction, topic, rating)
-WHERE EXISTS (SELECT FROM scoring_rules WHERE tenant_id = $1)`
+WHERE EXISTS (SELECT FROM scoring_models WHERE tenant_id = $1)`
 
 	// The customers' feedback and complaint transitions, from which
 	// domain.FeedbackScoringEvents makes feedback events (when the tenant
-	// has rules).
+	// has a scoring model).
 	qScoringFeedback = `SELECT ` + feedbackColumns + ` FROM feedback
 WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND ($3::uuid IS NULL OR customer_id BETWEEN $3 AND $4)
-    AND EXISTS (SELECT FROM scoring_rules WHERE tenant_id = $1)`
+    AND EXISTS (SELECT FROM scoring_models WHERE tenant_id = $1)`
 	qScoringTransitions = `SELECT ` + transitionColumns + ` FROM complaint_transitions
 WHERE tenant_id = $1 AND feedback_id IN (SELECT id FROM feedback WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[])
         AND ($3::uuid IS NULL OR customer_id BETWEEN $3 AND $4) AND kind = 'complaint')
-    AND EXISTS (SELECT FROM scoring_rules WHERE tenant_id = $1)
+    AND EXISTS (SELECT FROM scoring_models WHERE tenant_id = $1)
 ORDER BY feedback_id, seq`
 
 	// qScoringEventsListed is qScoringEvents for a listed batch ($2 only):
@@ -130,7 +131,7 @@ ORDER BY feedback_id, seq`
     FROM qualification_changes WHERE tenant_id = $1 AND customer_id = k.id
     OFFSET 0
 ) AS e(customer_id, kind, id, ref, occurred_at, amount, margin, quantity, channel, direction, topic, rating)
-WHERE EXISTS (SELECT FROM scoring_rules WHERE tenant_id = $1)`
+WHERE EXISTS (SELECT FROM scoring_models WHERE tenant_id = $1)`
 
 	ledgerColumns  = `customer_id, model_id, id, rule_id, rule_version, event_kind, event_id, event_ref, points, awarded_at, expires_at, capped`
 	qScoringLedger = `SELECT ` + ledgerColumns + ` FROM scoring_ledger

@@ -237,13 +237,18 @@ var scoringTests = []test{
 		x := create(t, s, newCustomer(tn, "x"))
 		y := create(t, s, newCustomer(tn, "y"))
 		z := create(t, s, newCustomer(tn, "z"))
-		// Without rules nothing needs events: none are read.
+		// Without a scoring model nothing needs events: none are read.
 		record(t, s, tn, order("o1", "x", 100_000_000, day(1, 10)))
 		in, _ := readAll(t, s, tn, domain.ScoringQuery{CustomerIDs: []string{x.ID}, Events: true})
 		if len(in[x.ID].Events) != 0 {
 			t.Fatalf("events read for a tenant without rules: %+v", in[x.ID].Events)
 		}
 		m := newModel(t, s, tn, "m")
+		// With a model but no rules yet, lead conversion reads them.
+		in, _ = readAll(t, s, tn, domain.ScoringQuery{CustomerIDs: []string{x.ID}, Events: true})
+		if ev := in[x.ID].Events; len(ev) != 1 || ev[0].Ref != "o1" {
+			t.Fatalf("events of a tenant with a model and no rules = %+v, want order o1", ev)
+		}
 		r, _ := newRule(t, s, m, "orders", domain.EventKindOrder, 50)
 
 		o2 := withMargin(order("o2", "x", 30_000_000, day(2, 9)), 5_000_000)
