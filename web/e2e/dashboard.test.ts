@@ -146,16 +146,22 @@ async function rowIds(): Promise<string[]> {
   return page.locator("table.list tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-customer-id") ?? ""));
 }
 
-/** waitForList waits until the list shows exactly want, in order. */
+/**
+ * expectList waits until the list shows exactly want, in order, and fails
+ * with what it shows if that does not happen within 15 s. It polls rather
+ * than waiting on a page function, which a navigation (the filters change
+ * the URL) can end early.
+ */
 async function expectList(want: Customer[]) {
   const ids = want.map((c) => c.id);
-  await page.waitForFunction(
-    (ids) =>
-      JSON.stringify([...document.querySelectorAll("table.list tbody tr")].map((r) => r.getAttribute("data-customer-id"))) ===
-      JSON.stringify(ids),
-    ids,
-  ).catch(() => {});
-  assert.deepEqual(await rowIds(), ids);
+  const deadline = Date.now() + 15_000;
+  const read = () => rowIds().catch(() => [] as string[]);
+  let got = await read();
+  while (JSON.stringify(got) !== JSON.stringify(ids) && Date.now() < deadline) {
+    await page.waitForTimeout(100);
+    got = await read();
+  }
+  assert.deepEqual(got, ids);
 }
 
 describe("dashboard", { concurrency: false }, () => {
