@@ -74,13 +74,7 @@ GROUP BY 2, 3 ORDER BY 2, 3`
 	// the last one; zeros for a single day).
 	qRebuildPurchaseStats = `WITH t AS (
     SELECT customer_id,
-        count(*) FILTER (WHERE kind = 'order') AS orders,
-        count(*) FILTER (WHERE kind = 'refund') AS refunds,
-        coalesce(sum(amount) FILTER (WHERE kind = 'order'), 0) AS spend,
-        coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0) AS refunded,
-        coalesce(sum(margin) FILTER (WHERE kind = 'order'), 0) AS margin,
-        min(occurred_at) FILTER (WHERE kind = 'order') AS first_order,
-        max(occurred_at) FILTER (WHERE kind = 'order') AS last_order
+` + purchaseSums + `
     FROM transactions WHERE tenant_id = $1
     GROUP BY customer_id
 ), gap_days AS (

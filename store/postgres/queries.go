@@ -16,6 +16,18 @@ const (
 	qBeginAuthentication = `SELECT set_config('role', '` + ServiceRole + `', true), set_config('app.authenticating', 'on', true)`
 )
 
+// purchaseSums are a customer's purchase sums over a set of its
+// transactions (grouped by customer_id): what a recorded batch adds to its
+// customers' statistics (qRecordTransactions) and what a rebuild computes
+// from all of them (qRebuildPurchaseStats), which must agree.
+const purchaseSums = `        count(*) FILTER (WHERE kind = 'order') AS orders,
+        count(*) FILTER (WHERE kind = 'refund') AS refunds,
+        coalesce(sum(amount) FILTER (WHERE kind = 'order'), 0) AS spend,
+        coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0) AS refunded,
+        coalesce(sum(margin) FILTER (WHERE kind = 'order'), 0) AS margin,
+        min(occurred_at) FILTER (WHERE kind = 'order') AS first_order,
+        max(occurred_at) FILTER (WHERE kind = 'order') AS last_order`
+
 // Migrations (migrate.go).
 const (
 	qCreateMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -275,13 +287,7 @@ INSERT INTO assessments (tenant_id, customer_id) SELECT tenant_id, id FROM c`
     SELECT DISTINCT ON (customer_id) customer_id, day, amount FROM day_totals ORDER BY customer_id, day
 ), batch AS (
     SELECT customer_id,
-        count(*) FILTER (WHERE kind = 'order') AS orders,
-        count(*) FILTER (WHERE kind = 'refund') AS refunds,
-        coalesce(sum(amount) FILTER (WHERE kind = 'order'), 0) AS spend,
-        coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0) AS refunded,
-        coalesce(sum(margin) FILTER (WHERE kind = 'order'), 0) AS margin,
-        min(occurred_at) FILTER (WHERE kind = 'order') AS first_order,
-        max(occurred_at) FILTER (WHERE kind = 'order') AS last_order
+` + purchaseSums + `
     FROM inserted GROUP BY customer_id
 ), updated AS (
     UPDATE customers c SET

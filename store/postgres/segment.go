@@ -246,13 +246,7 @@ func readFacts(rows pgx.Rows) ([]domain.SegmentFacts, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(models) > 0 && len(probs) == len(models) && len(bands) == len(models) {
-			scores := make([]domain.LeadScore, len(models))
-			for i := range models {
-				scores[i] = domain.LeadScore{ScoringModelID: models[i], CustomerID: c.ID, Probability: probs[i], Band: domain.ConversionBand(bands[i])}
-			}
-			f.Conversion = domain.RuleLeadScore(scores, policyModel)
-		}
+		f.Conversion = ruleLeadScore(c.ID, models, probs, bands, policyModel)
 		f.Customer, f.Grade.CustomerID = c, c.ID
 		for _, t := range times {
 			f.RecentInteractions = append(f.RecentInteractions, t.UTC())
@@ -770,4 +764,18 @@ func (l *listener) wakeAll(tenant string) {
 			}
 		}
 	}
+}
+
+// ruleLeadScore is the lead score rules see (domain.RuleLeadScore) of
+// customer id's stored scores, read as parallel arrays of scoring model,
+// probability and band; nil when it has none.
+func ruleLeadScore(id string, models []string, probs []float64, bands []string, policyModel string) *domain.LeadScore {
+	if len(models) == 0 || len(probs) != len(models) || len(bands) != len(models) {
+		return nil
+	}
+	scores := make([]domain.LeadScore, len(models))
+	for i := range models {
+		scores[i] = domain.LeadScore{ScoringModelID: models[i], CustomerID: id, Probability: probs[i], Band: domain.ConversionBand(bands[i])}
+	}
+	return domain.RuleLeadScore(scores, policyModel)
 }

@@ -312,14 +312,7 @@ func (s *bulkScanner) scan(rows pgx.Rows) (f domain.SegmentFacts, members []stri
 			f.RecentInteractions[i] = t.UTC()
 		}
 	}
-	if len(s.convModels) > 0 {
-		scores := make([]domain.LeadScore, len(s.convModels))
-		for i := range scores {
-			scores[i] = domain.LeadScore{ScoringModelID: s.convModels[i], CustomerID: s.c.ID, Probability: s.convProbs[i],
-				Band: domain.ConversionBand(s.convBands[i])}
-		}
-		f.Conversion = domain.RuleLeadScore(scores, s.policyModel)
-	}
+	f.Conversion = ruleLeadScore(s.c.ID, s.convModels, s.convProbs, s.convBands, s.policyModel)
 	if len(s.members) > 0 {
 		members = slices.Clone(s.members)
 	}
