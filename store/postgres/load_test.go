@@ -12,10 +12,12 @@ import (
 
 // TestBulkLoad loads the same customers and transactions into two tenants,
 // one through RecordTransactions batch by batch and one through the bulk
-// loader (LoadCustomers, LoadTransactions in chunks, RebuildPurchaseStats),
-// and checks that every customer ends with the same PurchaseStats; that a
-// load resent inserts nothing; that an unknown customer fails the load and
-// leaves nothing; and that a tenant's load stays in that tenant.
+// loader (Load, in chunks of customers with their transactions), and
+// checks that every customer ends with the same PurchaseStats and the same
+// purchase days, and has its assessment row; that a load resent inserts
+// nothing; that a new transaction of a known customer fails the load and
+// leaves nothing; that each tenant loads its own; and that bad items are
+// rejected naming the field.
 func TestBulkLoad(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -69,42 +71,38 @@ func TestBulkLoad(t *testing.T) {
 			t.Fatalf("RecordTransactions: %v", err)
 		}
 	}
-	// The bulk load, in three chunks.
-	if n, err := s.LoadCustomers(ctx, loaded, cs); err != nil || n != customers {
-		t.Fatalf("LoadCustomers: %d, %v; want %d", n, err, customers)
+	// The bulk load, in three chunks of customers, each with all their
+	// transactions.
+	byCust := map[string][]domain.Transaction{}
+	for _, tx := range all {
+		byCust[tx.CustomerID] = append(byCust[tx.CustomerID], tx)
 	}
-	load := func() int64 {
+	load := func() (int64, int64) {
 		t.Helper()
-		var total int64
-		for lo := 0; lo < txs; lo += 1000 {
-			chunk := make([]domain.Transaction, 0, 1000)
-			for _, tx := range all[lo:min(lo+1000, txs)] {
-				tx.ID, tx.TenantID = domain.NewID(), loaded
-				chunk = append(chunk, tx)
+		var nc, nt int64
+		for lo := 0; lo < customers; lo += 50 {
+			chunk := cs[lo:min(lo+50, customers)]
+			var txs []domain.Transaction
+			for _, c := range chunk {
+				for _, tx := range byCust[c.ID] {
+					tx.ID, tx.TenantID = domain.NewID(), loaded
+					txs = append(txs, tx)
+				}
 			}
-			n, err := s.LoadTransactions(ctx, loaded, chunk)
+			c, n, err := s.Load(ctx, loaded, chunk, txs)
 			if err != nil {
-				t.Fatalf("LoadTransactions: %v", err)
+				t.Fatalf("Load: %v", err)
 			}
-			total += n
+			nc, nt = nc+c, nt+n
 		}
-		return total
+		return nc, nt
 	}
-	if n := load(); n != txs {
-		t.Fatalf("LoadTransactions inserted %d, want %d", n, txs)
-	}
-	if n, err := s.RebuildPurchaseStats(ctx, loaded); err != nil || n != customers-10 {
-		t.Fatalf("RebuildPurchaseStats: %d, %v; want %d customers", n, err, customers-10)
+	if c, n := load(); c != customers || n != txs {
+		t.Fatalf("Load created %d customers, %d transactions; want %d, %d", c, n, customers, txs)
 	}
 	// Resent: nothing new, and the statistics do not change.
-	if n, err := s.LoadCustomers(ctx, loaded, cs); err != nil || n != 0 {
-		t.Fatalf("LoadCustomers resent: %d, %v; want 0", n, err)
-	}
-	if n := load(); n != 0 {
-		t.Fatalf("LoadTransactions resent inserted %d, want 0", n)
-	}
-	if _, err := s.RebuildPurchaseStats(ctx, loaded); err != nil {
-		t.Fatal(err)
+	if c, n := load(); c != 0 || n != 0 {
+		t.Fatalf("Load resent created %d customers, %d transactions; want 0", c, n)
 	}
 
 	buyers := 0
@@ -140,28 +138,61 @@ func TestBulkLoad(t *testing.T) {
 		t.Fatalf("assessments of the loaded tenant: %d, %v; want %d", rows, err, customers)
 	}
 
-	// An unknown customer fails the chunk; nothing of it is stored.
-	bad := []domain.Transaction{
+	// The purchase days are those ingestion keeps.
+	days := func(tenant string) string {
+		t.Helper()
+		if _, err := conn.Exec(ctx, "SELECT set_config('app.tenant_id', $1, false)", tenant); err != nil {
+			t.Fatal(err)
+		}
+		var out string
+		if err := conn.QueryRow(ctx, `SELECT coalesce(string_agg(c.external_id || ' ' || d.day || ' ' || d.amount || ' ' || d.orders, ',' ORDER BY c.external_id, d.day), '')
+FROM purchase_days d JOIN customers c ON c.tenant_id = d.tenant_id AND c.id = d.customer_id WHERE d.tenant_id = $1`, tenant).Scan(&out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if got, want := days(loaded), days(recorded); got != want || want == "" {
+		t.Errorf("purchase days of the loaded tenant differ from the recorded one's:\n%.300s\n%.300s", got, want)
+	}
+
+	// A new transaction of a customer the tenant has fails the call, and
+	// nothing of it is stored: the new customer neither.
+	fresh := domain.Customer{ID: domain.NewID(), ExternalID: "fresh", CreateTime: now}
+	mixed := []domain.Transaction{
 		{ID: domain.NewID(), ExternalID: "x1", CustomerID: cs[0].ID, Kind: domain.TxOrder, Amount: 10_000, OccurredAt: now},
-		{ID: domain.NewID(), ExternalID: "x2", CustomerID: domain.NewID(), Kind: domain.TxOrder, Amount: 10_000, OccurredAt: now},
+		{ID: domain.NewID(), ExternalID: "x2", CustomerID: fresh.ID, Kind: domain.TxOrder, Amount: 10_000, OccurredAt: now},
 	}
-	if _, err := s.LoadTransactions(ctx, loaded, bad); !errors.Is(err, domain.ErrNotFound) {
-		t.Fatalf("LoadTransactions with an unknown customer: %v, want ErrNotFound", err)
+	if _, _, err := s.Load(ctx, loaded, []domain.Customer{cs[0], fresh}, mixed); !errors.Is(err, domain.ErrFailedPrecondition) {
+		t.Fatalf("Load of a known customer's new transaction: %v, want ErrFailedPrecondition", err)
 	}
-	// Another tenant's customers are unknown too: row-level security and
-	// the foreign key keep a load in its tenant.
-	if _, err := s.LoadTransactions(ctx, other, bad[:1]); !errors.Is(err, domain.ErrNotFound) {
-		t.Fatalf("LoadTransactions into another tenant: %v, want ErrNotFound", err)
+	if _, err := s.GetCustomer(ctx, loaded, domain.CustomerRef{ID: fresh.ID}); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("the failed load's new customer: %v, want ErrNotFound", err)
 	}
-	if n, err := s.LoadTransactions(ctx, loaded, bad[:1]); err != nil || n != 1 {
-		t.Fatalf("LoadTransactions after the failed chunk: %d, %v; want 1 (x1 was not stored)", n, err)
+	// Without it, the new customer and its transaction go in.
+	if c, n, err := s.Load(ctx, loaded, []domain.Customer{cs[0], fresh}, mixed[1:]); err != nil || c != 1 || n != 1 {
+		t.Fatalf("Load after the failed call: %d, %d, %v; want 1, 1", c, n, err)
+	}
+	// Each tenant loads its own: the same customers and transactions go
+	// into another tenant in full.
+	if c, n, err := s.Load(ctx, other, []domain.Customer{fresh}, mixed[1:]); err != nil || c != 1 || n != 1 {
+		t.Fatalf("Load into another tenant: %d, %d, %v; want 1, 1", c, n, err)
 	}
 	// Bad items are rejected before anything is sent, naming the field.
 	var ie *domain.ItemError
-	if _, err := s.LoadTransactions(ctx, loaded, []domain.Transaction{{ID: domain.NewID(), ExternalID: "y", CustomerID: cs[0].ID, Kind: "gift", OccurredAt: now}}); !errors.As(err, &ie) || ie.Field != "kind" {
-		t.Fatalf("LoadTransactions with a bad kind: %v, want an ItemError on kind", err)
-	}
-	if _, err := s.LoadCustomers(ctx, loaded, []domain.Customer{{ID: "nope", ExternalID: "z"}}); !errors.As(err, &ie) || ie.Field != "id" {
-		t.Fatalf("LoadCustomers with a bad id: %v, want an ItemError on id", err)
+	for _, tc := range []struct {
+		name  string
+		cs    []domain.Customer
+		txs   []domain.Transaction
+		field string
+	}{
+		{"bad kind", []domain.Customer{fresh}, []domain.Transaction{{ID: domain.NewID(), ExternalID: "y", CustomerID: fresh.ID, Kind: "gift", OccurredAt: now}}, "kind"},
+		{"customer not in the load", []domain.Customer{fresh}, []domain.Transaction{{ID: domain.NewID(), ExternalID: "y", CustomerID: cs[0].ID, Kind: domain.TxOrder, OccurredAt: now}}, "customer_id"},
+		{"bad customer id", []domain.Customer{{ID: "nope", ExternalID: "z"}}, nil, "id"},
+		{"customer twice", []domain.Customer{fresh, {ID: domain.NewID(), ExternalID: "fresh"}}, nil, "external_id"},
+		{"transaction twice", []domain.Customer{fresh}, []domain.Transaction{mixed[1], {ID: domain.NewID(), ExternalID: "x2", CustomerID: fresh.ID, Kind: domain.TxOrder, OccurredAt: now}}, "external_id"},
+	} {
+		if _, _, err := s.Load(ctx, loaded, tc.cs, tc.txs); !errors.As(err, &ie) || ie.Field != tc.field || !errors.Is(err, domain.ErrInvalid) {
+			t.Errorf("Load with %s: %v, want an invalid argument on %s", tc.name, err, tc.field)
+		}
 	}
 }
