@@ -15,7 +15,8 @@ import (
 // TestBenchSmoke runs `potential bench` at a small scale, as CI does: it
 // must load the data set through the bulk loader, complete every scenario
 // against a real PostgreSQL, print each with its baseline and ratio, and
-// write the server's profiles. Timings are not
+// write the server's CPU and heap profiles and its peak RSS per scenario.
+// Timings are not
 // asserted: they mean nothing at this scale on a shared machine.
 func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
@@ -35,7 +36,8 @@ func TestBenchSmoke(t *testing.T) {
 		"ingest: RecordTransactions of 1000", "baseline: pgx point select",
 		"GetCustomer over gRPC", "GetCustomer over Connect",
 		"GetCustomerAssessment over gRPC", "GetCustomerAssessment over Connect",
-		"FitValueModel: load + fit + re-assess", "server peak RSS",
+		"FitValueModel: load + fit + re-assess", "server peak RSS in ingest", "server peak RSS in fit",
+		"server peak RSS in read-getcustomer-over-grpc", "server peak RSS over all scenarios",
 	} {
 		line := ""
 		for _, l := range strings.Split(text, "\n") {
@@ -60,7 +62,7 @@ func TestBenchSmoke(t *testing.T) {
 			t.Errorf("%q: figure %q, ratio %q: %s", scenario, cols[1], cols[4], line)
 		}
 	}
-	for _, name := range []string{"ingest", "read-getcustomer-over-grpc", "fit"} {
+	for _, name := range []string{"ingest", "read-getcustomer-over-grpc", "fit", "ingest.heap", "fit.heap"} {
 		if fi, err := os.Stat(filepath.Join(profiles, name+".pprof")); err != nil || fi.Size() == 0 {
 			t.Errorf("profile %s: %v", name, err)
 		}
