@@ -18,8 +18,8 @@ const (
 
 // purchaseSums are a customer's purchase sums over a set of its
 // transactions (grouped by customer_id): what a recorded batch adds to its
-// customers' statistics (qRecordTransactions) and what a rebuild computes
-// from all of them (qRebuildPurchaseStats), which must agree.
+// customers' statistics (qRecordTransactions) and what a bulk load computes
+// from all of a customer's transactions (qLoadCustomers), which must agree.
 const purchaseSums = `        count(*) FILTER (WHERE kind = 'order') AS orders,
         count(*) FILTER (WHERE kind = 'refund') AS refunds,
         coalesce(sum(amount) FILTER (WHERE kind = 'order'), 0) AS spend,
