@@ -65,6 +65,9 @@ func (s *Service) FitValueModel(ctx context.Context, req FitRequest, progress fu
 	}
 
 	progress(FitProgress{Stage: "loading"})
+	// The customers' ids are kept only for the holdout comparison: at a
+	// million customers they would be the largest of these slices.
+	holdout := !req.HoldoutEnd.IsZero()
 	var (
 		ids                 []string
 		cal                 []clv.Summary
@@ -76,7 +79,9 @@ func (s *Service) FitValueModel(ctx context.Context, req FitRequest, progress fu
 		if err != nil {
 			return fmt.Errorf("customer %s: %w", ps.CustomerID, err)
 		}
-		ids = append(ids, ps.CustomerID)
+		if holdout {
+			ids = append(ids, ps.CustomerID)
+		}
 		cal = append(cal, sum)
 		if sum.X > 0 {
 			spend = append(spend, clv.Spend{X: sum.X, Zbar: clv.MeanRepeatSpend((ps.TotalSpend - ps.FirstDaySpend).Float(), sum.X)})
@@ -111,7 +116,7 @@ func (s *Service) FitValueModel(ctx context.Context, req FitRequest, progress fu
 	if m.Histogram, err = clv.FrequencyHistogram(m.BGNBD, cal, 7); err != nil {
 		return ValueModel{}, err
 	}
-	if !req.HoldoutEnd.IsZero() {
+	if holdout {
 		m.HoldoutEnd = req.HoldoutEnd
 		days, err := s.store.PurchaseDaysBetween(ctx, p.TenantID, end, req.HoldoutEnd)
 		if err != nil {
