@@ -17,6 +17,7 @@ import (
 
 	"github.com/potentialhq/potential/domain"
 	"github.com/potentialhq/potential/store/pgtest"
+	"github.com/potentialhq/potential/store/postgres"
 )
 
 // BenchmarkReassess re-assesses a whole tenant — read every customer's
@@ -421,12 +422,14 @@ FROM pg_stat_bgwriter`).Scan(&checkpoints, &wal); err != nil {
 	return checkpoints, wal
 }
 
-func benchReassess(b *testing.B, n int) {
-	ctx := context.Background()
+// benchReassessTenant creates a database with the synthetic tenant of n
+// customers (benchLoad) and returns its URL, the store and the tenant.
+func benchReassessTenant(b *testing.B, n int) (string, *postgres.Store, domain.Tenant) {
+	b.Helper()
 	dbURL := newDatabase(b)
 	tenant := domain.Tenant{ID: domain.NewID(), Name: "bench", CreateTime: benchNow.AddDate(-4, 0, 0)}
 	store := open(b, dbURL)
-	if err := store.CreateTenant(ctx, tenant); err != nil {
+	if err := store.CreateTenant(context.Background(), tenant); err != nil {
 		b.Fatal(err)
 	}
 	ids := make([][16]byte, n)
@@ -436,11 +439,16 @@ func benchReassess(b *testing.B, n int) {
 	start := time.Now()
 	txs := benchLoad(b, dbURL, tenant.ID, ids)
 	b.Logf("%d customers, %d transactions loaded in %v", n, txs, time.Since(start).Round(time.Millisecond))
+	return dbURL, store, tenant
+}
 
+func benchReassess(b *testing.B, n int) {
+	ctx := context.Background()
+	dbURL, store, tenant := benchReassessTenant(b, n)
 	clock := benchNow
 	svc := domain.NewService(store, func() time.Time { return clock })
 	pctx := domain.WithPrincipal(ctx, domain.Principal{TenantID: tenant.ID, Role: domain.RoleAdmin})
-	start = time.Now()
+	start := time.Now()
 	m, err := svc.FitValueModel(pctx, domain.FitRequest{SkipReassess: true}, nil)
 	if err != nil {
 		b.Fatal(err)

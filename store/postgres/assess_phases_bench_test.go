@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/potentialhq/potential/domain"
 )
 
@@ -25,17 +23,7 @@ import (
 func BenchmarkReassessPhases(b *testing.B) {
 	const n = 100_000
 	ctx := context.Background()
-	dbURL := newDatabase(b)
-	tenant := domain.Tenant{ID: domain.NewID(), Name: "bench", CreateTime: benchNow.AddDate(-4, 0, 0)}
-	store := open(b, dbURL)
-	if err := store.CreateTenant(ctx, tenant); err != nil {
-		b.Fatal(err)
-	}
-	ids := make([][16]byte, n)
-	for i := range ids {
-		ids[i] = [16]byte(uuid.MustParse(domain.NewID()))
-	}
-	benchLoad(b, dbURL, tenant.ID, ids)
+	dbURL, store, tenant := benchReassessTenant(b, n)
 	clock := benchNow
 	svc := domain.NewService(store, func() time.Time { return clock })
 	pctx := domain.WithPrincipal(ctx, domain.Principal{TenantID: tenant.ID, Role: domain.RoleAdmin})
