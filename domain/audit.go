@@ -182,12 +182,9 @@ func (s *Service) ListAuditEvents(ctx context.Context, pageSize int, pageToken s
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(evs) > size {
-		evs = evs[:size]
-		last := evs[size-1]
-		next = EncodePageToken(p.TenantID, auditListing, auditOrder, Cursor{Value: last.Time, ID: last.ID})
-	}
+	evs, next := trimPage(evs, size, func(last *AuditEvent) string {
+		return EncodePageToken(p.TenantID, auditListing, auditOrder, Cursor{Value: last.Time, ID: last.ID})
+	})
 	return evs, next, nil
 }
 

@@ -173,12 +173,9 @@ func (s *Service) ListFeedback(ctx context.Context, r ListFeedbackRequest) ([]Fe
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(rows) > size {
-		rows = rows[:size]
-		last := &rows[size-1]
-		next = EncodePageToken(p.TenantID, filter, order, Cursor{Value: last.OccurredAt, ID: last.ID})
-	}
+	rows, next := trimPage(rows, size, func(last *Feedback) string {
+		return EncodePageToken(p.TenantID, filter, order, Cursor{Value: last.OccurredAt, ID: last.ID})
+	})
 	return rows, next, nil
 }
 

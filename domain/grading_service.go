@@ -489,12 +489,9 @@ func (s *Service) ListGradeChanges(ctx context.Context, r ListGradeChangesReques
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > size {
-		out = out[:size]
-		last := out[size-1]
-		next = EncodePageToken(p.TenantID, filter, "time desc", Cursor{Value: last.Time, ID: last.ID})
-	}
+	out, next := trimPage(out, size, func(last *GradeChange) string {
+		return EncodePageToken(p.TenantID, filter, "time desc", Cursor{Value: last.Time, ID: last.ID})
+	})
 	return out, next, nil
 }
 
@@ -722,11 +719,9 @@ func (s *Service) ListTopCustomers(ctx context.Context, r ListTopCustomersReques
 		c := nextCursor(&got[len(got)-1])
 		cur = &c
 	}
-	if len(rows) > size {
-		rows = rows[:size]
-		out.NextPageToken = EncodePageToken(p.TenantID, listing, string(r.Order), nextCursor(&rows[size-1]))
-	}
-	out.Customers = rows
+	out.Customers, out.NextPageToken = trimPage(rows, size, func(last *TopCustomer) string {
+		return EncodePageToken(p.TenantID, listing, string(r.Order), nextCursor(last))
+	})
 	return out, nil
 }
 

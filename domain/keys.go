@@ -97,13 +97,9 @@ func (s *Service) ListKeys(ctx context.Context, pageSize int, pageToken string) 
 			start++
 		}
 	}
-	keys = keys[start:]
-	next := ""
-	if len(keys) > size {
-		keys = keys[:size]
-		last := keys[size-1]
-		next = EncodePageToken(p.TenantID, "api_keys", "create_time desc", Cursor{Value: last.CreateTime, ID: last.ID})
-	}
+	keys, next := trimPage(keys[start:], size, func(last *APIKey) string {
+		return EncodePageToken(p.TenantID, "api_keys", "create_time desc", Cursor{Value: last.CreateTime, ID: last.ID})
+	})
 	return keys, next, nil
 }
 

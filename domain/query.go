@@ -499,6 +499,17 @@ func queryFingerprint(tenantID, filter, order string) uint64 {
 	return binary.BigEndian.Uint64(h[:8])
 }
 
+// trimPage cuts rows, read with one row more than a page of size, to the
+// page, and returns the next page's token, made by next from the page's
+// last row; "" when rows fit in the page (the last page).
+func trimPage[T any](rows []T, size int, next func(last *T) string) ([]T, string) {
+	if len(rows) <= size {
+		return rows, ""
+	}
+	rows = rows[:size]
+	return rows, next(&rows[size-1])
+}
+
 // EncodePageToken makes the opaque token for the page after cur.
 func EncodePageToken(tenantID, filter, order string, cur Cursor) string {
 	t := pageToken{Fingerprint: queryFingerprint(tenantID, filter, order), ID: cur.ID}

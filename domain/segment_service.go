@@ -316,11 +316,9 @@ func (s *Service) ListSegmentMembers(ctx context.Context, id string, pageSize in
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(ms) > size {
-		ms = ms[:size]
-		next = EncodePageToken(p.TenantID, "segment:"+sg.ID, "members", Cursor{Value: "", ID: ms[size-1].CustomerID})
-	}
+	ms, next := trimPage(ms, size, func(last *SegmentMember) string {
+		return EncodePageToken(p.TenantID, "segment:"+sg.ID, "members", Cursor{Value: "", ID: last.CustomerID})
+	})
 	return ms, next, nil
 }
 

@@ -337,12 +337,9 @@ func (s *Service) ListCustomers(ctx context.Context, r ListCustomersRequest) ([]
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(rows) > size {
-		rows = rows[:size]
-		last := &rows[size-1]
-		next = EncodePageToken(p.TenantID, r.Filter, canonOrder, Cursor{Value: last.SortValue(o.Field), ID: last.ID})
-	}
+	rows, next := trimPage(rows, size, func(last *Customer) string {
+		return EncodePageToken(p.TenantID, r.Filter, canonOrder, Cursor{Value: last.SortValue(o.Field), ID: last.ID})
+	})
 	if err := s.setGrades(ctx, p.TenantID, rows); err != nil {
 		return nil, "", err
 	}

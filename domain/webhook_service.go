@@ -295,11 +295,8 @@ func (s *Service) ListWebhookDeliveries(ctx context.Context, r ListWebhookDelive
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > size {
-		out = out[:size]
-		last := out[size-1]
-		next = EncodePageToken(p.TenantID, filter, "create_time desc", Cursor{Value: last.CreateTime, ID: last.ID})
-	}
+	out, next := trimPage(out, size, func(last *WebhookDelivery) string {
+		return EncodePageToken(p.TenantID, filter, "create_time desc", Cursor{Value: last.CreateTime, ID: last.ID})
+	})
 	return out, next, nil
 }
