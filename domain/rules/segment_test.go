@@ -106,3 +106,18 @@ func TestSegmentRuleVariables(t *testing.T) {
 		}
 	}
 }
+
+// TestSubjectActivation checks that the activation of a Subject resolves
+// every variable of segment rules, and nothing else.
+func TestSubjectActivation(t *testing.T) {
+	s := &Subject{}
+	act := s.activation(map[string]any{})
+	for _, name := range segmentVariables {
+		if _, ok := act.ResolveName(name); !ok {
+			t.Errorf("%s is not resolved", name)
+		}
+	}
+	if v, ok := act.ResolveName("unknown"); ok {
+		t.Errorf("unknown resolved to %v", v)
+	}
+}

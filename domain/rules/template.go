@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/interpreter"
 )
 
 // Template is a compiled reason template: text with placeholders
@@ -100,7 +101,7 @@ func (t *Template) Source() string { return t.src }
 // placeholder that fails to evaluate renders as "?".
 func (t *Template) Render(s *Subject) string {
 	var b strings.Builder
-	var act map[string]any
+	var act interpreter.Activation
 	for _, p := range t.parts {
 		if p.prg == nil {
 			b.WriteString(p.text)
