@@ -46,6 +46,8 @@ import (
 type Store struct {
 	pool   *pgxpool.Pool
 	listen listener // segment event wake-ups (segment.go)
+	// bulkBatch and bulkFlush, when set (by tests), replace the constants.
+	bulkBatch, bulkFlush int
 }
 
 var _ domain.Store = (*Store)(nil)

@@ -205,6 +205,7 @@ FROM segment_members WHERE tenant_id = $1 AND segment_id = $2`, tn.ID, base); er
 	}
 	took := time.Since(t1)
 	b.StopTimer()
+	b.Logf("populate %v, baseline %v", took, baseline)
 	var members, baseMembers int64
 	if err := conn.QueryRow(ctx, "SELECT count(*) FILTER (WHERE segment_id = $2), count(*) FILTER (WHERE segment_id = $3) FROM segment_members WHERE tenant_id = $1",
 		tn.ID, sg.ID, base).Scan(&members, &baseMembers); err != nil {

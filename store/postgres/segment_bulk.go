@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"runtime"
 	"slices"
 	"sync"
@@ -18,20 +19,22 @@ import (
 )
 
 // A bulk run evaluates segments over every customer of a tenant (a new or
-// changed dynamic segment, the built-in segments, a model fit): one
-// statement reads every customer's facts from one snapshot (qBulkFacts,
-// with only the facts the rules read), several goroutines evaluate them as
-// they arrive, and one transaction writes the differences. The tenant's
-// segment log lock is taken only for that write: the read runs without it,
-// and the write checks that no writer of the log committed since the
-// snapshot (the log head's row version is unchanged; DeleteCustomer takes
-// the lock too). Then every change the snapshot missed is a write whose
-// own evaluation still waits for the lock, and so follows this run.
-// Otherwise the run reads and evaluates again holding the lock from the
-// start, as evaluateBatch does.
+// changed dynamic segment, the built-in segments, a model fit). Its
+// transaction takes the tenant's segment log lock first and exports its
+// snapshot; a second connection imports that snapshot and reads every
+// customer's facts in one statement (qBulkFacts, with only the facts the
+// rules read); several goroutines evaluate them as they arrive; and the
+// first transaction writes the differences in chunks while the read goes
+// on, in the order read. The run so takes about the longer of its read and
+// its write, not their sum. Under the lock nothing else writes the log,
+// the members or the due times (DeleteCustomer takes the lock too), so
+// what the snapshot shows of them is what the writes change; a change of a
+// customer committed meanwhile is followed by its own evaluation, which
+// waits for the lock and so follows this run.
 
-// bulkAfterRead, when set (by tests), runs between a bulk run's read and
-// its write, with the run's tenant.
+// bulkAfterRead, when set (by tests), runs after a bulk run has read and
+// decided every customer, before its last write and its commit, with the
+// run's tenant.
 var bulkAfterRead func(tenantID string)
 
 // bulkBatch is the number of customers handed to one evaluation.
@@ -40,33 +43,34 @@ const bulkBatch = 1000
 // bulkChunk bounds the rows of one write statement's arrays.
 const bulkChunk = 100_000
 
+// bulkFlush is the number of pending rows (members, events and due times)
+// at which a bulk run writes what it has decided so far (Store.bulkFlush
+// when set, by tests).
+const bulkFlush = 20_000
+
 // bulkChange is a membership change of a bulk run.
 type bulkChange struct {
 	customer, segment string
 	kind              domain.SegmentEventKind
 }
 
-// bulkResult is what a bulk run read and decided.
-type bulkResult struct {
-	segments  []domain.Segment // the dynamic segments, by id
-	evaluated []string
-	changes   []bulkChange
-	dueIDs    []string
-	dues      []time.Time
-	clearIDs  []string
-}
-
-// bulkPart is one evaluating goroutine's share of a bulkResult.
+// bulkPart is what a bulk run decided for one batch of customers: the
+// membership changes in the order of the batch's customers (and of the
+// segments' ids), and the due times to insert (customers that had none),
+// to change and to clear.
 type bulkPart struct {
-	changes  []bulkChange
-	dueIDs   []string
-	dues     []time.Time
-	clearIDs []string
+	seq               int
+	changes           []bulkChange
+	newDueIDs, dueIDs []string
+	newDues, dues     []time.Time
+	clearIDs          []string
 }
 
 // bulkJob is a batch of facts with each customer's current members (of
-// the evaluated segments) and due time.
+// the evaluated segments) and due time; seq numbers the batches in the
+// order read.
 type bulkJob struct {
+	seq     int
 	facts   []domain.SegmentFacts
 	members [][]string
 	due     []pgtype.Timestamptz
@@ -76,96 +80,31 @@ type bulkJob struct {
 func (s *Store) evaluateAll(ctx context.Context, sc scope, run domain.SegmentRun, fn func(*domain.SegmentBatch) ([]domain.SegmentDecision, error)) error {
 	now := normTime(run.Now)
 	var fnErr error
-	// The log head is locked for a moment before the snapshot is taken: a
-	// recorded batch of a tenant that had no dynamic segment when it began
-	// holds the head share-locked to its commit without evaluating
-	// segments, and leaves the head's row version as it was. Waiting for
-	// those batches here puts their writes in the snapshot; a batch that
-	// locks the head after this sees the segment and evaluates it.
-	if err := s.batch(ctx, sc, func(b *pgx.Batch) {
-		b.Queue(qEnsureLogHead, sc.tenant)
-		b.Queue(qLockLogHeadVersion, sc.tenant)
-	}, func(br pgx.BatchResults) error {
-		if _, err := br.Exec(); err != nil {
-			return err
-		}
-		_, err := br.Exec()
-		return err
-	}); err != nil {
-		return err
-	}
-	// The read, from one snapshot, without the lock.
-	var res *bulkResult
-	var version string
-	err := s.retry(ctx, func() error {
-		tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only
-		if _, err := tx.Exec(ctx, qSetTenant, sc.tenant); err != nil {
-			return err
-		}
-		var head int64
-		if err := tx.QueryRow(ctx, qLogHeadVersion, sc.tenant).Scan(&version, &head); err != nil {
-			return err
-		}
-		res, err = bulkEvaluate(ctx, tx, sc, run, now, fn, &fnErr)
-		return err
-	})
-	if fnErr != nil {
-		return fnErr
-	}
-	if err != nil || len(res.evaluated) == 0 {
-		return err
-	}
-	if bulkAfterRead != nil {
-		bulkAfterRead(sc.tenant)
-	}
-	// The write, if nothing moved since.
-	moved := false
 	var head int64
-	err = s.tx(ctx, sc, func(b *pgx.Batch) {
-		b.Queue(qLockLogHeadVersion, sc.tenant)
-		b.Queue(qDynamicSegments, sc.tenant)
-	}, func(br pgx.BatchResults) error {
-		var v string
-		if err := br.QueryRow().Scan(&v, &head); err != nil {
-			return err
-		}
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		segs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Segment, error) { return scanSegment(r, sc.tenant) })
-		if err != nil {
-			return err
-		}
-		moved = v != version || !slices.EqualFunc(segs, res.segments, func(a, b domain.Segment) bool {
-			return a.ID == b.ID && a.Version == b.Version
-		})
-		if moved {
-			return errLogMoved // roll back, and read again under the lock
-		}
-		return nil
-	}, func(tx pgx.Tx) error {
-		return bulkWrite(ctx, tx, sc, head, res, run, now)
-	})
-	if !moved {
-		return err
-	}
-	// Something was written meanwhile: again, under the lock throughout.
-	fnErr = nil
-	err = s.tx(ctx, sc, func(b *pgx.Batch) {
+	var snapshot string
+	err := s.tx(ctx, sc, func(b *pgx.Batch) {
+		// Waits for every writer of the log, including a recorded batch of
+		// a tenant that had no dynamic segment when it began (it holds the
+		// head share-locked to its commit without evaluating segments):
+		// the snapshot taken after it has their writes.
 		b.Queue(qLockLogHead, sc.tenant)
+		b.Queue(qExportSnapshot)
 	}, func(br pgx.BatchResults) error {
-		return br.QueryRow().Scan(&head)
-	}, func(tx pgx.Tx) error {
-		res, err := bulkEvaluate(ctx, tx, sc, run, now, fn, &fnErr)
-		if err != nil || len(res.evaluated) == 0 {
+		if err := br.QueryRow().Scan(&head); err != nil {
 			return err
 		}
-		return bulkWrite(ctx, tx, sc, head, res, run, now)
+		return br.QueryRow().Scan(&snapshot)
+	}, func(tx pgx.Tx) error {
+		fnErr = nil
+		w := &bulkWriter{tx: tx, tenant: sc.tenant, head: head, now: now, cause: run.Cause}
+		err := s.bulkRun(ctx, sc, snapshot, run, now, fn, &fnErr, w)
+		if err != nil || w.evaluated == 0 {
+			return err
+		}
+		if bulkAfterRead != nil {
+			bulkAfterRead(sc.tenant)
+		}
+		return w.finish(ctx)
 	})
 	if fnErr != nil {
 		return fnErr
@@ -173,90 +112,146 @@ func (s *Store) evaluateAll(ctx context.Context, sc scope, run domain.SegmentRun
 	return err
 }
 
-// bulkEvaluate reads the dynamic segments and every customer's facts on
-// tx and evaluates them with fn on every core. An error of fn is stored
-// in fnErr (and returned).
-func bulkEvaluate(ctx context.Context, tx pgx.Tx, sc scope, run domain.SegmentRun, now time.Time,
-	fn func(*domain.SegmentBatch) ([]domain.SegmentDecision, error), fnErr *error) (*bulkResult, error) {
-	res := &bulkResult{}
-	rows, err := tx.Query(ctx, qDynamicSegments, sc.tenant)
+// bulkRun reads every customer's facts from snapshot on a connection of
+// its own, evaluates them with fn on every core and hands the differences
+// to w in the order read, which writes them as they accumulate. An error
+// of fn is stored in fnErr (and returned).
+func (s *Store) bulkRun(ctx context.Context, sc scope, snapshot string, run domain.SegmentRun, now time.Time,
+	fn func(*domain.SegmentBatch) ([]domain.SegmentDecision, error), fnErr *error, w *bulkWriter) error {
+	if !snapshotID.MatchString(snapshot) {
+		return fmt.Errorf("postgres: unexpected snapshot id %q", snapshot)
+	}
+	// Its own connection, not the pool's: writers waiting for the lock this
+	// run holds may hold every pooled connection.
+	rc, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if res.segments, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Segment, error) { return scanSegment(r, sc.tenant) }); err != nil {
-		return nil, err
+	defer rc.Close(context.WithoutCancel(ctx))
+	registerTypes(rc.TypeMap())
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rtx, err := rc.BeginTx(rctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return err
 	}
-	for _, sg := range res.segments {
+	defer rtx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only
+	if _, err := rtx.Exec(rctx, "SET TRANSACTION SNAPSHOT '"+snapshot+"'"); err != nil {
+		return err
+	}
+	if _, err := rtx.Exec(rctx, qSetTenant, sc.tenant); err != nil {
+		return err
+	}
+	rows, err := rtx.Query(rctx, qDynamicSegments, sc.tenant)
+	if err != nil {
+		return err
+	}
+	segments, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Segment, error) { return scanSegment(r, sc.tenant) })
+	if err != nil {
+		return err
+	}
+	var evaluated []string
+	for _, sg := range segments {
 		if run.SegmentIDs == nil || slices.Contains(run.SegmentIDs, sg.ID) {
-			res.evaluated = append(res.evaluated, sg.ID)
+			evaluated = append(evaluated, sg.ID)
 		}
 	}
-	if len(res.evaluated) == 0 {
-		return res, nil
+	if w.evaluated = len(evaluated); len(evaluated) == 0 {
+		return nil
 	}
 	// The action table, which rules see as `action` (no row: the default).
-	actions, err := scanActionTable(tx.QueryRow(ctx, qGetActionTable, sc.tenant), sc.tenant)
+	actions, err := scanActionTable(rtx.QueryRow(rctx, qGetActionTable, sc.tenant), sc.tenant)
 	if errors.Is(err, pgx.ErrNoRows) {
 		actions, err = domain.ActionTable{}, nil
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 
 	workers := runtime.GOMAXPROCS(0)
 	jobs := make(chan bulkJob, 2*workers)
-	parts := make([]bulkPart, workers)
+	parts := make(chan bulkPart, 4*workers)
+	free := make(chan bulkJob, 4*workers)
 	var failed atomic.Bool
 	var once sync.Once
 	var wg sync.WaitGroup
-	for w := range workers {
+	for range workers {
 		wg.Go(func() {
 			for j := range jobs {
 				if failed.Load() {
 					continue
 				}
-				ds, err := fn(&domain.SegmentBatch{Segments: res.segments, Facts: j.facts, Actions: actions})
+				ds, err := fn(&domain.SegmentBatch{Segments: segments, Facts: j.facts, Actions: actions})
 				if err != nil {
 					once.Do(func() { *fnErr = err })
 					failed.Store(true)
 					continue
 				}
-				parts[w].decide(j, ds, res.evaluated, run.KeepDue)
+				parts <- decide(j, ds, evaluated, run.KeepDue)
+				select {
+				case free <- j: // its arrays are the read's again
+				default:
+				}
 			}
 		})
 	}
-	err = streamFacts(ctx, tx, sc, run, now, res.evaluated, &failed, jobs)
-	close(jobs)
-	wg.Wait()
-	if *fnErr != nil {
-		return nil, *fnErr
+	var readErr error
+	go func() {
+		readErr = streamFacts(rctx, rtx, sc, run, now, evaluated, cmp.Or(s.bulkBatch, bulkBatch), &failed, jobs, free)
+		close(jobs)
+		wg.Wait()
+		close(parts)
+	}()
+	// The parts in the order read, written whenever enough accumulate.
+	// The parts in the order read; whenever enough accumulate, their
+	// statements go to a goroutine of their own that sends them on the
+	// transaction, so that the read never waits for a write.
+	batches := make(chan *pgx.Batch, 1024)
+	var writeErr error
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for b := range batches {
+			if writeErr != nil {
+				continue // drain
+			}
+			if writeErr = w.tx.SendBatch(ctx, b).Close(); writeErr != nil {
+				failed.Store(true)
+				cancel()
+			}
+		}
+	}()
+	pending := map[int]bulkPart{}
+	next := 0
+	for p := range parts {
+		if failed.Load() {
+			continue // drain
+		}
+		pending[p.seq] = p
+		for p, ok := pending[next]; ok; p, ok = pending[next] {
+			delete(pending, next)
+			w.add(p)
+			next++
+		}
+		if w.size() >= cmp.Or(s.bulkFlush, bulkFlush) {
+			b := &pgx.Batch{}
+			w.queue(b)
+			batches <- b
+		}
 	}
-	if err != nil {
-		return nil, err
+	close(batches)
+	<-written
+	switch {
+	case *fnErr != nil:
+		return *fnErr
+	case writeErr != nil:
+		return writeErr
 	}
-	for _, p := range parts {
-		res.changes = append(res.changes, p.changes...)
-		res.dueIDs, res.dues = append(res.dueIDs, p.dueIDs...), append(res.dues, p.dues...)
-		res.clearIDs = append(res.clearIDs, p.clearIDs...)
-	}
-	// Events get their cursors in customer order, as evaluateBatch's do;
-	// due times are written in key order.
-	ids := make([]int, len(res.dueIDs))
-	for i := range ids {
-		ids[i] = i
-	}
-	slices.SortFunc(ids, func(a, b int) int { return cmp.Compare(res.dueIDs[a], res.dueIDs[b]) })
-	dueIDs, dues := make([]string, len(ids)), make([]time.Time, len(ids))
-	for k, i := range ids {
-		dueIDs[k], dues[k] = res.dueIDs[i], res.dues[i]
-	}
-	res.dueIDs, res.dues = dueIDs, dues
-	slices.Sort(res.clearIDs)
-	slices.SortFunc(res.changes, func(a, b bulkChange) int {
-		return cmp.Or(cmp.Compare(a.customer, b.customer), cmp.Compare(a.segment, b.segment))
-	})
-	return res, nil
+	return readErr
 }
+
+// snapshotID matches what pg_export_snapshot returns.
+var snapshotID = regexp.MustCompile(`^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$`)
 
 // bulkScanner scans the rows of qBulkFacts into SegmentFacts, into the
 // same variables row after row.
@@ -320,9 +315,11 @@ func (s *bulkScanner) scan(rows pgx.Rows) (f domain.SegmentFacts, members []stri
 }
 
 // streamFacts reads every customer's facts on tx and sends them to jobs
-// in batches of bulkBatch, until they end or stop is set.
+// in batches of batch customers, until they end or stop is set. It fills
+// the arrays of the batches on free again before it allocates new ones
+// (a SegmentFacts is almost a kilobyte).
 func streamFacts(ctx context.Context, tx pgx.Tx, sc scope, run domain.SegmentRun, now time.Time, evaluated []string,
-	stop *atomic.Bool, jobs chan<- bulkJob) error {
+	batch int, stop *atomic.Bool, jobs chan<- bulkJob, free <-chan bulkJob) error {
 	// A run that names no facts gets whole customers, as evaluateBatch's.
 	s := &bulkScanner{full: run.Facts == 0}
 	sql, dest := qBulkFacts(run.Facts, s.full, !run.KeepDue, s)
@@ -332,9 +329,17 @@ func streamFacts(ctx context.Context, tx pgx.Tx, sc scope, run domain.SegmentRun
 		return err
 	}
 	defer rows.Close()
+	seq := 0
 	newJob := func() bulkJob {
-		return bulkJob{facts: make([]domain.SegmentFacts, 0, bulkBatch), members: make([][]string, 0, bulkBatch),
-			due: make([]pgtype.Timestamptz, 0, bulkBatch)}
+		seq++
+		select {
+		case j := <-free: // a batch evaluated already
+			j.seq, j.facts, j.members, j.due = seq-1, j.facts[:0], j.members[:0], j.due[:0]
+			return j
+		default:
+		}
+		return bulkJob{seq: seq - 1, facts: make([]domain.SegmentFacts, 0, batch), members: make([][]string, 0, batch),
+			due: make([]pgtype.Timestamptz, 0, batch)}
 	}
 	j := newJob()
 	for rows.Next() {
@@ -346,7 +351,7 @@ func streamFacts(ctx context.Context, tx pgx.Tx, sc scope, run domain.SegmentRun
 			return err
 		}
 		j.facts, j.members, j.due = append(j.facts, f), append(j.members, members), append(j.due, due)
-		if len(j.facts) == bulkBatch {
+		if len(j.facts) == batch {
 			jobs <- j
 			j = newJob()
 		}
@@ -360,9 +365,10 @@ func streamFacts(ctx context.Context, tx pgx.Tx, sc scope, run domain.SegmentRun
 	return nil
 }
 
-// decide records the differences between the decisions ds on the
+// decide returns the differences between the decisions ds on the
 // customers of j and what is stored.
-func (p *bulkPart) decide(j bulkJob, ds []domain.SegmentDecision, evaluated []string, keepDue bool) {
+func decide(j bulkJob, ds []domain.SegmentDecision, evaluated []string, keepDue bool) bulkPart {
+	p := bulkPart{seq: j.seq}
 	index := func(k int, id string) int {
 		if k < len(j.facts) && j.facts[k].Customer.ID == id {
 			return k
@@ -390,42 +396,114 @@ func (p *bulkPart) decide(j bulkJob, ds []domain.SegmentDecision, evaluated []st
 		switch {
 		case due.IsZero() && cur.Valid:
 			p.clearIDs = append(p.clearIDs, d.CustomerID)
-		case !due.IsZero() && (!cur.Valid || !cur.Time.Equal(due)):
+		case !due.IsZero() && !cur.Valid:
+			p.newDueIDs, p.newDues = append(p.newDueIDs, d.CustomerID), append(p.newDues, due)
+		case !due.IsZero() && !cur.Time.Equal(due):
 			p.dueIDs, p.dues = append(p.dueIDs, d.CustomerID), append(p.dues, due)
 		}
 	}
+	return p
 }
 
-// bulkWrite writes res after the log head head on tx, which holds the
-// tenant's segment log lock.
-func bulkWrite(ctx context.Context, tx pgx.Tx, sc scope, head int64, res *bulkResult, run domain.SegmentRun, now time.Time) error {
+// bulkWriter writes a bulk run's differences on tx, which holds the
+// tenant's segment log lock: events get the cursors after head in the
+// order added.
+type bulkWriter struct {
+	tx        pgx.Tx
+	tenant    string
+	head      int64
+	now       time.Time
+	cause     string
+	evaluated int // segments the run evaluates
+	written   int64
+	pending   bulkPart
+}
+
+// add queues the differences of p.
+func (w *bulkWriter) add(p bulkPart) {
+	q := &w.pending
+	q.changes = append(q.changes, p.changes...)
+	q.newDueIDs, q.newDues = append(q.newDueIDs, p.newDueIDs...), append(q.newDues, p.newDues...)
+	q.dueIDs, q.dues = append(q.dueIDs, p.dueIDs...), append(q.dues, p.dues...)
+	q.clearIDs = append(q.clearIDs, p.clearIDs...)
+}
+
+// size is the number of rows queued.
+func (w *bulkWriter) size() int {
+	q := &w.pending
+	return 2*len(q.changes) + len(q.newDueIDs) + len(q.dueIDs) + len(q.clearIDs)
+}
+
+// finish writes the rest and moves the log head.
+func (w *bulkWriter) finish(ctx context.Context) error {
 	b := &pgx.Batch{}
-	var addSeg, addCust, rmSeg, rmCust []string
-	for _, c := range res.changes {
+	w.queue(b)
+	// The head is set even without events: every writer of the log
+	// replaces its row.
+	b.Queue(qSetLogHead, w.tenant, w.head+w.written)
+	if w.written > 0 {
+		b.Queue(qNotify, w.tenant)
+	}
+	return w.tx.SendBatch(ctx, b).Close()
+}
+
+// queue queues the statements that write what is pending, and empties it.
+func (w *bulkWriter) queue(b *pgx.Batch) {
+	q := w.pending
+	w.pending = bulkPart{}
+	var add, rm []bulkChange
+	for _, c := range q.changes {
 		if c.kind == domain.SegmentEntered {
-			addSeg, addCust = append(addSeg, c.segment), append(addCust, c.customer)
+			add = append(add, c)
 		} else {
-			rmSeg, rmCust = append(rmSeg, c.segment), append(rmCust, c.customer)
+			rm = append(rm, c)
 		}
 	}
-	chunks(len(addSeg), func(i, j int) { b.Queue(qAddMembers, sc.tenant, addSeg[i:j], addCust[i:j], now) })
-	chunks(len(rmSeg), func(i, j int) { b.Queue(qRemoveMembers, sc.tenant, rmSeg[i:j], rmCust[i:j]) })
-	chunks(len(res.changes), func(i, j int) {
+	byKey := func(a, b bulkChange) int {
+		return cmp.Or(cmp.Compare(a.segment, b.segment), cmp.Compare(a.customer, b.customer))
+	}
+	slices.SortFunc(add, byKey)
+	slices.SortFunc(rm, byKey)
+	split := func(cs []bulkChange) (segs, custs []string) {
+		segs, custs = make([]string, len(cs)), make([]string, len(cs))
+		for i, c := range cs {
+			segs[i], custs[i] = c.segment, c.customer
+		}
+		return segs, custs
+	}
+	addSeg, addCust := split(add)
+	rmSeg, rmCust := split(rm)
+	chunks(len(addSeg), func(i, j int) { b.Queue(qAddMembers, w.tenant, addSeg[i:j], addCust[i:j], w.now) })
+	chunks(len(rmSeg), func(i, j int) { b.Queue(qRemoveMembers, w.tenant, rmSeg[i:j], rmCust[i:j]) })
+	chunks(len(q.changes), func(i, j int) {
 		segs, custs, kinds := make([]string, 0, j-i), make([]string, 0, j-i), make([]int16, 0, j-i)
-		for _, c := range res.changes[i:j] {
+		for _, c := range q.changes[i:j] {
 			segs, custs, kinds = append(segs, c.segment), append(custs, c.customer), append(kinds, int16(c.kind))
 		}
-		b.Queue(qAppendEvents, sc.tenant, head+int64(i), segs, custs, kinds, now, run.Cause)
+		b.Queue(qAppendEvents, w.tenant, w.head+w.written+int64(i), segs, custs, kinds, w.now, w.cause)
 	})
-	chunks(len(res.dueIDs), func(i, j int) { b.Queue(qSetDue, sc.tenant, res.dueIDs[i:j], res.dues[i:j]) })
-	chunks(len(res.clearIDs), func(i, j int) { b.Queue(qClearDue, sc.tenant, res.clearIDs[i:j]) })
-	// The head is set even without events: its new row version tells a
-	// concurrent bulk run that this one wrote.
-	b.Queue(qSetLogHead, sc.tenant, head+int64(len(res.changes)))
-	if len(res.changes) > 0 {
-		b.Queue(qNotify, sc.tenant)
+	w.written += int64(len(q.changes))
+	sortDue(q.newDueIDs, q.newDues)
+	sortDue(q.dueIDs, q.dues)
+	slices.Sort(q.clearIDs)
+	chunks(len(q.newDueIDs), func(i, j int) { b.Queue(qInsertDue, w.tenant, q.newDueIDs[i:j], q.newDues[i:j]) })
+	chunks(len(q.dueIDs), func(i, j int) { b.Queue(qSetDue, w.tenant, q.dueIDs[i:j], q.dues[i:j]) })
+	chunks(len(q.clearIDs), func(i, j int) { b.Queue(qClearDue, w.tenant, q.clearIDs[i:j]) })
+}
+
+// sortDue sorts ids, and dues with them.
+func sortDue(ids []string, dues []time.Time) {
+	idx := make([]int, len(ids))
+	for i := range idx {
+		idx[i] = i
 	}
-	return tx.SendBatch(ctx, b).Close()
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(ids[a], ids[b]) })
+	sids, sdues := make([]string, len(ids)), make([]time.Time, len(ids))
+	for k, i := range idx {
+		sids[k], sdues[k] = ids[i], dues[i]
+	}
+	copy(ids, sids)
+	copy(dues, sdues)
 }
 
 // chunks calls fn with the bounds of consecutive chunks of at most
@@ -435,7 +513,3 @@ func chunks(n int, fn func(i, j int)) {
 		fn(i, min(i+bulkChunk, n))
 	}
 }
-
-// errLogMoved ends the write of a bulk run whose snapshot is no longer
-// the log's state.
-var errLogMoved = errors.New("postgres: the segment log moved since the snapshot")

@@ -52,6 +52,9 @@ WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND segment_id = ANY($3::
 	qSetDue = `INSERT INTO segment_due (tenant_id, customer_id, due)
 SELECT $1, u.customer_id, u.due FROM unnest($2::uuid[], $3::timestamptz[]) AS u(customer_id, due)
 ON CONFLICT (tenant_id, customer_id) DO UPDATE SET due = excluded.due`
+	// qInsertDue inserts the due times of customers that have none.
+	qInsertDue = `INSERT INTO segment_due (tenant_id, customer_id, due)
+SELECT $1, u.customer_id, u.due FROM unnest($2::uuid[], $3::timestamptz[]) AS u(customer_id, due)`
 	qClearDue = `DELETE FROM segment_due WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[])`
 
 	// qDropMembers deletes a segment's members, returning them in id order.
@@ -127,16 +130,14 @@ ORDER BY c.id`
 )
 
 // Bulk runs (segment_bulk.go): every customer of a tenant in one
-// statement, read from one snapshot and written in one transaction.
+// statement, read from the snapshot of the transaction that writes.
 const (
 	// qEnsureLogHead creates the tenant's log head if it has none, without
 	// locking an existing one.
 	qEnsureLogHead = `INSERT INTO segment_log_heads (tenant_id) VALUES ($1) ON CONFLICT (tenant_id) DO NOTHING`
-	// qLogHeadVersion reads the row version of the tenant's log head: every
-	// writer of the log replaces the row (qLockLogHead, qSetLogHead), so an
-	// unchanged xmin means no writer of the log committed in between.
-	qLogHeadVersion     = `SELECT xmin::text, last_cursor FROM segment_log_heads WHERE tenant_id = $1`
-	qLockLogHeadVersion = qLogHeadVersion + ` FOR UPDATE`
+	// qExportSnapshot exports the transaction's snapshot, for a bulk run's
+	// read on another connection.
+	qExportSnapshot = `SELECT pg_export_snapshot()`
 )
 
 // The joins of qBulkFacts, each read only when a column needs it.
