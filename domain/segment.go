@@ -152,8 +152,10 @@ type SegmentRun struct {
 	Facts SegmentFactSet
 	// KeepDue: the run leaves the customers' due times as they are and
 	// ignores its decisions' Due. Set when no evaluated rule depends on
-	// time: a due time is a function of the customer's facts alone, kept
-	// current by every run that evaluates a time-dependent rule.
+	// time: a due time is a function of the customer's facts (when its
+	// inputs next change), kept by the customers for whom time can change
+	// a rule's result, and current by every run that evaluates a
+	// time-dependent rule.
 	KeepDue bool
 }
 
@@ -272,7 +274,11 @@ type SegmentDecision struct {
 	// Members are the ids of the evaluated segments the customer belongs to.
 	Members []string
 	// Due is the next time the customer's time-dependent rule inputs
-	// change (zero: never, or no rule depends on time).
+	// change, when time can change the result of an evaluated rule for
+	// the customer (zero: never, or no evaluated rule's result can change
+	// as time passes). A run restricted to some segments (SegmentIDs)
+	// leaves a stored due time in place when Due is zero, since a rule it
+	// did not evaluate may need it; a run of every segment clears it.
 	Due time.Time
 }
 
@@ -462,6 +468,23 @@ func segmentDue(f *SegmentFacts, now time.Time) time.Time {
 	return due
 }
 
+// timeCanChange reports whether time passing can change the result of one
+// of the rules of eval for subj: a rule that reads a time-dependent input
+// (or the action, when the action table's rules do) and is not settled for
+// subj by its other parts (rules.SegmentRule.Settled). Only then does the
+// customer need a due time: of a million customers, a rule
+// `customer.country == "PL" && interactions.last_90_days > 0` needs due
+// times for the Polish ones alone.
+func timeCanChange(eval []compiledSegment, subj *rules.Subject, actions *actionRules) bool {
+	for _, c := range eval {
+		timed := c.rule.TimeDependent() || c.rule.UsesAction() && actions != nil && actions.timed
+		if timed && !c.rule.Settled(subj) {
+			return true
+		}
+	}
+	return false
+}
+
 // compiledSegment is a dynamic segment with its rule compiled.
 type compiledSegment struct {
 	id   string
@@ -556,7 +579,7 @@ func decideSegments(b *SegmentBatch, only []string, now time.Time) ([]SegmentDec
 				d.Members = append(d.Members, c.id)
 			}
 		}
-		if timed {
+		if timed && timeCanChange(eval, &subj, actions) {
 			d.Due = segmentDue(f, now)
 		}
 		out[i] = d

@@ -365,3 +365,53 @@ func TestSegmentsJobMovesCustomersAsTimePasses(t *testing.T) {
 		t.Fatalf("events = %v, want %v", got, want)
 	}
 }
+
+// TestSegmentDueOnlyWhereTimeCanChange: a customer gets a due time only
+// when time can change a rule's result for it; a customer outside Poland
+// never enters `customer.country == "PL" && …`, however long it waits.
+func TestSegmentDueOnlyWhereTimeCanChange(t *testing.T) {
+	t.Parallel()
+	for _, st := range scoringStores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			e := newScoringEnvOn(t, scoringDay(0), st.open(t))
+			for _, c := range []struct{ ext, country string }{{"pl", "PL"}, {"de", "DE"}} {
+				if _, err := e.svc.CreateCustomer(e.ctx, domain.Customer{ExternalID: c.ext, Kind: domain.KindCustomer, Country: c.country}); err != nil {
+					t.Fatal(err)
+				}
+				e.interaction("i-"+c.ext, c.ext, 0)
+			}
+			sg, err := e.svc.CreateSegment(e.ctx, domain.Segment{Name: "quiet poles", Kind: domain.SegmentDynamic,
+				Rule: `customer.country == "PL" && interactions.last_7_days == 0`}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Set(scoringDay(2))
+			if n, err := e.svc.EvaluateDueSegments(e.ctx, e.tn.ID); err != nil || n != 1 {
+				t.Errorf("EvaluateDueSegments on day 2 visited %d, %v; want 1 (pl)", n, err)
+			}
+			e.clock.Set(scoringDay(8))
+			if n, err := e.svc.EvaluateDueSegments(e.ctx, e.tn.ID); err != nil || n != 1 {
+				t.Errorf("EvaluateDueSegments on day 8 visited %d, %v; want 1 (pl)", n, err)
+			}
+			if got := e.members(sg.ID); !slices.Equal(got, []string{"pl"}) {
+				t.Errorf("members on day 8 = %v, want pl", got)
+			}
+			// Moved to Poland, de is due too.
+			de, err := e.svc.GetCustomer(e.ctx, domain.CustomerRef{ExternalID: "de"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.svc.UpdateCustomer(e.ctx, de.ID, "", func(c *domain.Customer) error {
+				c.Country = "PL"
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Set(scoringDay(9))
+			if n, err := e.svc.EvaluateDueSegments(e.ctx, e.tn.ID); err != nil || n != 2 {
+				t.Errorf("EvaluateDueSegments on day 9 visited %d, %v; want 2", n, err)
+			}
+		})
+	}
+}

@@ -9,8 +9,10 @@ import (
 
 	"cel.dev/cel-go/cel"
 	celast "cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/ext"
 	"cel.dev/cel-go/interpreter"
+	"cel.dev/cel-go/parser"
 )
 
 // RFM is what a segment rule sees of the customer's RFM scores, as `rfm`:
@@ -167,6 +169,12 @@ type SegmentRule struct {
 	// when it uses `customer` otherwise (e.g. compares it).
 	fields []string
 	whole  bool
+	// settle, when set, is the rule's parts that read neither a
+	// time-dependent variable nor `action`: the conjunction of its
+	// top-level conjuncts (or the disjunction of its top-level disjuncts,
+	// when settleOn is true) of that kind.
+	settle   cel.Program
+	settleOn bool
 }
 
 // CompileSegmentRule parses and type-checks src, a boolean expression over
@@ -213,7 +221,107 @@ func compileSubjectRule(e *cel.Env, src string) (*SegmentRule, error) {
 	}
 	r := &SegmentRule{src: src, prg: prg}
 	r.analyze(ast)
+	if r.time || r.action {
+		// A part that does not compile on its own settles nothing.
+		_ = r.compileSettle(e, ast)
+	}
 	return r, nil
+}
+
+// compileSettle compiles the parts of a rule that can settle its result
+// whatever time brings (SegmentRule.Settled): of a rule `a && b && …`, the
+// conjuncts that read no time-dependent variable and not `action` (one of
+// them false makes the rule false); of `a || b || …`, the disjuncts of that
+// kind (one of them true makes it true). Other rules have none.
+func (r *SegmentRule) compileSettle(e *cel.Env, ast *cel.Ast) error {
+	root := ast.NativeRep().Expr()
+	op := ""
+	if root.Kind() == celast.CallKind {
+		op = root.AsCall().FunctionName()
+	}
+	if op != operators.LogicalAnd && op != operators.LogicalOr {
+		return nil
+	}
+	var parts []celast.Expr
+	var flatten func(x celast.Expr)
+	flatten = func(x celast.Expr) {
+		if x.Kind() == celast.CallKind && x.AsCall().FunctionName() == op {
+			for _, a := range x.AsCall().Args() {
+				flatten(a)
+			}
+			return
+		}
+		parts = append(parts, x)
+	}
+	flatten(root)
+	var src []string
+	for _, x := range parts {
+		if readsTime(x) {
+			continue
+		}
+		text, err := parser.Unparse(x, ast.NativeRep().SourceInfo())
+		if err != nil {
+			return err
+		}
+		src = append(src, "("+text+")")
+	}
+	if len(src) == 0 {
+		return nil
+	}
+	join := " && "
+	if op == operators.LogicalOr {
+		join = " || "
+	}
+	checked, iss := e.Compile(strings.Join(src, join))
+	if iss != nil && iss.Err() != nil {
+		return iss.Err()
+	}
+	prg, err := e.Program(checked, cel.CostLimit(costLimit), cel.EvalOptions(cel.OptOptimize))
+	if err != nil {
+		return err
+	}
+	r.settle, r.settleOn = prg, op == operators.LogicalOr
+	return nil
+}
+
+// readsTime reports whether x names a time-dependent variable or `action`
+// (a comprehension's variable of the same name counts too).
+func readsTime(x celast.Expr) bool {
+	found := false
+	celast.PreOrderVisit(x, celast.NewExprVisitor(func(e celast.Expr) {
+		if e.Kind() == celast.IdentKind && (slices.Contains(timeDependent, e.AsIdent()) || e.AsIdent() == "action") {
+			found = true
+		}
+	}))
+	return found
+}
+
+// Settled reports whether the rule's result for s stays what it is as
+// time passes, whatever its time-dependent variables and `action` become:
+// a rule `customer.country == "PL" && interactions.last_30_days == 0` is
+// settled (false) for a customer outside Poland. A rule that reads
+// neither is always settled; an evaluation error of the settling parts
+// settles nothing.
+func (r *SegmentRule) Settled(s *Subject) bool {
+	if !r.time && !r.action {
+		return true
+	}
+	if r.settle == nil {
+		return false
+	}
+	attrs := s.Customer.Attributes
+	if attrs == nil {
+		attrs = map[string]any{}
+	}
+	if s.Churn.Reasons == nil {
+		s.Churn.Reasons = []string{}
+	}
+	out, _, err := r.settle.Eval(s.activation(attrs))
+	if err != nil {
+		return false
+	}
+	b, ok := out.Value().(bool)
+	return ok && b == r.settleOn
 }
 
 // compileChecked parses and type-checks src in e.

@@ -121,3 +121,35 @@ func TestSubjectActivation(t *testing.T) {
 		t.Errorf("unknown resolved to %v", v)
 	}
 }
+
+// TestSegmentRuleSettled checks which customers' results of a
+// time-dependent rule time cannot change.
+func TestSegmentRuleSettled(t *testing.T) {
+	pl, de := &Subject{}, &Subject{}
+	pl.Customer.Country, de.Customer.Country = "PL", "DE"
+	pl.Customer.Kind, de.Customer.Kind = "customer", "customer"
+	for _, tc := range []struct {
+		rule   string
+		pl, de bool // settled
+	}{
+		{`customer.country == "PL" && interactions.last_90_days >= 0`, false, true},
+		{`interactions.last_30_days == 0 && customer.kind == "customer" && customer.country == "PL"`, false, true},
+		{`customer.country == "PL" || days_since_last_purchase > 30`, true, false},
+		{`customer.country == "PL" && (interactions.last_7_days > 0 || customer.city == "")`, false, true},
+		{`(customer.country == "PL" || interactions.last_7_days > 0) && interactions.last_30_days > 0`, false, false},
+		{`interactions.last_7_days > 0`, false, false},
+		{`customer.country == "PL"`, true, true}, // no time-dependent variable
+		{`customer.country == "PL" && action.name == "call"`, false, true},
+	} {
+		r, err := CompileSegmentRule(tc.rule)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.rule, err)
+		}
+		if got := r.Settled(pl); got != tc.pl {
+			t.Errorf("%s: settled for PL = %v, want %v", tc.rule, got, tc.pl)
+		}
+		if got := r.Settled(de); got != tc.de {
+			t.Errorf("%s: settled for DE = %v, want %v", tc.rule, got, tc.de)
+		}
+	}
+}

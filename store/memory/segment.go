@@ -313,6 +313,7 @@ func (s *Store) EvaluateSegments(_ context.Context, tenantID string, run domain.
 		}
 		switch {
 		case run.KeepDue:
+		case dec.Due.IsZero() && run.SegmentIDs != nil: // another rule may need it
 		case dec.Due.IsZero():
 			delete(sd.due, dec.CustomerID)
 		default:

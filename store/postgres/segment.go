@@ -453,9 +453,11 @@ func (s *Store) evaluateBatch(ctx context.Context, sc scope, ids []string, run d
 					w.exit(sg, d.CustomerID)
 				}
 			}
-			if d.Due.IsZero() {
+			switch {
+			case d.Due.IsZero() && run.SegmentIDs != nil: // another rule may need it
+			case d.Due.IsZero():
 				clearIDs = append(clearIDs, d.CustomerID)
-			} else {
+			default:
 				dueIDs, dues = append(dueIDs, d.CustomerID), append(dues, normTime(d.Due))
 			}
 		}

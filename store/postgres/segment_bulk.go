@@ -187,7 +187,7 @@ func (s *Store) bulkRun(ctx context.Context, sc scope, snapshot string, run doma
 					failed.Store(true)
 					continue
 				}
-				parts <- decide(j, ds, evaluated, run.KeepDue)
+				parts <- decide(j, ds, evaluated, run.KeepDue, run.SegmentIDs != nil)
 				select {
 				case free <- j: // its arrays are the read's again
 				default:
@@ -367,7 +367,7 @@ func streamFacts(ctx context.Context, tx pgx.Tx, sc scope, run domain.SegmentRun
 
 // decide returns the differences between the decisions ds on the
 // customers of j and what is stored.
-func decide(j bulkJob, ds []domain.SegmentDecision, evaluated []string, keepDue bool) bulkPart {
+func decide(j bulkJob, ds []domain.SegmentDecision, evaluated []string, keepDue, restricted bool) bulkPart {
 	p := bulkPart{seq: j.seq}
 	index := func(k int, id string) int {
 		if k < len(j.facts) && j.facts[k].Customer.ID == id {
@@ -394,6 +394,7 @@ func decide(j bulkJob, ds []domain.SegmentDecision, evaluated []string, keepDue 
 		}
 		due, cur := normTime(d.Due), j.due[i]
 		switch {
+		case due.IsZero() && cur.Valid && restricted: // another rule may need it
 		case due.IsZero() && cur.Valid:
 			p.clearIDs = append(p.clearIDs, d.CustomerID)
 		case !due.IsZero() && !cur.Valid:

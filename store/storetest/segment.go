@@ -415,25 +415,39 @@ func testSegmentAllFacts(t *testing.T, s domain.Store) {
 	if got, err := s.DueSegmentCustomers(ctx, tn.ID, day(5, 0), 10); err != nil || len(got) != 2 {
 		t.Errorf("due after a run that keeps them = %v, %v; want both", got, err)
 	}
-	// Without: they are written (y's moved, x's cleared), and nothing else changes.
+	// Without: they are written (y's moved), but x's is kept: the run
+	// evaluates one segment, and another's rule may need it.
 	run.KeepDue = false
-	err := s.EvaluateSegments(ctx, tn.ID, run, func(b *domain.SegmentBatch) ([]domain.SegmentDecision, error) {
-		ds, err := inPL(day(3, 0))(b)
-		for i := range ds {
-			if ds[i].CustomerID == cs[0].ID {
-				ds[i].Due = time.Time{}
+	clearX := func(due time.Time) func(*domain.SegmentBatch) ([]domain.SegmentDecision, error) {
+		return func(b *domain.SegmentBatch) ([]domain.SegmentDecision, error) {
+			ds, err := inPL(due)(b)
+			for i := range ds {
+				if ds[i].CustomerID == cs[0].ID {
+					ds[i].Due = time.Time{}
+				}
 			}
+			return ds, err
 		}
-		return ds, err
-	})
-	if err != nil {
+	}
+	if err := s.EvaluateSegments(ctx, tn.ID, run, clearX(day(3, 0))); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.DueSegmentCustomers(ctx, tn.ID, day(2, 0), 10); err != nil || len(got) != 0 {
-		t.Errorf("due at day 2 = %v, %v; want none", got, err)
+	if got, err := s.DueSegmentCustomers(ctx, tn.ID, day(2, 0), 10); err != nil || !slices.Equal(got, []string{cs[0].ID}) {
+		t.Errorf("due at day 2 = %v, %v; want x", got, err)
 	}
-	if got, err := s.DueSegmentCustomers(ctx, tn.ID, day(3, 0), 10); err != nil || !slices.Equal(got, []string{cs[1].ID}) {
-		t.Errorf("due at day 3 = %v, %v; want y", got, err)
+	if got, err := s.DueSegmentCustomers(ctx, tn.ID, day(3, 0), 10); err != nil || !slices.Equal(got, []string{cs[0].ID, cs[1].ID}) {
+		t.Errorf("due at day 3 = %v, %v; want x, y", got, err)
+	}
+	// A run of every segment clears x's.
+	run.SegmentIDs = nil
+	if err := s.EvaluateSegments(ctx, tn.ID, run, clearX(day(4, 0))); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.DueSegmentCustomers(ctx, tn.ID, day(3, 0), 10); err != nil || len(got) != 0 {
+		t.Errorf("due at day 3 after a run of every segment = %v, %v; want none", got, err)
+	}
+	if got, err := s.DueSegmentCustomers(ctx, tn.ID, day(4, 0), 10); err != nil || !slices.Equal(got, []string{cs[1].ID}) {
+		t.Errorf("due at day 4 = %v, %v; want y", got, err)
 	}
 	if evs := allEvents(t, s, tn, domain.SegmentEventQuery{}); len(evs) != 1 || evs[0].CustomerID != cs[0].ID || evs[0].Kind != domain.SegmentEntered {
 		t.Errorf("events = %+v, want x entered once", evs)
