@@ -475,10 +475,11 @@ func segmentDue(f *SegmentFacts, now time.Time) time.Time {
 // customer need a due time: of a million customers, a rule
 // `customer.country == "PL" && interactions.last_90_days > 0` needs due
 // times for the Polish ones alone.
-func timeCanChange(eval []compiledSegment, subj *rules.Subject, actions *actionRules) bool {
-	for _, c := range eval {
+// held[k] is whether eval[k]'s rule holds for subj.
+func timeCanChange(eval []compiledSegment, held []bool, subj *rules.Subject, actions *actionRules) bool {
+	for k, c := range eval {
 		timed := c.rule.TimeDependent() || c.rule.UsesAction() && actions != nil && actions.timed
-		if timed && !c.rule.Settled(subj) {
+		if timed && !c.rule.Settled(subj, held[k]) {
 			return true
 		}
 	}
@@ -567,6 +568,7 @@ func decideSegments(b *SegmentBatch, only []string, now time.Time) ([]SegmentDec
 		}
 	}
 	out := make([]SegmentDecision, len(b.Facts))
+	held := make([]bool, len(eval))
 	for i := range b.Facts {
 		f := &b.Facts[i]
 		subj := SegmentSubject(f, now)
@@ -574,12 +576,14 @@ func decideSegments(b *SegmentBatch, only []string, now time.Time) ([]SegmentDec
 			subj.Action = actions.ruleAction(actions.match(&subj))
 		}
 		d := SegmentDecision{CustomerID: f.Customer.ID}
-		for _, c := range eval {
-			if ok, err := c.rule.Eval(&subj); err == nil && ok {
+		for k, c := range eval {
+			ok, err := c.rule.Eval(&subj)
+			held[k] = err == nil && ok
+			if held[k] {
 				d.Members = append(d.Members, c.id)
 			}
 		}
-		if timed && timeCanChange(eval, &subj, actions) {
+		if timed && timeCanChange(eval, held, &subj, actions) {
 			d.Due = segmentDue(f, now)
 		}
 		out[i] = d

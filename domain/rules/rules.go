@@ -7,8 +7,9 @@
 // Expressions are parsed and type-checked against Go structs (Event,
 // Customer) exposed through cel-go's native types, so a misspelt field or a
 // comparison of a number with a string is rejected when the rule is saved,
-// with its line and column, not when an event arrives. Evaluation has a
-// cost limit so no expression can run away.
+// with its line and column, not when an event arrives. An expression with a
+// comprehension has a cost limit, so that none can run away; one without
+// is bounded by its length.
 package rules
 
 import (
@@ -19,6 +20,7 @@ import (
 	"sync"
 
 	"cel.dev/cel-go/cel"
+	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/ext"
 )
 
@@ -66,8 +68,32 @@ type Customer struct {
 // MaxLength bounds an expression's source, in bytes.
 const MaxLength = 4096
 
-// costLimit bounds the work of one evaluation (CEL's cost units).
+// costLimit bounds the work of one evaluation (CEL's cost units) of an
+// expression with a comprehension (program).
 const costLimit = 10_000
+
+// program plans the checked expression ast in e. An expression with a
+// comprehension (all, exists, map, filter, …) carries the cost limit; one
+// without does not: its work is bounded by its length (MaxLength) and the
+// size of its inputs, and the limit's tracker, which observes every step
+// of every evaluation, cost as much as the evaluation itself (a rule over
+// a million customers: 0.95 s of 2.3 s).
+func program(e *cel.Env, ast *cel.Ast) (cel.Program, error) {
+	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	if hasComprehension(ast.NativeRep().Expr()) {
+		opts = append(opts, cel.CostLimit(costLimit))
+	}
+	return e.Program(ast, opts...)
+}
+
+// hasComprehension reports whether x contains a comprehension.
+func hasComprehension(x celast.Expr) bool {
+	found := false
+	celast.PreOrderVisit(x, celast.NewExprVisitor(func(e celast.Expr) {
+		found = found || e.Kind() == celast.ComprehensionKind
+	}))
+	return found
+}
 
 // CompileError is an expression that does not parse or type-check. Line and
 // Column (1-based) point at the first problem.
@@ -157,7 +183,7 @@ func compileCondition(e *cel.Env, src string) (*Condition, error) {
 	if !ast.OutputType().IsExactType(cel.BoolType) {
 		return nil, &CompileError{Line: 1, Column: 1, Message: fmt.Sprintf("the expression is a %s, not a bool", ast.OutputType())}
 	}
-	prg, err := e.Program(ast, cel.CostLimit(costLimit), cel.EvalOptions(cel.OptOptimize))
+	prg, err := program(e, ast)
 	if err != nil {
 		return nil, &CompileError{Message: err.Error()}
 	}

@@ -215,7 +215,7 @@ func compileSubjectRule(e *cel.Env, src string) (*SegmentRule, error) {
 	if !ast.OutputType().IsExactType(cel.BoolType) {
 		return nil, &CompileError{Line: 1, Column: 1, Message: fmt.Sprintf("the expression is a %s, not a bool", ast.OutputType())}
 	}
-	prg, err := e.Program(ast, cel.CostLimit(costLimit), cel.EvalOptions(cel.OptOptimize))
+	prg, err := program(e, ast)
 	if err != nil {
 		return nil, &CompileError{Message: err.Error()}
 	}
@@ -276,7 +276,7 @@ func (r *SegmentRule) compileSettle(e *cel.Env, ast *cel.Ast) error {
 	if iss != nil && iss.Err() != nil {
 		return iss.Err()
 	}
-	prg, err := e.Program(checked, cel.CostLimit(costLimit), cel.EvalOptions(cel.OptOptimize))
+	prg, err := program(e, checked)
 	if err != nil {
 		return err
 	}
@@ -302,11 +302,15 @@ func readsTime(x celast.Expr) bool {
 // settled (false) for a customer outside Poland. A rule that reads
 // neither is always settled; an evaluation error of the settling parts
 // settles nothing.
-func (r *SegmentRule) Settled(s *Subject) bool {
+//
+// held is the rule's result for s (false when it failed): a conjunction
+// that holds, or a disjunction that does not, is not settled, without
+// evaluating its parts again.
+func (r *SegmentRule) Settled(s *Subject, held bool) bool {
 	if !r.time && !r.action {
 		return true
 	}
-	if r.settle == nil {
+	if r.settle == nil || held != r.settleOn {
 		return false
 	}
 	attrs := s.Customer.Attributes

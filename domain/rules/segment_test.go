@@ -3,6 +3,8 @@ package rules
 import (
 	"errors"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -145,11 +147,38 @@ func TestSegmentRuleSettled(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.rule, err)
 		}
-		if got := r.Settled(pl); got != tc.pl {
-			t.Errorf("%s: settled for PL = %v, want %v", tc.rule, got, tc.pl)
+		for _, c := range []struct {
+			name string
+			s    *Subject
+			want bool
+		}{{"PL", pl, tc.pl}, {"DE", de, tc.de}} {
+			held, err := r.Eval(c.s)
+			if got := r.Settled(c.s, err == nil && held); got != c.want {
+				t.Errorf("%s: settled for %s = %v, want %v", tc.rule, c.name, got, c.want)
+			}
 		}
-		if got := r.Settled(de); got != tc.de {
-			t.Errorf("%s: settled for DE = %v, want %v", tc.rule, got, tc.de)
-		}
+	}
+}
+
+// TestCostLimit: an expression with a comprehension still stops at the
+// cost limit; one without needs none.
+func TestCostLimit(t *testing.T) {
+	var xs []string
+	for i := range 200 {
+		xs = append(xs, strconv.Itoa(i))
+	}
+	list := "[" + strings.Join(xs, ", ") + "]"
+	r, err := CompileSegmentRule(list + ".all(x, " + list + ".all(y, x + y >= 0))")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := r.Eval(&Subject{}); err == nil || !strings.Contains(err.Error(), "cost") {
+		t.Errorf("40,000 steps = %v, %v; want the cost limit's error", ok, err)
+	}
+	if r, err = CompileSegmentRule(list + `.size() == 200 && customer.country == ""`); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := r.Eval(&Subject{}); err != nil || !ok {
+		t.Errorf("no comprehension = %v, %v; want true", ok, err)
 	}
 }

@@ -75,7 +75,7 @@ func CompileTemplate(src string) (*Template, error) {
 			}
 			return nil, ce
 		}
-		prg, err := e.Program(ast, cel.CostLimit(costLimit), cel.EvalOptions(cel.OptOptimize))
+		prg, err := program(e, ast)
 		if err != nil {
 			return nil, &CompileError{Message: err.Error()}
 		}
