@@ -211,6 +211,11 @@ FROM segment_members WHERE tenant_id = $1 AND segment_id = $2`, tn.ID, base); er
 		tn.ID, sg.ID, base).Scan(&members, &baseMembers); err != nil {
 		b.Fatal(err)
 	}
+	var dues int64
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM segment_due WHERE tenant_id = $1", tn.ID).Scan(&dues); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(dues), "due-times")
 	if members != baseMembers || members != int64(n/5) {
 		b.Fatalf("members %d, baseline %d, want %d", members, baseMembers, n/5)
 	}
