@@ -313,19 +313,8 @@ func (r *SegmentRule) Settled(s *Subject, held bool) bool {
 	if r.settle == nil || held != r.settleOn {
 		return false
 	}
-	attrs := s.Customer.Attributes
-	if attrs == nil {
-		attrs = map[string]any{}
-	}
-	if s.Churn.Reasons == nil {
-		s.Churn.Reasons = []string{}
-	}
-	out, _, err := r.settle.Eval(s.activation(attrs))
-	if err != nil {
-		return false
-	}
-	b, ok := out.Value().(bool)
-	return ok && b == r.settleOn
+	b, err := evalBool(r.settle, s)
+	return err == nil && b == r.settleOn
 }
 
 // compileChecked parses and type-checks src in e.
@@ -420,15 +409,11 @@ func (r *SegmentRule) UsesAction() bool { return r.action }
 func (r *SegmentRule) UsesConversion() bool { return r.conv }
 
 // Eval reports whether the rule holds for s.
-func (r *SegmentRule) Eval(s *Subject) (bool, error) {
-	attrs := s.Customer.Attributes
-	if attrs == nil {
-		attrs = map[string]any{}
-	}
-	if s.Churn.Reasons == nil {
-		s.Churn.Reasons = []string{}
-	}
-	out, _, err := r.prg.Eval(s.activation(attrs))
+func (r *SegmentRule) Eval(s *Subject) (bool, error) { return evalBool(r.prg, s) }
+
+// evalBool evaluates the boolean program prg on s.
+func evalBool(prg cel.Program, s *Subject) (bool, error) {
+	out, _, err := prg.Eval(s.bind())
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", ErrEval, err)
 	}
@@ -437,6 +422,19 @@ func (r *SegmentRule) Eval(s *Subject) (bool, error) {
 		return false, fmt.Errorf("%w: result is %T", ErrEval, out.Value())
 	}
 	return b, nil
+}
+
+// bind returns the activation of s, with an empty map of attributes and
+// list of churn reasons where it has none.
+func (s *Subject) bind() interpreter.Activation {
+	attrs := s.Customer.Attributes
+	if attrs == nil {
+		attrs = map[string]any{}
+	}
+	if s.Churn.Reasons == nil {
+		s.Churn.Reasons = []string{}
+	}
+	return s.activation(attrs)
 }
 
 // activation binds the variables of s. It resolves each name as the

@@ -108,14 +108,7 @@ func (t *Template) Render(s *Subject) string {
 			continue
 		}
 		if act == nil {
-			attrs := s.Customer.Attributes
-			if attrs == nil {
-				attrs = map[string]any{}
-			}
-			if s.Churn.Reasons == nil {
-				s.Churn.Reasons = []string{}
-			}
-			act = s.activation(attrs)
+			act = s.bind()
 		}
 		out, _, err := p.prg.Eval(act)
 		if err != nil {
