@@ -311,6 +311,14 @@ func testReplicas(t *testing.T, open func(t *testing.T) (domain.Store, domain.St
 		for batches.Load() < start+5 { // some ingest on every day
 			time.Sleep(time.Millisecond)
 		}
+		if day == days-1 {
+			// The last day's run meets no order in flight: an order sent
+			// with the day before's clock and committed after the run
+			// would leave its customer assessed the day before, which the
+			// check of the work below does not allow.
+			close(stopIngest)
+			<-ingestDone
+		}
 		if day == killDay {
 			armed.Store(true)
 		}
@@ -330,8 +338,6 @@ func testReplicas(t *testing.T, open func(t *testing.T) (domain.Store, domain.St
 		}
 		waitRuns(day)
 	}
-	close(stopIngest)
-	<-ingestDone
 	if t.Failed() {
 		return
 	}
