@@ -242,6 +242,30 @@ func (s *Service) actionTable(ctx context.Context, tenantID string) (ActionTable
 	return t, err
 }
 
+// cachedActionTable is a tenant's action table as customerActions last
+// read it.
+type cachedActionTable struct {
+	table   ActionTable
+	fetched time.Time
+}
+
+// currentActionTable is actionTable through a cache that lives as long as
+// a cached value model (modelCacheTTL): a replica shows actions decided by
+// a table another replica replaced for at most that long, as it assesses
+// with a model another replica replaced. Only what a read shows of a
+// customer uses it; GetActionTable, UpdateActionTable and previews read the
+// store, and segment evaluations read the table with the facts.
+func (s *Service) currentActionTable(ctx context.Context, tenantID string) (ActionTable, error) {
+	if c, ok := s.actionTables.Load(tenantID); ok && s.now().Sub(c.(cachedActionTable).fetched) < modelCacheTTL {
+		return c.(cachedActionTable).table, nil
+	}
+	t, err := s.actionTable(ctx, tenantID)
+	if err == nil {
+		s.actionTables.Store(tenantID, cachedActionTable{table: t, fetched: s.now()})
+	}
+	return t, err
+}
+
 // GetActionTable returns the caller's action table (the default, Version
 // 0, when it never set one).
 func (s *Service) GetActionTable(ctx context.Context) (ActionTable, error) {
@@ -285,6 +309,7 @@ func (s *Service) UpdateActionTable(ctx context.Context, rs []ActionRule, etag s
 	if err != nil {
 		return ActionTable{}, err
 	}
+	s.actionTables.Delete(p.TenantID)
 	if err := s.audit(ctx, "action_table.update", "action_table", p.TenantID, cur, out); err != nil {
 		return ActionTable{}, err
 	}
@@ -318,7 +343,7 @@ func (s *Service) refreshSegmentsUsing(ctx context.Context, tenantID, cause stri
 // CustomerActions returns the next best action of each of the given
 // customers now (unknown ones are absent), under the tenant's table.
 func (s *Service) customerActions(ctx context.Context, tenantID string, ids []string) (map[string]Action, error) {
-	t, err := s.actionTable(ctx, tenantID)
+	t, err := s.currentActionTable(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/potentialhq/potential/domain"
 	"github.com/potentialhq/potential/domain/conversiontest"
@@ -325,6 +326,25 @@ func TestActionTable(t *testing.T) {
 			}
 			if want := []string{"entered action_changed", "exited action_changed"}; !slices.Equal(causes, want) {
 				t.Errorf("visits events %v, want %v", causes, want)
+			}
+			// The replica that replaced the table shows it at once; another
+			// replica, which cached the older one, within modelCacheTTL.
+			if ca, err := e.svc.GetCustomerAssessment(e.ctx, domain.CustomerRef{ExternalID: "krk"}); err != nil || ca.Action.TableVersion != 2 || ca.Action.Name != "email" {
+				t.Errorf("krk's action after the update %+v, %v; want email of table 2", ca.Action, err)
+			}
+			other := domain.NewService(e.store, e.clock.Now)
+			if ca, err := other.GetCustomerAssessment(e.ctx, domain.CustomerRef{ExternalID: "krk"}); err != nil || ca.Action.TableVersion != 2 {
+				t.Fatalf("krk's action on another replica %+v, %v", ca.Action, err)
+			}
+			if _, err := e.svc.UpdateActionTable(e.ctx, good, domain.ETag(v2.Version)); err != nil {
+				t.Fatal(err)
+			}
+			if ca, err := other.GetCustomerAssessment(e.ctx, domain.CustomerRef{ExternalID: "krk"}); err != nil || ca.Action.TableVersion != 2 {
+				t.Errorf("krk's action on another replica at once %+v, %v; want the cached table 2", ca.Action, err)
+			}
+			e.clock.Set(scoringDay(0).Add(5 * time.Second))
+			if ca, err := other.GetCustomerAssessment(e.ctx, domain.CustomerRef{ExternalID: "krk"}); err != nil || ca.Action.TableVersion != 3 || ca.Action.Name != "visit" {
+				t.Errorf("krk's action on another replica 5 s later %+v, %v; want visit of table 3", ca.Action, err)
 			}
 		})
 	}

@@ -23,7 +23,9 @@ type Service struct {
 
 	keyCache sync.Map // key id -> cachedKey
 	models   sync.Map // tenant id -> cachedModel
-	builtIns sync.Map // tenant id -> true once its built-in segments exist
+	// actionTables: tenant id -> cachedActionTable (currentActionTable).
+	actionTables sync.Map
+	builtIns     sync.Map // tenant id -> true once its built-in segments exist
 
 	insecureWebhooks atomic.Bool // http destinations on localhost allowed (webhook_service.go)
 }

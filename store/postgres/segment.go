@@ -308,8 +308,10 @@ func (s *Store) ReadSegmentFacts(ctx context.Context, tenantID string, ids []str
 	}
 	now = normTime(now)
 	return s.segmentRun(ctx, sc, ids, ids == nil, func(ids []string) error {
+		// One round trip: the plan's settings are local to the batch's
+		// implicit transaction.
 		var fs []domain.SegmentFacts
-		err := s.tx(ctx, sc, func(b *pgx.Batch) {
+		err := s.batch(ctx, sc, func(b *pgx.Batch) {
 			b.Queue(qSegmentPlan)
 			b.Queue(qSegmentFacts, sc.tenant, ids, now)
 		}, func(br pgx.BatchResults) error {
@@ -322,7 +324,7 @@ func (s *Store) ReadSegmentFacts(ctx context.Context, tenantID string, ids []str
 			}
 			fs, err = readFacts(rows)
 			return err
-		}, func(pgx.Tx) error { return nil })
+		})
 		if err != nil || len(fs) == 0 {
 			return err
 		}
