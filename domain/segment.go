@@ -277,8 +277,9 @@ type SegmentDecision struct {
 	// change, when time can change the result of an evaluated rule for
 	// the customer (zero: never, or no evaluated rule's result can change
 	// as time passes). A run restricted to some segments (SegmentIDs)
-	// leaves a stored due time in place when Due is zero, since a rule it
-	// did not evaluate may need it; a run of every segment clears it.
+	// never clears or postpones a stored due time (a zero Due, or a later
+	// one, leaves it), since a rule it did not evaluate may need it; a run
+	// of every segment sets what it decides.
 	Due time.Time
 }
 

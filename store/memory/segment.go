@@ -311,9 +311,10 @@ func (s *Store) EvaluateSegments(_ context.Context, tenantID string, run domain.
 				sd.append(domain.SegmentEvent{SegmentID: sg.ID, CustomerID: dec.CustomerID, Kind: domain.SegmentExited, Time: at, Cause: run.Cause})
 			}
 		}
+		cur, has := sd.due[dec.CustomerID]
 		switch {
 		case run.KeepDue:
-		case dec.Due.IsZero() && run.SegmentIDs != nil: // another rule may need it
+		case run.SegmentIDs != nil && (dec.Due.IsZero() || has && !dec.Due.Before(cur)): // another rule may need it
 		case dec.Due.IsZero():
 			delete(sd.due, dec.CustomerID)
 		default:

@@ -394,7 +394,7 @@ func decide(j bulkJob, ds []domain.SegmentDecision, evaluated []string, keepDue,
 		}
 		due, cur := normTime(d.Due), j.due[i]
 		switch {
-		case due.IsZero() && cur.Valid && restricted: // another rule may need it
+		case restricted && cur.Valid && (due.IsZero() || !due.Before(cur.Time)): // another rule may need it
 		case due.IsZero() && cur.Valid:
 			p.clearIDs = append(p.clearIDs, d.CustomerID)
 		case !due.IsZero() && !cur.Valid:

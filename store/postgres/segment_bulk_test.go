@@ -186,7 +186,7 @@ func TestSegmentBulkConcurrentChange(t *testing.T) {
 }
 
 // TestSegmentBulkChunks runs the same two bulk runs (a time-dependent rule
-// populated, then evaluated again 60 days later) on two tenants with the
+// populated, then every segment evaluated again 60 days later) on two tenants with the
 // same customers: one evaluates batches of three customers and writes every
 // few rows while it reads, the other writes at the end. Members, events and due times must be the same, and the
 // events' cursors must follow each other without a gap.
@@ -281,9 +281,14 @@ func TestSegmentBulkChunks(t *testing.T) {
 			Rule: `customer.country == "PL" && interactions.last_90_days > 0`, CreateTime: now}); err != nil {
 			t.Fatal(err)
 		}
-		for _, at := range []time.Time{now, now.AddDate(0, 0, 60)} {
+		for i, at := range []time.Time{now, now.AddDate(0, 0, 60)} {
+			// The first run evaluates the new segment (and so only adds due
+			// times), the second every segment (and so moves and clears them).
 			run := domain.SegmentRun{All: true, SegmentIDs: []string{segID}, Now: at, Cause: "run " + at.Format(time.DateOnly),
 				Facts: domain.FactCountry | domain.FactInteractions | domain.FactEngagement | domain.FactPurchases}
+			if i == 1 {
+				run.SegmentIDs = nil
+			}
 			if err := s.EvaluateSegments(ctx, tn.ID, run, decide(at)); err != nil {
 				t.Fatal(err)
 			}

@@ -52,6 +52,10 @@ WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND segment_id = ANY($3::
 	qSetDue = `INSERT INTO segment_due (tenant_id, customer_id, due)
 SELECT $1, u.customer_id, u.due FROM unnest($2::uuid[], $3::timestamptz[]) AS u(customer_id, due)
 ON CONFLICT (tenant_id, customer_id) DO UPDATE SET due = excluded.due`
+	// qSetDueEarlier sets due times, keeping stored earlier ones.
+	qSetDueEarlier = `INSERT INTO segment_due (tenant_id, customer_id, due)
+SELECT $1, u.customer_id, u.due FROM unnest($2::uuid[], $3::timestamptz[]) AS u(customer_id, due)
+ON CONFLICT (tenant_id, customer_id) DO UPDATE SET due = least(segment_due.due, excluded.due)`
 	// qInsertDue inserts the due times of customers that have none.
 	qInsertDue = `INSERT INTO segment_due (tenant_id, customer_id, due)
 SELECT $1, u.customer_id, u.due FROM unnest($2::uuid[], $3::timestamptz[]) AS u(customer_id, due)`
