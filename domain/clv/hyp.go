@@ -120,11 +120,11 @@ func hypSeriesU(ap, a, c, z float64) (float64, bool) {
 		term *= ratio
 		sum += term
 		if rho := math.Abs(ratio); rho < 1 {
-			if math.Abs(term) <= 1e-16*(1-math.Max(rho, z))*math.Abs(sum) {
+			if math.Abs(term) <= 1e-16*(1-max(rho, z))*math.Abs(sum) {
 				return sum, finite(sum)
 			}
 		}
-		if !finite(sum) {
+		if sum-sum != 0 { // not finite
 			return 0, false
 		}
 	}
