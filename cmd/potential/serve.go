@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -93,6 +94,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	setMemoryLimit(ctx, log)
 
 	store, err := openStore(ctx, cfg.databaseURL, cfg.migrate)
 	if err != nil {
@@ -290,6 +292,31 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	_, err := fmt.Fprintln(stdout, "migrations applied")
 	return err
+}
+
+// memoryLimit reports the memory the server may use: its cgroup's limit (a
+// container's), or memlimit.ErrNoLimit.
+var memoryLimit memlimit.Provider = func() (uint64, error) {
+	limit, err := memlimit.FromCgroup()
+	if errors.Is(err, memlimit.ErrNoCgroup) || errors.Is(err, memlimit.ErrCgroupsNotSupported) {
+		return 0, memlimit.ErrNoLimit
+	}
+	return limit, err
+}
+
+// setMemoryLimit sets the Go runtime's soft memory limit to 90 % of the
+// memory the server may use (memoryLimit), and follows that limit while
+// ctx lasts (a container resized in place is followed within a minute),
+// unless the GOMEMLIMIT environment variable sets one or AUTOMEMLIMIT is
+// "off" (AUTOMEMLIMIT=0.8 changes the share). Without a limit the
+// collector lets the heap grow to twice what is live before it runs, so a
+// bulk fit or re-assessment of a large tenant could have the container
+// killed for memory it did not need; near the limit it collects sooner
+// instead. It returns the limit in force (math.MaxInt64: none).
+func setMemoryLimit(ctx context.Context, log *slog.Logger) int64 {
+	limit, _ := memlimit.Set(memlimit.WithProvider(memoryLimit), memlimit.WithLogger(log),
+		memlimit.WithRefreshInterval(ctx, time.Minute)) // an error is logged, and leaves the limit as it was
+	return limit
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
