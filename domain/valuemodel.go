@@ -187,6 +187,8 @@ type AssessmentStore interface {
 	GetValueModel(ctx context.Context, tenantID string) (ValueModel, error)
 	// AssessmentInputs calls fn with batches of inputs as of now: for the
 	// given customers, or for every customer of the tenant when ids is nil.
+	// OpenComplaints is left 0: the service adds it (FeedbackStore's
+	// OpenComplaints).
 	AssessmentInputs(ctx context.Context, tenantID string, ids []string, now time.Time, fn func([]AssessmentInput) error) error
 	// PutAssessments stores (replaces) the assessments, and records a
 	// lifecycle transition for each whose stage differs from the stored one.

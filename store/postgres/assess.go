@@ -435,7 +435,8 @@ func (r *inputRow) decode(v [][]byte, in *domain.AssessmentInput) error {
 // ids is nil, for every customer of the tenant, streamed from one query
 // (the tenant's interactions of the last 120 days are counted by one GROUP
 // BY; PreviousStage is not read, see qInputsAll). Interactions in [now-30d, now) are Recent, in [now-120d, now-30d)
-// Baseline; OpenComplaints is 0 (no complaints are recorded yet). The
+// Baseline; OpenComplaints is left 0 (the service adds them from
+// OpenComplaints). The
 // batch's slice is reused after fn returns: fn must copy what it keeps.
 func (s *Store) AssessmentInputs(ctx context.Context, tenantID string, ids []string, now time.Time, fn func([]domain.AssessmentInput) error) error {
 	if err := checkTime(now); err != nil {
