@@ -459,7 +459,7 @@ func (s *Store) AssessmentInputs(ctx context.Context, tenantID string, ids []str
 		if len(canon) == 0 {
 			return nil
 		}
-		setup, q, args = "", qInputsOf, []any{sc.tenant, distinct(canon), base, recent, now}
+		setup, q, args = qPointPlan, qInputsOf, []any{sc.tenant, distinct(canon), base, recent, now}
 	}
 	buf := make([]domain.AssessmentInput, 0, min(inputBatch, max(len(ids), 64)))
 	var r inputRow

@@ -239,10 +239,11 @@ func explain(t *testing.T, s *Store, sc scope, mode, setup, sql string, args []a
 	defer tx.Rollback(ctx) //nolint:errcheck
 	b := &pgx.Batch{}
 	sc.queue(b)
-	b.Queue("SELECT set_config('plan_cache_mode', $1, true)", mode)
 	if setup != "" {
 		b.Queue(setup)
 	}
+	// After setup, which may choose a mode itself (qSegmentPlan).
+	b.Queue("SELECT set_config('plan_cache_mode', $1, true)", mode)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		t.Fatal(err)
 	}

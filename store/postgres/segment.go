@@ -309,14 +309,19 @@ func (s *Store) ReadSegmentFacts(ctx context.Context, tenantID string, ids []str
 	now = normTime(now)
 	return s.segmentRun(ctx, sc, ids, ids == nil, func(ids []string) error {
 		// One round trip: the plan's settings are local to the batch's
-		// implicit transaction.
+		// implicit transaction. The read uses qSegmentFacts' generic plan
+		// (qPointPlan), which TestSegmentPlans checks for a batch of this
+		// size.
 		var fs []domain.SegmentFacts
 		err := s.batch(ctx, sc, func(b *pgx.Batch) {
 			b.Queue(qSegmentPlan)
+			b.Queue(qPointPlan)
 			b.Queue(qSegmentFacts, sc.tenant, ids, now)
 		}, func(br pgx.BatchResults) error {
-			if _, err := br.Exec(); err != nil {
-				return err
+			for range 2 {
+				if _, err := br.Exec(); err != nil {
+					return err
+				}
 			}
 			rows, err := br.Query()
 			if err != nil {
