@@ -100,7 +100,9 @@ const (
 	// qSegmentFacts reads the facts of customers $2 at $3: the customer
 	// with its assessment, its grade, its unresolved complaints (by
 	// feedback_unresolved), the times of its interactions in the 90
-	// days up to $3 (by interactions_customer), its stored lead
+	// days up to $3 (by interactions_customer: the window is written as
+	// row comparisons, as in qInputsOf, so that no plan, generic or not,
+	// can take it from interactions_occurred_at), its stored lead
 	// conversion scores (by lead_conversion_scores_customer) and the
 	// engagement model of the tenant's grading policy (which chooses among
 	// them, domain.RuleLeadScore), in id order.
@@ -117,8 +119,8 @@ LEFT JOIN LATERAL (
 ) fb ON true
 LEFT JOIN LATERAL (
     SELECT array_agg(occurred_at ORDER BY occurred_at) AS times FROM interactions x
-    WHERE x.tenant_id = $1 AND x.customer_id = c.id AND x.occurred_at > $3::timestamptz - interval '2160 hours'
-        AND x.occurred_at <= $3
+    WHERE x.tenant_id = $1 AND x.customer_id = c.id AND (x.customer_id, x.occurred_at) > (c.id, $3::timestamptz - interval '2160 hours')
+        AND (x.customer_id, x.occurred_at) <= (c.id, $3)
 ) i ON true
 LEFT JOIN LATERAL (
     SELECT array_agg(v.scoring_model_id ORDER BY v.scoring_model_id) AS models,
