@@ -242,13 +242,6 @@ func (s *Service) actionTable(ctx context.Context, tenantID string) (ActionTable
 	return t, err
 }
 
-// cachedActionTable is a tenant's action table as customerActions last
-// read it.
-type cachedActionTable struct {
-	table   ActionTable
-	fetched time.Time
-}
-
 // currentActionTable is actionTable through a cache that lives as long as
 // a cached value model (modelCacheTTL): a replica shows actions decided by
 // a table another replica replaced for at most that long, as it assesses
@@ -256,14 +249,7 @@ type cachedActionTable struct {
 // customer uses it; GetActionTable, UpdateActionTable and previews read the
 // store, and segment evaluations read the table with the facts.
 func (s *Service) currentActionTable(ctx context.Context, tenantID string) (ActionTable, error) {
-	if c, ok := s.actionTables.Load(tenantID); ok && s.now().Sub(c.(cachedActionTable).fetched) < modelCacheTTL {
-		return c.(cachedActionTable).table, nil
-	}
-	t, err := s.actionTable(ctx, tenantID)
-	if err == nil {
-		s.actionTables.Store(tenantID, cachedActionTable{table: t, fetched: s.now()})
-	}
-	return t, err
+	return cachedFor(s, &s.actionTables, tenantID, func() (ActionTable, error) { return s.actionTable(ctx, tenantID) })
 }
 
 // GetActionTable returns the caller's action table (the default, Version

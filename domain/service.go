@@ -21,10 +21,9 @@ type Service struct {
 	store Store
 	now   Clock
 
-	keyCache sync.Map // key id -> cachedKey
-	models   sync.Map // tenant id -> cachedModel
-	// actionTables: tenant id -> cachedActionTable (currentActionTable).
-	actionTables sync.Map
+	keyCache     sync.Map // key id -> cachedKey
+	models       sync.Map // tenant id -> cached[*ValueModel] (currentModel)
+	actionTables sync.Map // tenant id -> cached[ActionTable] (currentActionTable)
 	builtIns     sync.Map // tenant id -> true once its built-in segments exist
 
 	insecureWebhooks atomic.Bool // http destinations on localhost allowed (webhook_service.go)

@@ -135,7 +135,8 @@ func (s *Service) FitValueModel(ctx context.Context, req FitRequest, progress fu
 	if m, err = s.store.SaveValueModel(ctx, m); err != nil {
 		return ValueModel{}, err
 	}
-	s.models.Store(p.TenantID, cachedModel{model: m, fetched: s.now()})
+	saved := m
+	s.models.Store(p.TenantID, cached[*ValueModel]{value: &saved, fetched: s.now()})
 	if !req.SkipReassess {
 		if _, err := s.reassessAll(ctx, p.TenantID, &m, progress); err != nil {
 			return ValueModel{}, err
@@ -162,31 +163,43 @@ func (s *Service) GetValueModel(ctx context.Context) (ValueModel, error) {
 // replica fitted a new one.
 const modelCacheTTL = 5 * time.Second
 
-type cachedModel struct {
-	model   ValueModel
-	none    bool
+// cached is a value of a tenant a Service keeps for modelCacheTTL.
+type cached[T any] struct {
+	value   T
 	fetched time.Time
 }
 
-// currentModel returns the tenant's model, or nil if it has none.
-func (s *Service) currentModel(ctx context.Context, tenantID string) (*ValueModel, error) {
-	if c, ok := s.models.Load(tenantID); ok && s.now().Sub(c.(cachedModel).fetched) < modelCacheTTL {
-		cm := c.(cachedModel)
-		if cm.none {
-			return nil, nil
-		}
-		return &cm.model, nil
+// cachedFor returns the tenant's value in m if it was fetched less than
+// modelCacheTTL ago, and otherwise fetches it with load and keeps it.
+func cachedFor[T any](s *Service, m *sync.Map, tenantID string, load func() (T, error)) (T, error) {
+	if c, ok := m.Load(tenantID); ok && s.now().Sub(c.(cached[T]).fetched) < modelCacheTTL {
+		return c.(cached[T]).value, nil
 	}
-	m, err := s.store.GetValueModel(ctx, tenantID)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		s.models.Store(tenantID, cachedModel{none: true, fetched: s.now()})
-		return nil, nil
-	case err != nil:
+	v, err := load()
+	if err == nil {
+		m.Store(tenantID, cached[T]{value: v, fetched: s.now()})
+	}
+	return v, err
+}
+
+// currentModel returns the tenant's latest value model (nil before its
+// first fit), through the cache of models. The model is the caller's copy.
+func (s *Service) currentModel(ctx context.Context, tenantID string) (*ValueModel, error) {
+	m, err := cachedFor(s, &s.models, tenantID, func() (*ValueModel, error) {
+		m, err := s.store.GetValueModel(ctx, tenantID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return nil, nil
+		case err != nil:
+			return nil, err
+		}
+		return &m, nil
+	})
+	if m == nil || err != nil {
 		return nil, err
 	}
-	s.models.Store(tenantID, cachedModel{model: m, fetched: s.now()})
-	return &m, nil
+	c := *m
+	return &c, nil
 }
 
 // reassess re-derives the assessments of the given customers with the

@@ -434,10 +434,10 @@ func (r *inputRow) decode(v [][]byte, in *domain.AssessmentInput) error {
 // for the customers ids (unknown and malformed ids are skipped), or, when
 // ids is nil, for every customer of the tenant, streamed from one query
 // (the tenant's interactions of the last 120 days are counted by one GROUP
-// BY; PreviousStage is not read, see qInputsAll). Interactions in [now-30d, now) are Recent, in [now-120d, now-30d)
-// Baseline; OpenComplaints is left 0 (the service adds them from
-// OpenComplaints). The
-// batch's slice is reused after fn returns: fn must copy what it keeps.
+// BY; PreviousStage is not read, see qInputsAll). Interactions in
+// [now-30d, now) are Recent, in [now-120d, now-30d) Baseline;
+// OpenComplaints is left 0 (the service adds them from OpenComplaints).
+// The batch's slice is reused after fn returns: fn must copy what it keeps.
 func (s *Store) AssessmentInputs(ctx context.Context, tenantID string, ids []string, now time.Time, fn func([]domain.AssessmentInput) error) error {
 	if err := checkTime(now); err != nil {
 		return fieldError("now", err)

@@ -267,7 +267,7 @@ func (s *Store) followUp(ctx context.Context, tx pgx.Tx, sc scope, ids []string,
 	b = &pgx.Batch{}
 	w.queue(b, sc.tenant, head, now, f.SegmentCause)
 	if len(dueIDs) > 0 {
-		b.Queue(qSetDue, sc.tenant, dueIDs, dues)
+		b.Queue(qSetDue, sc.tenant, dueIDs, dues, false) // every segment evaluated
 	}
 	if len(clearIDs) > 0 {
 		b.Queue(qClearDue, sc.tenant, clearIDs)

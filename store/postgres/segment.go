@@ -471,11 +471,7 @@ func (s *Store) evaluateBatch(ctx context.Context, sc scope, ids []string, run d
 		wb := &pgx.Batch{}
 		w.queue(wb, sc.tenant, head, now, run.Cause)
 		if len(dueIDs) > 0 && !run.KeepDue {
-			set := qSetDue
-			if run.SegmentIDs != nil {
-				set = qSetDueEarlier // another rule may need a stored earlier one
-			}
-			wb.Queue(set, sc.tenant, dueIDs, dues)
+			wb.Queue(qSetDue, sc.tenant, dueIDs, dues, run.SegmentIDs != nil)
 		}
 		if len(clearIDs) > 0 && !run.KeepDue {
 			wb.Queue(qClearDue, sc.tenant, clearIDs)

@@ -488,7 +488,8 @@ func (w *bulkWriter) queue(b *pgx.Batch) {
 	sortDue(q.dueIDs, q.dues)
 	slices.Sort(q.clearIDs)
 	chunks(len(q.newDueIDs), func(i, j int) { b.Queue(qInsertDue, w.tenant, q.newDueIDs[i:j], q.newDues[i:j]) })
-	chunks(len(q.dueIDs), func(i, j int) { b.Queue(qSetDue, w.tenant, q.dueIDs[i:j], q.dues[i:j]) })
+	// decide kept what a restricted run must not move.
+	chunks(len(q.dueIDs), func(i, j int) { b.Queue(qSetDue, w.tenant, q.dueIDs[i:j], q.dues[i:j], false) })
 	chunks(len(q.clearIDs), func(i, j int) { b.Queue(qClearDue, w.tenant, q.clearIDs[i:j]) })
 }
 

@@ -49,13 +49,13 @@ WHERE m.tenant_id = $1 AND m.segment_id = u.segment_id AND m.customer_id = u.cus
 	// of segments $3.
 	qMembersOf = `SELECT segment_id, customer_id FROM segment_members
 WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[]) AND segment_id = ANY($3::uuid[])`
+	// qSetDue sets the due times of customers $2; with $4, a stored
+	// earlier one is kept (a run of some segments: another segment's rule
+	// may need it).
 	qSetDue = `INSERT INTO segment_due (tenant_id, customer_id, due)
 SELECT $1, u.customer_id, u.due FROM unnest($2::uuid[], $3::timestamptz[]) AS u(customer_id, due)
-ON CONFLICT (tenant_id, customer_id) DO UPDATE SET due = excluded.due`
-	// qSetDueEarlier sets due times, keeping stored earlier ones.
-	qSetDueEarlier = `INSERT INTO segment_due (tenant_id, customer_id, due)
-SELECT $1, u.customer_id, u.due FROM unnest($2::uuid[], $3::timestamptz[]) AS u(customer_id, due)
-ON CONFLICT (tenant_id, customer_id) DO UPDATE SET due = least(segment_due.due, excluded.due)`
+ON CONFLICT (tenant_id, customer_id) DO UPDATE
+SET due = CASE WHEN $4::bool THEN least(segment_due.due, excluded.due) ELSE excluded.due END`
 	// qInsertDue inserts the due times of customers that have none.
 	qInsertDue = `INSERT INTO segment_due (tenant_id, customer_id, due)
 SELECT $1, u.customer_id, u.due FROM unnest($2::uuid[], $3::timestamptz[]) AS u(customer_id, due)`
