@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/potentialhq/potential/domain"
+	"github.com/potentialhq/potential/store/postgres"
 )
 
 // BenchmarkReassessPhases takes a whole-tenant re-assessment apart on the
@@ -41,15 +42,24 @@ func BenchmarkReassessPhases(b *testing.B) {
 	}
 }
 
-func benchReassessPhases(b *testing.B, n int) {
-	ctx := context.Background()
+// benchFittedTenant returns the tenant of benchReassessTenant with its
+// value model fitted (nobody assessed yet), and a service whose clock is
+// the returned time, benchNow at first.
+func benchFittedTenant(b *testing.B, n int) (string, *postgres.Store, domain.Tenant, *domain.Service, *time.Time) {
+	b.Helper()
 	dbURL, store, tenant := benchReassessTenant(b, n)
 	clock := benchNow
 	svc := domain.NewService(store, func() time.Time { return clock })
-	pctx := domain.WithPrincipal(ctx, domain.Principal{TenantID: tenant.ID, Role: domain.RoleAdmin})
+	pctx := domain.WithPrincipal(context.Background(), domain.Principal{TenantID: tenant.ID, Role: domain.RoleAdmin})
 	if _, err := svc.FitValueModel(pctx, domain.FitRequest{SkipReassess: true}, nil); err != nil {
 		b.Fatal(err)
 	}
+	return dbURL, store, tenant, svc, &clock
+}
+
+func benchReassessPhases(b *testing.B, n int) {
+	ctx := context.Background()
+	dbURL, store, tenant, svc, clock := benchFittedTenant(b, n)
 	m, err := store.GetValueModel(ctx, tenant.ID)
 	if err != nil {
 		b.Fatal(err)
@@ -60,7 +70,7 @@ func benchReassessPhases(b *testing.B, n int) {
 			if strings.HasPrefix(name, "pipeline") {
 				// The service's own re-assessment, read, assessment and
 				// write overlapping: with the value indexes, then without.
-				clock = benchNow.AddDate(0, 0, day)
+				*clock = benchNow.AddDate(0, 0, day)
 				groupBy, _ := benchGroupBy(b, dbURL, tenant.ID)
 				start := time.Now()
 				if done, err := svc.ReassessAll(ctx, tenant.ID); err != nil || done != int64(n) {

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/potentialhq/potential/domain"
 )
 
 // BenchmarkReassessStorage asks what limits the daily re-assessment of a
@@ -32,13 +30,7 @@ func BenchmarkReassessStorage(b *testing.B) {
 
 func benchReassessStorage(b *testing.B, n int) {
 	ctx := context.Background()
-	dbURL, store, tenant := benchReassessTenant(b, n)
-	clock := benchNow
-	svc := domain.NewService(store, func() time.Time { return clock })
-	pctx := domain.WithPrincipal(ctx, domain.Principal{TenantID: tenant.ID, Role: domain.RoleAdmin})
-	if _, err := svc.FitValueModel(pctx, domain.FitRequest{SkipReassess: true}, nil); err != nil {
-		b.Fatal(err)
-	}
+	dbURL, _, tenant, svc, clock := benchFittedTenant(b, n)
 	su := superuser(b, dbURL)
 	var buffers string
 	if err := su.QueryRow(ctx, "SHOW shared_buffers").Scan(&buffers); err != nil {
@@ -59,7 +51,7 @@ func benchReassessStorage(b *testing.B, n int) {
 		groupBy, _ := benchGroupBy(b, dbURL, tenant.ID)
 		_, w0 := benchCheckpoints(b, dbURL)
 		idle0, total0 := cpuTimes(b)
-		clock = clock.AddDate(0, 0, 1)
+		*clock = clock.AddDate(0, 0, 1)
 		start := time.Now()
 		if done, err := svc.ReassessAll(ctx, tenant.ID); err != nil || done != int64(n) {
 			b.Fatalf("ReassessAll: %d, %v", done, err)
