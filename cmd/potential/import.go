@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"regexp"
@@ -236,12 +237,16 @@ func (im *importer) run(ctx context.Context, rr *rowReader) (importResult, error
 	)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan []record, im.concurrency)
-	for range im.concurrency {
+	// One lane a call in flight, each with the rows of its own customers
+	// (laneOf): calls in flight never share a customer, so none waits for
+	// another's row locks, and a customer's rows are sent in file order.
+	lanes := make([]chan []record, im.concurrency)
+	for i := range lanes {
+		lanes[i] = make(chan []record, 1)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for b := range batches {
+			for b := range lanes[i] {
 				created, known, customers, rejects, err := im.send(ctx, b)
 				mu.Lock()
 				res.created += created
@@ -257,7 +262,7 @@ func (im *importer) run(ctx context.Context, rr *rowReader) (importResult, error
 			}
 		}()
 	}
-	var cur []record
+	cur := make([][]record, im.concurrency)
 	var readErr error
 	for {
 		rec, reason, err := rr.next()
@@ -275,22 +280,27 @@ func (im *importer) run(ctx context.Context, rr *rowReader) (importResult, error
 			mu.Unlock()
 			continue
 		}
-		cur = append(cur, rec)
-		if len(cur) == im.batch {
+		l := laneOf(rec, len(lanes))
+		cur[l] = append(cur[l], rec)
+		if len(cur[l]) == im.batch {
 			select {
-			case batches <- cur:
+			case lanes[l] <- cur[l]:
 			case <-ctx.Done():
 			}
-			cur = nil
+			cur[l] = nil
 		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	if len(cur) > 0 && ctx.Err() == nil {
-		batches <- cur
+	for l, b := range cur {
+		if len(b) > 0 && ctx.Err() == nil {
+			lanes[l] <- b
+		}
 	}
-	close(batches)
+	for _, lane := range lanes {
+		close(lane)
+	}
 	wg.Wait()
 	res.read = im.read.Load()
 	sortRejects(res.rejects)
@@ -301,6 +311,22 @@ func (im *importer) run(ctx context.Context, rr *rowReader) (importResult, error
 		return res, first
 	}
 	return res, ctx.Err()
+}
+
+// laneOf returns the lane (of n) of a record: by its customer's external
+// id (a customer's own for customer rows), so that all the rows of one
+// customer take the same lane; rows without one are spread by line.
+func laneOf(rec record, n int) int {
+	key := rec.ref
+	if c, ok := rec.msg.(*customerv1.Customer); ok {
+		key = c.GetExternalId()
+	}
+	if key == "" {
+		return rec.line % n
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
 }
 
 // importMemoryLimit is the import's soft memory limit (GOMEMLIMIT
