@@ -206,9 +206,21 @@ const (
 	// or external id ($3) and locks them in id order, so that concurrent
 	// batches over the same customers queue instead of deadlocking, and
 	// statistics recomputed later in the transaction see every committed
-	// event.
+	// event. The external ids are looked up one by one (a LIMIT keeps each
+	// lookup a probe of the unique index) and the locks taken by id from
+	// the resulting array: both are index lookups of the batch's customers
+	// whatever the statistics say. Written as one condition, "id = ANY($2)
+	// OR external_id = ANY($3)", the plan read the whole tenant and compared
+	// every row with every external id when the statistics were those of
+	// an empty table (a tenant's first import), and a call's lookup grew
+	// with the tenant: 44 ms a call at 5,000 customers, a second at 100,000.
 	qResolveCustomers = `SELECT id, external_id FROM customers
-WHERE tenant_id = $1 AND (id = ANY($2::uuid[]) OR (external_id = ANY($3::text[]) AND external_id <> ''))
+WHERE tenant_id = $1 AND id = ANY(ARRAY(
+    SELECT unnest($2::uuid[])
+    UNION
+    SELECT k.id FROM unnest($3::text[]) AS u(external_id)
+    CROSS JOIN LATERAL (
+        SELECT id FROM customers WHERE tenant_id = $1 AND external_id = u.external_id AND external_id <> '' LIMIT 1) k))
 ORDER BY id
 FOR NO KEY UPDATE`
 
