@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/potentialhq/potential/domain"
-	"github.com/potentialhq/potential/store/pgtest"
 )
 
 // TestPlans seeds a tenant with 20,000 customers (and two neighbours with
@@ -27,12 +26,7 @@ func TestPlans(t *testing.T) {
 		t.Skip("seeds 30,000 customers")
 	}
 	t.Parallel()
-	url := pgtest.NewDatabase(t, MigrationsHash(), Migrate)
-	s, err := Open(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := openTestStore(t)
 	ctx := t.Context()
 	now := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 	rng := rand.New(rand.NewPCG(1, 1))

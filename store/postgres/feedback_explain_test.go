@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/potentialhq/potential/domain"
-	"github.com/potentialhq/potential/store/pgtest"
 )
 
 // TestFeedbackPlans seeds a tenant with 10,000 customers and 60,000 pieces
@@ -26,12 +25,7 @@ func TestFeedbackPlans(t *testing.T) {
 		t.Skip("seeds 80,000 rows")
 	}
 	t.Parallel()
-	url := pgtest.NewDatabase(t, MigrationsHash(), Migrate)
-	s, err := Open(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := openTestStore(t)
 	ctx := t.Context()
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	rng := rand.New(rand.NewPCG(7, 7))

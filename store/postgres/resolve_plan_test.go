@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/potentialhq/potential/domain"
-	"github.com/potentialhq/potential/store/pgtest"
 )
 
 // TestResolvePlanWithStaleStatistics plans qResolveCustomers and
@@ -21,12 +20,7 @@ import (
 // could join by nested loops, scanning each once per customer.
 func TestResolvePlanWithStaleStatistics(t *testing.T) {
 	t.Parallel()
-	url := pgtest.NewDatabase(t, MigrationsHash(), Migrate)
-	s, err := Open(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := openTestStore(t)
 	ctx := t.Context()
 	now := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 	tenant := domain.Tenant{ID: domain.NewID(), Name: "t", CreateTime: now}

@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/potentialhq/potential/domain"
-	"github.com/potentialhq/potential/store/pgtest"
 )
 
 // TestScoringPlans seeds a tenant with 20,000 customers, 60,000 events, a
@@ -28,12 +27,7 @@ func TestScoringPlans(t *testing.T) {
 		t.Skip("seeds 25,000 customers")
 	}
 	t.Parallel()
-	url := pgtest.NewDatabase(t, MigrationsHash(), Migrate)
-	s, err := Open(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := openTestStore(t)
 	ctx := t.Context()
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	rng := rand.New(rand.NewPCG(3, 3))

@@ -16,12 +16,7 @@ import (
 
 func openTest(t *testing.T) *Store {
 	t.Helper()
-	url := pgtest.NewDatabase(t, MigrationsHash(), Migrate)
-	s, err := Open(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := openTestStore(t)
 	return s
 }
 

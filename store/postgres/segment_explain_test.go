@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/potentialhq/potential/domain"
-	"github.com/potentialhq/potential/store/pgtest"
 )
 
 // TestSegmentPlans seeds two tenants (10,000 and 5,000 customers, an
@@ -20,12 +19,7 @@ func TestSegmentPlans(t *testing.T) {
 		t.Skip("seeds 15,000 customers")
 	}
 	t.Parallel()
-	url := pgtest.NewDatabase(t, MigrationsHash(), Migrate)
-	s, err := Open(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := openTestStore(t)
 	ctx := t.Context()
 	now := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 	var tenant domain.Tenant

@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/potentialhq/potential/domain"
-	"github.com/potentialhq/potential/store/pgtest"
 )
 
 // TestUUIDStrings holds the store's connections to sending arrays of ids
@@ -38,12 +37,7 @@ func TestUUIDStrings(t *testing.T) {
 		t.Fatal("encoded an invalid id")
 	}
 
-	url := pgtest.NewDatabase(t, MigrationsHash(), Migrate)
-	s, err := Open(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := openTestStore(t)
 	var got []string
 	if err := s.pool.QueryRow(t.Context(), `SELECT $1::uuid[]`, ids).Scan(&got); err != nil || !slices.Equal(got, ids) {
 		t.Fatalf("the server read back %v, %v; want %v", got, err, ids)

@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/potentialhq/potential/domain"
-	"github.com/potentialhq/potential/store/pgtest"
 )
 
 // TestWebhookPlans seeds two tenants (a subscription, 4,000 segment events
@@ -22,12 +21,7 @@ func TestWebhookPlans(t *testing.T) {
 		t.Skip("seeds 8,000 customers")
 	}
 	t.Parallel()
-	url := pgtest.NewDatabase(t, MigrationsHash(), Migrate)
-	s, err := Open(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := openTestStore(t)
 	ctx := t.Context()
 	now := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 	const size = 4000
