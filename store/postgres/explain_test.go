@@ -26,7 +26,7 @@ func TestPlans(t *testing.T) {
 		t.Skip("seeds 30,000 customers")
 	}
 	t.Parallel()
-	s := openTestStore(t)
+	s := openTest(t)
 	ctx := t.Context()
 	now := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 	rng := rand.New(rand.NewPCG(1, 1))

@@ -25,7 +25,7 @@ func TestFeedbackPlans(t *testing.T) {
 		t.Skip("seeds 80,000 rows")
 	}
 	t.Parallel()
-	s := openTestStore(t)
+	s := openTest(t)
 	ctx := t.Context()
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	rng := rand.New(rand.NewPCG(7, 7))

@@ -57,15 +57,3 @@ func TestPointReadsPlanOnce(t *testing.T) {
 		}
 	}
 }
-
-// openTestStore opens a store on a new migrated database, closed when the
-// test ends.
-func openTestStore(t *testing.T) *Store {
-	t.Helper()
-	s, err := Open(t.Context(), pgtest.NewDatabase(t, MigrationsHash(), Migrate))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s
-}

@@ -20,7 +20,7 @@ import (
 // could join by nested loops, scanning each once per customer.
 func TestResolvePlanWithStaleStatistics(t *testing.T) {
 	t.Parallel()
-	s := openTestStore(t)
+	s := openTest(t)
 	ctx := t.Context()
 	now := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 	tenant := domain.Tenant{ID: domain.NewID(), Name: "t", CreateTime: now}

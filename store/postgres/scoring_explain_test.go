@@ -27,7 +27,7 @@ func TestScoringPlans(t *testing.T) {
 		t.Skip("seeds 25,000 customers")
 	}
 	t.Parallel()
-	s := openTestStore(t)
+	s := openTest(t)
 	ctx := t.Context()
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	rng := rand.New(rand.NewPCG(3, 3))

@@ -14,9 +14,15 @@ import (
 	"github.com/potentialhq/potential/store/pgtest"
 )
 
+// openTest opens a store on a new migrated database, closed when the
+// test ends.
 func openTest(t *testing.T) *Store {
 	t.Helper()
-	s := openTestStore(t)
+	s, err := Open(t.Context(), pgtest.NewDatabase(t, MigrationsHash(), Migrate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
 	return s
 }
 

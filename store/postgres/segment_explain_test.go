@@ -19,7 +19,7 @@ func TestSegmentPlans(t *testing.T) {
 		t.Skip("seeds 15,000 customers")
 	}
 	t.Parallel()
-	s := openTestStore(t)
+	s := openTest(t)
 	ctx := t.Context()
 	now := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 	var tenant domain.Tenant

@@ -37,7 +37,7 @@ func TestUUIDStrings(t *testing.T) {
 		t.Fatal("encoded an invalid id")
 	}
 
-	s := openTestStore(t)
+	s := openTest(t)
 	var got []string
 	if err := s.pool.QueryRow(t.Context(), `SELECT $1::uuid[]`, ids).Scan(&got); err != nil || !slices.Equal(got, ids) {
 		t.Fatalf("the server read back %v, %v; want %v", got, err, ids)

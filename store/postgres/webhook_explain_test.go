@@ -21,7 +21,7 @@ func TestWebhookPlans(t *testing.T) {
 		t.Skip("seeds 8,000 customers")
 	}
 	t.Parallel()
-	s := openTestStore(t)
+	s := openTest(t)
 	ctx := t.Context()
 	now := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 	const size = 4000
