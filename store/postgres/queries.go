@@ -83,6 +83,14 @@ const noAssessment = `NULL::timestamptz, 0::bigint, 0::smallint, 0::smallint, 0:
 const (
 	customerSelect = `SELECT ` + customerColumns + `, ` + assessmentColumns
 	customerFrom   = ` FROM customers c LEFT JOIN assessments a ON a.tenant_id = c.tenant_id AND a.customer_id = c.id`
+	// customerFromByKey is customerFrom for customers read by their keys
+	// (one, or a batch): each one's assessment is looked up in the primary
+	// key of its tenant's partition of assessments. Joined to the partitioned
+	// table, a plan on stale statistics read the tenant's whole partition
+	// (TestResolvePlanWithStaleStatistics).
+	customerFromByKey = ` FROM customers c LEFT JOIN LATERAL (
+    SELECT * FROM assessments x WHERE x.tenant_id = c.tenant_id AND x.customer_id = c.id LIMIT 1
+) a ON true`
 )
 
 // Customers. The client-set fields are always bound in the order of
@@ -100,9 +108,9 @@ const (
 )
 SELECT ` + customerColumns + `, ` + noAssessment + ` FROM c`
 
-	qGetCustomerByID       = customerSelect + customerFrom + ` WHERE c.tenant_id = $1 AND c.id = $2`
-	qGetCustomerByExternal = customerSelect + customerFrom + ` WHERE c.tenant_id = $1 AND c.external_id = $2 AND c.external_id <> ''`
-	qGetCustomerByBoth     = customerSelect + customerFrom + ` WHERE c.tenant_id = $1 AND c.id = $2 AND c.external_id = $3`
+	qGetCustomerByID       = customerSelect + customerFromByKey + ` WHERE c.tenant_id = $1 AND c.id = $2`
+	qGetCustomerByExternal = customerSelect + customerFromByKey + ` WHERE c.tenant_id = $1 AND c.external_id = $2 AND c.external_id <> ''`
+	qGetCustomerByBoth     = customerSelect + customerFromByKey + ` WHERE c.tenant_id = $1 AND c.id = $2 AND c.external_id = $3`
 
 	// qUpdateCustomer: $2 id, $25 the update time, $26 the expected version.
 	qUpdateCustomer = `WITH c AS (
@@ -159,7 +167,7 @@ WHERE c.tenant_id = $1 AND a.tenant_id = $1`
 	// Upserts: lock the stored customers with the batch's external ids,
 	// then insert the new ones and update the changed ones from arrays
 	// ($2 ids, $3..$24 the client fields, $25 the time).
-	qLockByExternal = customerSelect + customerFrom + `
+	qLockByExternal = customerSelect + customerFromByKey + `
 WHERE c.tenant_id = $1 AND c.external_id = ANY($2::text[]) AND c.external_id <> ''
 ORDER BY c.id
 FOR NO KEY UPDATE OF c`

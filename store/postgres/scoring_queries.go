@@ -64,7 +64,7 @@ const (
 	// checks take key share locks), and are then scored by their own batch.
 	qLockScoringCustomers = `SELECT id FROM customers WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND ($3::uuid IS NULL OR id BETWEEN $3 AND $4)
 ORDER BY id FOR NO KEY UPDATE`
-	qScoringCustomers     = customerSelect + customerFrom + ` WHERE c.tenant_id = $1 AND c.id = ANY($2::uuid[]) AND ($3::uuid IS NULL OR c.id BETWEEN $3 AND $4)`
+	qScoringCustomers     = customerSelect + customerFromByKey + ` WHERE c.tenant_id = $1 AND c.id = ANY($2::uuid[]) AND ($3::uuid IS NULL OR c.id BETWEEN $3 AND $4)`
 	qCurrentGradingPolicy = `SELECT version, policy, cuts, calibrate_time, create_time FROM grading_policies
 WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1`
 	qAllScoringRules = `SELECT ` + scoringRuleColumns + ` FROM scoring_rules WHERE tenant_id = $1 ORDER BY model_id, create_time, id`

@@ -111,7 +111,9 @@ const (
     coalesce(i.times, '{}'), coalesce(cv.models, '{}'), coalesce(cv.probs, '{}'), coalesce(cv.bands, '{}'),
     coalesce(pm.model, '')
 FROM customers c
-LEFT JOIN assessments a ON a.tenant_id = c.tenant_id AND a.customer_id = c.id
+LEFT JOIN LATERAL (
+    SELECT * FROM assessments x WHERE x.tenant_id = c.tenant_id AND x.customer_id = c.id LIMIT 1
+) a ON true
 LEFT JOIN customer_grades g ON g.tenant_id = c.tenant_id AND g.customer_id = c.id
 LEFT JOIN LATERAL (
     SELECT count(*) AS open FROM feedback f
