@@ -200,6 +200,27 @@ type AssessmentStore interface {
 	AssessmentStats(ctx context.Context, tenantID string) (AssessmentStats, error)
 }
 
+// AssessmentRewriter is a store that can replace all of a tenant's stored
+// assessments at once, the way a bulk load writes, rather than customer by
+// customer (store/postgres: a large tenant's rows COPYed into a table of
+// their own, indexed by sorting and swapped in). ReassessAll uses it when
+// the store has it.
+type AssessmentRewriter interface {
+	// RewriteAssessments calls write, which passes every customer's
+	// assessment to put (each customer once; put is safe for concurrent
+	// use), and then makes them the tenant's stored
+	// assessments, recording lifecycle transitions as PutAssessments does,
+	// all or nothing. What concurrent writers stored while it ran wins:
+	// a customer whose assessment was stored meanwhile keeps that one, a
+	// customer created meanwhile keeps its own, and one deleted meanwhile
+	// stays deleted; a customer that write leaves out keeps its stored
+	// assessment. An assessment that cannot be stored makes put return an
+	// *ItemError (Index within its batch). ok is false, with write not
+	// called and nothing written, when the store prefers PutAssessments
+	// for this tenant (a small one).
+	RewriteAssessments(ctx context.Context, tenantID string, write func(put func([]Assessment) error) error) (ok bool, err error)
+}
+
 // AssessmentStats are a tenant's assessment distributions.
 type AssessmentStats struct {
 	Customers int64

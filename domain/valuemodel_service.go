@@ -237,9 +237,36 @@ func (s *Service) ReassessAll(ctx context.Context, tenantID string) (int64, erro
 
 // reassessAll streams every customer's inputs from the store, assesses
 // them on all cores and writes the results back, batch by batch, with the
-// store's reads and writes overlapping the computation.
+// store's reads and writes overlapping the computation. A store that can
+// rewrite the tenant's assessments whole (AssessmentRewriter) takes them
+// all at once; otherwise each batch is a PutAssessments.
 func (s *Service) reassessAll(ctx context.Context, tenantID string, m *ValueModel, progress func(FitProgress)) (int64, error) {
 	now := s.Now()
+	var done int64
+	write := func(put func([]Assessment) error) error {
+		var err error
+		done, err = s.assessAll(ctx, tenantID, m, now, put, progress)
+		return err
+	}
+	ok := false
+	var err error
+	if rw, can := s.store.(AssessmentRewriter); can {
+		ok, err = rw.RewriteAssessments(ctx, tenantID, write)
+	}
+	if err == nil && !ok {
+		err = write(func(out []Assessment) error { return s.store.PutAssessments(ctx, tenantID, out) })
+	}
+	if err == nil {
+		err = s.refreshSegments(ctx, tenantID, nil, true, "assessment_changed")
+	}
+	return done, err
+}
+
+// assessAll streams every customer's inputs from the store, assesses them
+// as of now on all cores and hands each batch to put, and returns how
+// many it assessed.
+func (s *Service) assessAll(ctx context.Context, tenantID string, m *ValueModel, now time.Time, put func([]Assessment) error,
+	progress func(FitProgress)) (int64, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	batches := make(chan []AssessmentInput, 4)
@@ -264,7 +291,7 @@ func (s *Service) reassessAll(ctx context.Context, tenantID string, m *ValueMode
 					in[i].OpenComplaints = open[in[i].CustomerID]
 					out[i] = Assess(in[i], m, now)
 				}
-				if err := s.store.PutAssessments(ctx, tenantID, out); err != nil {
+				if err := put(out); err != nil {
 					cancel(err)
 					continue
 				}
@@ -291,9 +318,6 @@ func (s *Service) reassessAll(ctx context.Context, tenantID string, m *ValueMode
 	wg.Wait()
 	if cause := context.Cause(ctx); cause != nil && err == nil {
 		err = cause
-	}
-	if err == nil {
-		err = s.refreshSegments(ctx, tenantID, nil, true, "assessment_changed")
 	}
 	return done, err
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/potentialhq/potential/domain"
@@ -278,15 +279,9 @@ func (s *Store) AssessmentInputs(_ context.Context, tenantID string, ids []strin
 // customer the last counts; customers that do not exist are skipped. An
 // assessment that cannot be stored fails the call with an *ItemError.
 func (s *Store) PutAssessments(_ context.Context, tenantID string, as []domain.Assessment) error {
-	last := make(map[string]domain.Assessment, len(as))
-	for i := range as {
-		if field, err := checkAssessment(&as[i]); err != nil {
-			return &domain.ItemError{Index: i, Field: field, Err: err}
-		}
-		a := as[i]
-		a.CustomerID, _ = parseID(a.CustomerID)
-		a.AssessTime = normTime(a.AssessTime)
-		last[a.CustomerID] = a
+	last, err := lastAssessments(as)
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -295,17 +290,83 @@ func (s *Store) PutAssessments(_ context.Context, tenantID string, as []domain.A
 		return nil
 	}
 	for _, id := range slices.Sorted(maps.Keys(last)) {
-		c := d.customers[id]
-		if c == nil {
-			continue
+		if c := d.customers[id]; c != nil {
+			d.assess(c, last[id])
 		}
-		a := last[id]
-		if from := c.Assessment.Stage; from != a.Stage {
-			d.transitions = append(d.transitions, transition{customerID: id, from: from, to: a.Stage, at: a.AssessTime})
-		}
-		c.Assessment = a
 	}
 	return nil
+}
+
+// lastAssessments checks as and returns each customer's last, with its
+// canonical id and normalised time; an assessment that cannot be stored
+// is an *ItemError.
+func lastAssessments(as []domain.Assessment) (map[string]domain.Assessment, error) {
+	last := make(map[string]domain.Assessment, len(as))
+	for i := range as {
+		if field, err := checkAssessment(&as[i]); err != nil {
+			return nil, &domain.ItemError{Index: i, Field: field, Err: err}
+		}
+		a := as[i]
+		a.CustomerID, _ = parseID(a.CustomerID)
+		a.AssessTime = normTime(a.AssessTime)
+		last[a.CustomerID] = a
+	}
+	return last, nil
+}
+
+// assess stores a as c's assessment, and a lifecycle transition (at the
+// assessment time) if the stage changes.
+func (d *tenantData) assess(c *domain.Customer, a domain.Assessment) {
+	if from := c.Assessment.Stage; from != a.Stage {
+		d.transitions = append(d.transitions, transition{customerID: c.ID, from: from, to: a.Stage, at: a.AssessTime})
+	}
+	c.Assessment = a
+}
+
+// RewriteAssessments collects what write puts and then stores it under
+// one lock, as PutAssessments does, except for customers whose stored
+// assessment changed while write ran (a concurrent writer's, which is
+// newer) and customers created meanwhile: the semantics of
+// domain.AssessmentRewriter, which store/postgres implements with a table
+// swap. It always accepts.
+func (s *Store) RewriteAssessments(_ context.Context, tenantID string, write func(put func([]domain.Assessment) error) error) (bool, error) {
+	// The stored assessments as the rewrite begins.
+	began := map[string]domain.Assessment{}
+	s.mu.RLock()
+	if d := s.tenant(tenantID); d != nil {
+		for id, c := range d.customers {
+			began[id] = c.Assessment
+		}
+	}
+	s.mu.RUnlock()
+	var mu sync.Mutex
+	next := map[string]domain.Assessment{}
+	err := write(func(as []domain.Assessment) error {
+		batch, err := lastAssessments(as)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		maps.Copy(next, batch)
+		return nil
+	})
+	if err != nil {
+		return true, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.tenant(tenantID)
+	if d == nil {
+		return true, nil
+	}
+	for _, id := range slices.Sorted(maps.Keys(next)) {
+		c := d.customers[id]
+		if was, ok := began[id]; c != nil && ok && c.Assessment == was {
+			d.assess(c, next[id])
+		}
+	}
+	return true, nil
 }
 
 // GetAssessment returns a customer's stored assessment; ErrNotFound if the

@@ -523,7 +523,7 @@ func (s *Store) PutAssessments(ctx context.Context, tenantID string, as []domain
 	for _, x := range order {
 		a.add(x)
 	}
-	return s.batch(ctx, sc, func(b *pgx.Batch) {
+	return s.batch(ctx, sc.writing(), func(b *pgx.Batch) {
 		b.Queue(qBulkWrite)
 		b.Queue(qPutAssessments, sc.tenant, a.ids, a.times, a.versions, a.r, a.f, a.m, a.segment, a.historical, a.alive,
 			a.purchases, a.spend, a.pred, a.risk, a.churn, a.reasons, a.stage, a.silence, a.cadence)

@@ -199,3 +199,18 @@ GROUP BY 1, 2`
 // qListTenants lists every tenant, in the authentication scope (the only
 // one that sees more than one tenant).
 const qListTenants = `SELECT id, name, create_time FROM tenants ORDER BY create_time, id`
+
+// The statements of RewriteAssessments (rewrite.go); the assessment_rewrite_
+// functions are migrations/0014_assessment_partitions.sql's.
+const (
+	// qRewriteWanted: $1 the tenant, $2 the rewrite minimum. The count
+	// stops at the minimum.
+	qRewriteWanted = `SELECT assessment_partition($1::uuid) IS NOT NULL
+    OR (SELECT count(*) FROM (SELECT FROM customers WHERE tenant_id = $1 LIMIT $2) c) >= $2`
+	qLockTimeout    = `SELECT set_config('lock_timeout', $1, true)`
+	qRewriteBegin   = `SELECT assessment_rewrite_begin()`
+	qRewritePrepare = `SELECT assessment_rewrite_prepare($1)`
+	qRewriteSwap    = `SELECT assessment_rewrite_swap($1)`
+	qRewriteDrop    = `SELECT assessment_rewrite_drop($1)`
+	qRewriteAbort   = `SELECT assessment_rewrite_abort($1)`
+)

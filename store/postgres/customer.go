@@ -298,7 +298,7 @@ func (s *Store) DeleteCustomer(ctx context.Context, tenantID, id string, audit .
 	if !ok || !idOK {
 		return customerNotFound(ref)
 	}
-	return s.tx(ctx, sc, func(b *pgx.Batch) {
+	return s.tx(ctx, sc.writing(), func(b *pgx.Batch) {
 		b.Queue(qLockCustomer, sc.tenant, cid)
 		b.Queue(qLockReferralParties, sc.tenant, cid)
 		b.Queue(qUnreferBy, sc.tenant, cid)

@@ -48,6 +48,8 @@ type Store struct {
 	listen listener // segment event wake-ups (segment.go)
 	// bulkBatch and bulkFlush, when set (by tests), replace the constants.
 	bulkBatch, bulkFlush int
+	// rewriteMin is SetRewriteMin's number; 0 means DefaultRewriteMin.
+	rewriteMin int
 }
 
 var _ domain.Store = (*Store)(nil)
@@ -120,6 +122,7 @@ func (s *Store) Close() {
 type scope struct {
 	tenant string // canonical tenant id
 	auth   bool
+	writes bool // may update or delete stored assessments (qSetTenantWriting)
 }
 
 // tenantScope returns the scope of tenant id, or false if id is no UUID (and
@@ -131,11 +134,23 @@ func tenantScope(id string) (scope, bool) {
 
 var authScope = scope{auth: true}
 
+// writing returns sc for a transaction that may update or delete the
+// tenant's stored assessments: it waits while the tenant's first rewrite
+// moves them out of the shared partition, before it holds anything that
+// rewrite waits for.
+func (sc scope) writing() scope {
+	sc.writes = true
+	return sc
+}
+
 // queue queues the statement that establishes sc.
 func (sc scope) queue(b *pgx.Batch) {
-	if sc.auth {
+	switch {
+	case sc.auth:
 		b.Queue(qBeginAuthentication)
-	} else {
+	case sc.writes:
+		b.Queue(qSetTenantWriting, sc.tenant)
+	default:
 		b.Queue(qSetTenant, sc.tenant)
 	}
 }

@@ -14,6 +14,15 @@ package postgres
 const (
 	qSetTenant           = `SELECT set_config('role', '` + ServiceRole + `', true), set_config('app.tenant_id', $1, true)`
 	qBeginAuthentication = `SELECT set_config('role', '` + ServiceRole + `', true), set_config('app.authenticating', 'on', true)`
+	// qSetTenantWriting is qSetTenant of a transaction that may update or
+	// delete stored assessments: it also takes the tenant's assessment
+	// write gate (shared, until the transaction ends), which a tenant's
+	// first rewrite takes exclusively before it deletes the tenant's rows
+	// from the shared partition (see assessment_write_gate in
+	// migrations/0014_assessment_partitions.sql). Taken first, before the
+	// transaction holds any lock of assessments.
+	qSetTenantWriting = `SELECT set_config('role', '` + ServiceRole + `', true), set_config('app.tenant_id', $1, true),
+    pg_advisory_xact_lock_shared(assessment_write_gate($1::uuid))`
 )
 
 // purchaseSums are a customer's purchase sums over a set of its

@@ -181,7 +181,8 @@ func (s *Store) ingest(ctx context.Context, tenantID string, rs refs, opts domai
 	}
 	var r *resolver
 	var fnErr error
-	err = s.tx(ctx, sc, func(b *pgx.Batch) {
+	// Writing: its follow-up updates the customers' assessments.
+	err = s.tx(ctx, sc.writing(), func(b *pgx.Batch) {
 		b.Queue(qResolveCustomers, sc.tenant, rs.ids, rs.exts)
 	}, func(br pgx.BatchResults) error {
 		r = newResolver(opts)

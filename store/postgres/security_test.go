@@ -172,6 +172,20 @@ func populate(t *testing.T, s *Store, tenant domain.Tenant) {
 	if err := s.CompleteRequest(ctx, tenant.ID, r.Method, r.ID, r.Token, []byte("response"), at.Add(24*time.Hour)); err != nil {
 		t.Fatalf("CompleteRequest: %v", err)
 	}
+	// A rewrite of the tenant's assessments in flight: its claim, and the
+	// note a concurrent writer's trigger leaves (as the service role).
+	if err := s.batch(ctx, scope{tenant: tenant.ID}, func(b *pgx.Batch) {
+		b.Queue(`INSERT INTO assessment_rewrites VALUES ($1, 'asmt_catalog', now())`, tenant.ID)
+		b.Queue(`INSERT INTO assessment_rewrite_changes VALUES ($1, $2)`, tenant.ID, ids[0])
+	}, func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		_, err := br.Exec()
+		return err
+	}); err != nil {
+		t.Fatalf("a rewrite's rows: %v", err)
+	}
 }
 
 // TestCatalog checks tenant isolation in the database itself, from the

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) domain.Store) {
 	all = append(all, assessTests...)
 	all = append(all, assessListTests...)
 	all = append(all, assessStatsTests...)
+	all = append(all, assessRewriteTests...)
 	all = append(all, jobTests...)
 	all = append(all, resendTests...)
 	all = append(all, conversionTests...)
