@@ -37,6 +37,7 @@ type serveConfig struct {
 	logLevel        string
 	shutdownTimeout time.Duration
 	migrate         bool
+	rewriteMin      int
 	corsOrigins     string
 	demoCustomers   int
 	pprof           bool
@@ -63,6 +64,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.logLevel, "log-level", "info", describe("log-level", "log level: debug, info, warn or error"))
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 20*time.Second, describe("shutdown-timeout", "how long SIGTERM waits for in-flight calls"))
 	fs.BoolVar(&cfg.migrate, "migrate", true, describe("migrate", "apply PostgreSQL migrations on start"))
+	fs.IntVar(&cfg.rewriteMin, "rewrite-min", postgres.DefaultRewriteMin, describe("rewrite-min", "PostgreSQL: the customers from which a tenant's whole re-assessment rewrites its own partition instead of updating rows in place"))
 	fs.StringVar(&cfg.corsOrigins, "cors-origins", "", describe("cors-origins", "comma-separated origins (scheme://host[:port]) of browser applications allowed to call the HTTP port; empty: same origin only"))
 	fs.IntVar(&cfg.demoCustomers, "demo-customers", 2000, describe("demo-customers", "on the in-memory store, load a demo tenant of this many customers (as potential demo does) and fit its value model; 0 starts empty"))
 	fs.BoolVar(&cfg.pprof, "pprof", false, describe("pprof", "serve net/http/pprof under /debug/pprof/ on the HTTP port"))
@@ -78,6 +80,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&cfg.traceSampling, "trace-sampling", 1, describe("trace-sampling", "OpenTelemetry: the share of traces to sample (0-1) when the caller's trace context does not decide"))
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if cfg.rewriteMin <= 0 {
+		return fmt.Errorf("%w: rewrite-min must be positive", errUsage)
 	}
 	if cfg.jobPoll <= 0 || cfg.jobLease <= 0 {
 		return fmt.Errorf("%w: job-poll and job-lease must be positive", errUsage)
@@ -96,7 +101,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer stop()
 	setMemoryLimit(ctx, log)
 
-	store, err := openStore(ctx, cfg.databaseURL, cfg.migrate)
+	store, err := openStore(ctx, cfg.databaseURL, cfg.migrate, cfg.rewriteMin)
 	if err != nil {
 		return err
 	}
@@ -262,7 +267,10 @@ func storeKind(url string) string {
 	return "postgres"
 }
 
-func openStore(ctx context.Context, url string, migrate bool) (domain.Store, error) {
+// openStore opens the in-memory store when url is empty, else the
+// PostgreSQL store at url (migrated first if migrate), which rewrites the
+// assessments of tenants of rewriteMin customers or more.
+func openStore(ctx context.Context, url string, migrate bool, rewriteMin int) (domain.Store, error) {
 	if url == "" {
 		return memory.New(), nil
 	}
@@ -274,7 +282,12 @@ func openStore(ctx context.Context, url string, migrate bool) (domain.Store, err
 			return nil, fmt.Errorf("migrate: %w", err)
 		}
 	}
-	return postgres.Open(ctx, url)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	s.SetRewriteMin(rewriteMin)
+	return s, nil
 }
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
