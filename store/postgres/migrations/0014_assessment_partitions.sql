@@ -271,13 +271,16 @@ BEGIN
         -- bounded by the caller's lock_timeout.
         PERFORM pg_advisory_xact_lock(assessment_write_gate(tenant));
         PERFORM set_config('app.rewriting', 'on', true); -- the triggers note none of this
-        EXECUTE format('WITH d AS (DELETE FROM assessments_shared WHERE tenant_id = %L RETURNING *) '
-            'INSERT INTO asmt_taken SELECT * FROM d WHERE customer_id IN '
-            '(SELECT customer_id FROM assessment_rewrite_changes WHERE tenant_id = %L)', tenant, tenant);
+        -- Noted customers' rows stay for the step under the lock, which
+        -- takes them over (a million rows returned through a CTE would be
+        -- spilled to disk to keep a handful).
+        EXECUTE format('DELETE FROM assessments_shared s WHERE s.tenant_id = %L AND NOT EXISTS '
+            '(SELECT FROM assessment_rewrite_changes k WHERE k.tenant_id = %L AND k.customer_id = s.customer_id)', tenant, tenant);
     END IF;
     LOCK TABLE assessments IN ACCESS EXCLUSIVE MODE;
     IF cur = 'assessments_shared'::regclass THEN
-        -- Rows inserted since the deletion, which the triggers noted.
+        -- The noted customers' rows: those the deletion left, and those
+        -- inserted since.
         EXECUTE format('WITH d AS (DELETE FROM assessments_shared WHERE tenant_id = %L AND customer_id IN '
             '(SELECT customer_id FROM assessment_rewrite_changes WHERE tenant_id = %L) RETURNING *) '
             'INSERT INTO asmt_taken SELECT * FROM d', tenant, tenant);
