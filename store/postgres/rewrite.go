@@ -45,17 +45,17 @@ func (s *Store) RewriteMin() int {
 	return s.rewriteMin
 }
 
-// rewriteLockTimeout bounds the waits for the locks of a rewrite: the
-// swap's ACCESS EXCLUSIVE lock of assessments (and a first swap's of the
-// tenant's write gate), tried swapAttempts times (as is a swap ended as a
-// deadlock's victim).
-// dropLockTimeout bounds the drop's wait for its ACCESS EXCLUSIVE lock of
-// customers (which every read of customers queues behind); when it runs
-// out, the replaced table (already emptied) is dropped by the tenant's
-// next rewrite.
+// rewriteLockTimeout bounds the swap's waits for its locks: the ACCESS
+// EXCLUSIVE lock of assessments (and a first swap's of the tenant's write
+// gate). dropLockTimeout bounds the begin's (its triggers' lock of the
+// tenant's current table) and the drop's, of its ACCESS EXCLUSIVE lock of
+// customers (which every read of customers queues behind); when the drop's
+// runs out, the replaced table (already emptied) is dropped by the
+// tenant's next rewrite. The begin and the swap are tried lockAttempts
+// times when a wait runs out or they are ended as a deadlock's victim.
 const (
 	rewriteLockTimeout = "2s"
-	swapAttempts       = 3
+	lockAttempts       = 3
 	dropLockTimeout    = "500ms"
 )
 
@@ -90,10 +90,18 @@ func (s *Store) RewriteAssessments(ctx context.Context, tenantID string, write f
 	}
 	defer conn.Release()
 	var next *string
-	// The drops of tables left behind wait as long as the drop does.
-	err = inTx(ctx, conn, sc, dropLockTimeout, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, qRewriteBegin).Scan(&next)
+	// Its triggers' lock of the tenant's current table holds that table's
+	// writers back while it waits; the drops of tables left behind wait as
+	// long as the drop does.
+	err = lockRetries(func() error {
+		return inTx(ctx, conn, sc, dropLockTimeout, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, qRewriteBegin).Scan(&next)
+		})
 	})
+	if lockTimedOut(err) {
+		return false, fmt.Errorf("%w: the tenant's assessments stayed busy for %s (%d times); no rewrite began", domain.ErrUnavailable,
+			dropLockTimeout, lockAttempts)
+	}
 	if err != nil || next == nil {
 		return false, translate(err)
 	}
@@ -121,7 +129,7 @@ func (s *Store) RewriteAssessments(ctx context.Context, tenantID string, write f
 		return true, werr // as write returned it
 	case lockTimedOut(err):
 		return true, fmt.Errorf("%w: assessments stayed locked for %s (%d times); the rewrite was not stored", domain.ErrUnavailable,
-			rewriteLockTimeout, swapAttempts)
+			rewriteLockTimeout, lockAttempts)
 	}
 	return true, translate(err)
 }
@@ -140,15 +148,11 @@ func (s *Store) rewrite(ctx context.Context, conn *pgxpool.Conn, sc scope, next 
 		return err
 	}
 	var old *string
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = inTx(ctx, conn, sc, rewriteLockTimeout, func(tx pgx.Tx) error {
+	err := lockRetries(func() error {
+		return inTx(ctx, conn, sc, rewriteLockTimeout, func(tx pgx.Tx) error {
 			return tx.QueryRow(ctx, qRewriteSwap, next).Scan(&old)
 		})
-		if err == nil || attempt == swapAttempts || !(lockTimedOut(err) || deadlocked(err)) {
-			break
-		}
-	}
+	})
 	if err != nil {
 		return err
 	}
@@ -185,6 +189,18 @@ func inTx(ctx context.Context, conn *pgxpool.Conn, sc scope, lockTimeout string,
 		return err
 	}
 	return tx.Commit(ctx)
+}
+
+// lockRetries runs step, a transaction, up to lockAttempts times while it
+// ends on a lock wait that lock_timeout cut short or as a deadlock's
+// victim, and returns its last error.
+func lockRetries(step func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := step()
+		if err == nil || attempt == lockAttempts || !(lockTimedOut(err) || deadlocked(err)) {
+			return err
+		}
+	}
 }
 
 // deadlocked reports whether err ended a transaction chosen as a

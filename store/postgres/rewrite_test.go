@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -88,6 +89,25 @@ WHERE relkind = 'r' AND relname LIKE 'asmt\_' || replace($1, '-', '') || '\_%' O
 	}
 	if got := tables(); len(got) != 0 {
 		t.Fatalf("after a failed rewrite: %v, want no table", got)
+	}
+	// A writer of the shared partition that keeps it busy past the begin's
+	// lock timeout (its triggers wait for the partition's writers) costs
+	// the begin a retry, not the rewrite.
+	busy := connect(t, url)
+	if _, err := busy.Exec(ctx, `BEGIN; LOCK TABLE assessments_shared IN ROW EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan error, 1)
+	go func() {
+		time.Sleep(700 * time.Millisecond)
+		_, err := busy.Exec(context.WithoutCancel(ctx), `COMMIT`)
+		released <- err
+	}()
+	if ok, err := rewrite(nil); !ok || err != nil {
+		t.Fatalf("a rewrite while the shared partition is busy for 700 ms: %v, %v", ok, err)
+	}
+	if err := <-released; err != nil {
+		t.Fatal(err)
 	}
 	// A rewrite while another holds the tenant is declined, write not
 	// called: the caller updates in place meanwhile.

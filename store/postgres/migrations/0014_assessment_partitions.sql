@@ -106,12 +106,12 @@ CREATE FUNCTION assessment_partition(tenant uuid) RETURNS regclass
 
 -- assessment_rewrite_begin claims the current tenant for a rewrite and
 -- returns the name of the table its next assessments are COPYed into,
--- created empty; NULL when another rewrite holds the tenant. It puts the
--- triggers that note concurrent changes on the tenant's current table
--- (its partition, or assessments_shared for its rows alone). Tables of the
--- tenant's that are not its partition (left by a rewrite that died, or
--- replaced by one whose drop timed out) are dropped first, and its notes
--- cleared: with the claim, none is in use.
+-- created empty; NULL when another rewrite holds the tenant. It clears the
+-- tenant's notes and puts the triggers that note concurrent changes on the
+-- tenant's current table (its partition, or assessments_shared for its
+-- rows alone). Tables of the tenant's that are neither its partition nor
+-- the new one (left by a rewrite that died, or replaced by one whose drop
+-- timed out) are dropped last: with the claim, none is in use.
 CREATE FUNCTION assessment_rewrite_begin() RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path FROM CURRENT
@@ -131,17 +131,6 @@ BEGIN
     IF n = 0 THEN
         RETURN NULL;
     END IF;
-    FOR t IN
-        SELECT c.oid::regclass FROM pg_class c
-        WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
-          AND c.relname LIKE prefix || '\_%' AND NOT c.relispartition
-    LOOP
-        BEGIN
-            EXECUTE format('DROP TABLE %s', t);
-        EXCEPTION WHEN lock_not_available THEN
-            NULL; -- busy customers (see assessment_rewrite_drop): next time
-        END;
-    END LOOP;
     DELETE FROM assessment_rewrite_changes WHERE tenant_id = tenant;
     EXECUTE format('CREATE OR REPLACE TRIGGER %I AFTER INSERT OR UPDATE ON %s FOR EACH ROW '
         'WHEN (NEW.tenant_id = %L AND current_setting(''app.rewriting'', true) IS DISTINCT FROM ''on'') '
@@ -156,6 +145,19 @@ BEGIN
     -- tenant's rows.
     EXECUTE format('REVOKE ALL ON %I FROM potential_app', tbl);
     EXECUTE format('GRANT INSERT ON %I TO potential_app', tbl);
+    -- Last, so that the lock of customers a drop takes is held only to
+    -- the commit, not through the waits above.
+    FOR t IN
+        SELECT c.oid::regclass FROM pg_class c
+        WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+          AND c.relname LIKE prefix || '\_%' AND c.relname <> tbl AND NOT c.relispartition
+    LOOP
+        BEGIN
+            EXECUTE format('DROP TABLE %s', t);
+        EXCEPTION WHEN lock_not_available THEN
+            NULL; -- busy customers (see assessment_rewrite_drop): next time
+        END;
+    END LOOP;
     RETURN tbl;
 END
 $fn$;
