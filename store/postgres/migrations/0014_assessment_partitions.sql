@@ -242,8 +242,8 @@ $fn$;
 --
 -- The first swap of a tenant deletes its rows from assessments_shared
 -- before it takes the lock, behind the tenant's write gate (see
--- assessment_write_gate), keeping the deleted rows of noted customers;
--- under the lock it adds the CHECK that keeps the tenant out of
+-- assessment_write_gate), all but the noted customers' (taken over under
+-- the lock with the rest of the noted rows); under the lock it adds the CHECK that keeps the tenant out of
 -- assessments_shared, whose validation reads that partition whole.
 CREATE FUNCTION assessment_rewrite_swap(tbl text) RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER
